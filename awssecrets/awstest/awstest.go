@@ -1,0 +1,166 @@
+// Package awstest runs the in-process Secrets Manager emulator
+// (github.com/sivchari/kumo) behind a small proxy that can inject faults and
+// count calls, for tests and the local demo. It is never linked into the
+// kpay-rotator binary.
+package awstest
+
+import (
+	"context"
+	"fmt"
+	"net/http"
+	"net/http/httptest"
+	"net/http/httputil"
+	"net/url"
+	"strings"
+	"sync"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/credentials"
+	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
+	"github.com/sivchari/kumo"
+)
+
+// Region is the region the emulator pretends to be.
+const Region = "eu-west-1"
+
+// Fault makes the next Count calls of Op (e.g. "PutSecretValue"; "" for
+// every operation) fail with Status and the AWS error Code.
+type Fault struct {
+	Op     string
+	Count  int
+	Status int
+	Code   string
+	// Hook, when set, runs before the call is forwarded instead of failing
+	// it (Status and Code are then ignored): tests use it to act at an
+	// exact point, e.g. kill a process just before a write lands.
+	Hook func()
+}
+
+// Emulator is a running Secrets Manager emulator.
+type Emulator struct {
+	// URL is the endpoint to give the SDK (AWS_ENDPOINT_URL_SECRETS_MANAGER).
+	URL string
+
+	kumo  *kumo.Server
+	front *httptest.Server
+
+	mu     sync.Mutex
+	faults []Fault
+	calls  map[string]int
+}
+
+// Start starts the emulator on a loopback port.
+func Start() *Emulator {
+	e := &Emulator{kumo: kumo.NewServer(), calls: map[string]int{}}
+	target, _ := url.Parse(e.kumo.URL)
+	proxy := httputil.NewSingleHostReverseProxy(target)
+	e.front = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		op := strings.TrimPrefix(r.Header.Get("X-Amz-Target"), "secretsmanager.")
+		if f, ok := e.take(op); ok {
+			if f.Hook != nil {
+				f.Hook()
+			} else {
+				w.Header().Set("Content-Type", "application/x-amz-json-1.1")
+				w.Header().Set("X-Amzn-Errortype", f.Code)
+				w.WriteHeader(f.Status)
+				fmt.Fprintf(w, `{"__type":%q,"message":"injected by awstest"}`, f.Code)
+				return
+			}
+		}
+		proxy.ServeHTTP(w, r)
+	}))
+	e.URL = e.front.URL
+	return e
+}
+
+func (e *Emulator) take(op string) (Fault, bool) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	e.calls[op]++
+	for i, f := range e.faults {
+		if f.Op != "" && f.Op != op {
+			continue
+		}
+		if f.Count > 0 {
+			e.faults[i].Count--
+			if e.faults[i].Count == 0 {
+				e.faults = append(e.faults[:i], e.faults[i+1:]...)
+			}
+		}
+		return f, true
+	}
+	return Fault{}, false
+}
+
+// Inject adds a fault. Count 0 means until ClearFaults.
+func (e *Emulator) Inject(f Fault) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	e.faults = append(e.faults, f)
+}
+
+// ClearFaults removes every fault.
+func (e *Emulator) ClearFaults() {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	e.faults = nil
+}
+
+// Calls reports how many calls of op reached the emulator front.
+func (e *Emulator) Calls(op string) int {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	return e.calls[op]
+}
+
+// Close stops the emulator.
+func (e *Emulator) Close() {
+	e.front.Close()
+	e.kumo.Close()
+}
+
+// Env is the environment a child process needs to reach the emulator with
+// the default credential chain and no AWS account.
+func (e *Emulator) Env() []string {
+	return []string{
+		"AWS_ENDPOINT_URL_SECRETS_MANAGER=" + e.URL,
+		"AWS_REGION=" + Region,
+		"AWS_ACCESS_KEY_ID=emulator",
+		"AWS_SECRET_ACCESS_KEY=emulator",
+		// Never wait on the instance metadata service on a laptop.
+		"AWS_EC2_METADATA_DISABLED=true",
+	}
+}
+
+// Client returns an SDK client for test setup (creating secrets, reading
+// back what the daemon wrote).
+func (e *Emulator) Client() *secretsmanager.Client {
+	return secretsmanager.New(secretsmanager.Options{
+		Region:       Region,
+		BaseEndpoint: aws.String(e.URL),
+		Credentials:  credentials.NewStaticCredentialsProvider("emulator", "emulator", ""),
+	})
+}
+
+// PutJSON creates the secret or adds a version holding value.
+func (e *Emulator) PutJSON(ctx context.Context, secretID, value string) (versionID string, err error) {
+	c := e.Client()
+	out, err := c.PutSecretValue(ctx, &secretsmanager.PutSecretValueInput{SecretId: aws.String(secretID), SecretString: aws.String(value)})
+	if err == nil {
+		return aws.ToString(out.VersionId), nil
+	}
+	cout, cerr := c.CreateSecret(ctx, &secretsmanager.CreateSecretInput{Name: aws.String(secretID), SecretString: aws.String(value)})
+	if cerr != nil {
+		return "", fmt.Errorf("put %s: %v; create: %w", secretID, err, cerr)
+	}
+	return aws.ToString(cout.VersionId), nil
+}
+
+// Current returns the AWSCURRENT value of secretID.
+func (e *Emulator) Current(ctx context.Context, secretID string) (value, versionID string, err error) {
+	out, err := e.Client().GetSecretValue(ctx, &secretsmanager.GetSecretValueInput{SecretId: aws.String(secretID)})
+	if err != nil {
+		return "", "", err
+	}
+	return aws.ToString(out.SecretString), aws.ToString(out.VersionId), nil
+}

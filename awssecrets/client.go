@@ -1,0 +1,155 @@
+// Package awssecrets is kpay-rotator's adapter for AWS Secrets Manager: it
+// reads a slot's secret (current value, its version and CreatedDate, and the
+// version history used to date a pair) with the real aws-sdk-go-v2 client,
+// and turns SDK failures into errors that say what to fix.
+//
+// Secret values leave this package only inside kpay.Secret.
+package awssecrets
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/http"
+	"sort"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	awsconfig "github.com/aws/aws-sdk-go-v2/config"
+	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
+
+	"kpay-rotator/kpay"
+)
+
+// Options configure New.
+type Options struct {
+	// Region; empty uses the SDK's default chain (AWS_REGION, profile).
+	Region string
+	// Endpoint overrides the service endpoint. Empty leaves the SDK's own
+	// resolution, which honours AWS_ENDPOINT_URL_SECRETS_MANAGER.
+	Endpoint string
+	// HTTPClient; nil uses the SDK default.
+	HTTPClient *http.Client
+	// CallTimeout bounds each API call including SDK retries. Default 30s.
+	CallTimeout time.Duration
+}
+
+// Client reads and writes slot secrets.
+type Client struct {
+	sm          *secretsmanager.Client
+	region      string
+	callTimeout time.Duration
+}
+
+// New builds a client with the default credential chain.
+func New(ctx context.Context, opts Options) (*Client, error) {
+	var loadOpts []func(*awsconfig.LoadOptions) error
+	if opts.Region != "" {
+		loadOpts = append(loadOpts, awsconfig.WithRegion(opts.Region))
+	}
+	if opts.HTTPClient != nil {
+		loadOpts = append(loadOpts, awsconfig.WithHTTPClient(opts.HTTPClient))
+	}
+	cfg, err := awsconfig.LoadDefaultConfig(ctx, loadOpts...)
+	if err != nil {
+		return nil, fmt.Errorf("secretsmanager: load AWS configuration: %w", err)
+	}
+	if cfg.Region == "" {
+		return nil, fmt.Errorf("secretsmanager: no AWS region: set [aws] region in the config or AWS_REGION")
+	}
+	sm := secretsmanager.NewFromConfig(cfg, func(o *secretsmanager.Options) {
+		if opts.Endpoint != "" {
+			o.BaseEndpoint = aws.String(opts.Endpoint)
+		}
+	})
+	if opts.CallTimeout <= 0 {
+		opts.CallTimeout = 30 * time.Second
+	}
+	return &Client{sm: sm, region: cfg.Region, callTimeout: opts.CallTimeout}, nil
+}
+
+// Version is one version of a secret.
+type Version struct {
+	SecretID  string
+	ARN       string
+	VersionID string
+	Created   time.Time
+	Stages    []string
+	// Value is the whole SecretString.
+	Value kpay.Secret
+}
+
+// Current reads the AWSCURRENT version of secretID.
+func (c *Client) Current(ctx context.Context, secretID string) (Version, error) {
+	return c.get(ctx, secretID, "", "AWSCURRENT")
+}
+
+// Version reads one version of secretID by id.
+func (c *Client) Version(ctx context.Context, secretID, versionID string) (Version, error) {
+	return c.get(ctx, secretID, versionID, "")
+}
+
+func (c *Client) get(ctx context.Context, secretID, versionID, stage string) (Version, error) {
+	ctx, cancel := context.WithTimeoutCause(ctx, c.callTimeout, errors.New("secretsmanager: GetSecretValue took too long"))
+	defer cancel()
+	in := &secretsmanager.GetSecretValueInput{SecretId: aws.String(secretID)}
+	if versionID != "" {
+		in.VersionId = aws.String(versionID)
+	}
+	if stage != "" {
+		in.VersionStage = aws.String(stage)
+	}
+	out, err := c.sm.GetSecretValue(ctx, in)
+	if err != nil {
+		return Version{}, c.classify("GetSecretValue", secretID, err)
+	}
+	if out.SecretString == nil {
+		return Version{}, fmt.Errorf("%w: secret %q holds binary data; kpay-rotator needs a JSON SecretString", ErrNotJSON, secretID)
+	}
+	v := Version{
+		SecretID:  secretID,
+		ARN:       aws.ToString(out.ARN),
+		VersionID: aws.ToString(out.VersionId),
+		Stages:    out.VersionStages,
+		Value:     kpay.NewSecret(*out.SecretString),
+	}
+	if out.CreatedDate != nil {
+		v.Created = out.CreatedDate.UTC()
+	}
+	return v, nil
+}
+
+// VersionInfo describes a version without its value.
+type VersionInfo struct {
+	VersionID string
+	Created   time.Time
+	Stages    []string
+}
+
+// History lists the secret's versions, oldest first, including versions
+// without a staging label that AWS still keeps. Emulators that lack
+// ListSecretVersionIds yield ErrUnsupported.
+func (c *Client) History(ctx context.Context, secretID string) ([]VersionInfo, error) {
+	ctx, cancel := context.WithTimeoutCause(ctx, c.callTimeout, errors.New("secretsmanager: ListSecretVersionIds took too long"))
+	defer cancel()
+	var out []VersionInfo
+	p := secretsmanager.NewListSecretVersionIdsPaginator(c.sm, &secretsmanager.ListSecretVersionIdsInput{
+		SecretId:          aws.String(secretID),
+		IncludeDeprecated: aws.Bool(true),
+	})
+	for p.HasMorePages() {
+		page, err := p.NextPage(ctx)
+		if err != nil {
+			return nil, c.classify("ListSecretVersionIds", secretID, err)
+		}
+		for _, v := range page.Versions {
+			info := VersionInfo{VersionID: aws.ToString(v.VersionId), Stages: v.VersionStages}
+			if v.CreatedDate != nil {
+				info.Created = v.CreatedDate.UTC()
+			}
+			out = append(out, info)
+		}
+	}
+	sort.SliceStable(out, func(i, j int) bool { return out[i].Created.Before(out[j].Created) })
+	return out, nil
+}

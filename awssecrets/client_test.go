@@ -1,0 +1,166 @@
+package awssecrets_test
+
+import (
+	"context"
+	"errors"
+	"strings"
+	"testing"
+	"time"
+
+	"kpay-rotator/awssecrets"
+	"kpay-rotator/awssecrets/awstest"
+)
+
+const (
+	canaryAPI    = "kpay_live_0123456789abcdef0123456789abcdef0123456789abcdef"
+	canarySecret = "sk_live_CANARYCANARYCANARYCANARYCANARYCANARYCANARYCANARY0123456789ab"
+)
+
+func newClient(t *testing.T) (*awssecrets.Client, *awstest.Emulator) {
+	t.Helper()
+	emu := awstest.Start()
+	t.Cleanup(emu.Close)
+	t.Setenv("AWS_ACCESS_KEY_ID", "emulator")
+	t.Setenv("AWS_SECRET_ACCESS_KEY", "emulator")
+	t.Setenv("AWS_EC2_METADATA_DISABLED", "true")
+	c, err := awssecrets.New(context.Background(), awssecrets.Options{Region: awstest.Region, Endpoint: emu.URL})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return c, emu
+}
+
+func TestClient_CurrentReadsPairAndVersion(t *testing.T) {
+	c, emu := newClient(t)
+	ctx := context.Background()
+	vid, err := emu.PutJSON(ctx, "prod/payments/kpay", `{"KPAY_API_KEY":"`+canaryAPI+`","KPAY_SECRET_KEY":"`+canarySecret+`","OTHER":42}`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	v, err := c.Current(ctx, "prod/payments/kpay")
+	if err != nil {
+		t.Fatalf("Current: %v", err)
+	}
+	if v.VersionID != vid {
+		t.Errorf("VersionID = %q, want %q", v.VersionID, vid)
+	}
+	if v.Created.IsZero() || time.Since(v.Created) > time.Hour {
+		t.Errorf("Created = %v, want about now", v.Created)
+	}
+	pair, err := v.Pair("KPAY_API_KEY", "KPAY_SECRET_KEY")
+	if err != nil {
+		t.Fatalf("Pair: %v", err)
+	}
+	if pair.APIKey != canaryAPI || pair.SecretKey.Reveal() != canarySecret {
+		t.Errorf("pair = %s, want the stored one", pair)
+	}
+}
+
+func TestClient_ErrorsNameTheProblem(t *testing.T) {
+	c, emu := newClient(t)
+	ctx := context.Background()
+	if _, err := emu.PutJSON(ctx, "ok", `{"A":"x"}`); err != nil {
+		t.Fatal(err)
+	}
+	tests := []struct {
+		name    string
+		fault   *awstest.Fault
+		secret  string
+		want    error
+		mention []string
+	}{
+		{name: "missing secret", secret: "nope", want: awssecrets.ErrNotFound, mention: []string{`"nope"`, "secret_id", awstest.Region}},
+		{name: "access denied", secret: "ok", fault: &awstest.Fault{Op: "GetSecretValue", Status: 400, Code: "AccessDeniedException"},
+			want: awssecrets.ErrAccessDenied, mention: []string{"secretsmanager:GetSecretValue", `"ok"`}},
+		{name: "kms", secret: "ok", fault: &awstest.Fault{Op: "GetSecretValue", Status: 400, Code: "DecryptionFailure"},
+			want: awssecrets.ErrAccessDenied, mention: []string{"kms:Decrypt"}},
+		{name: "throttled", secret: "ok", fault: &awstest.Fault{Op: "GetSecretValue", Status: 400, Code: "ThrottlingException"},
+			want: awssecrets.ErrTransient},
+		{name: "5xx", secret: "ok", fault: &awstest.Fault{Op: "GetSecretValue", Status: 500, Code: "InternalServiceError"},
+			want: awssecrets.ErrTransient},
+		{name: "quota", secret: "ok", fault: &awstest.Fault{Op: "GetSecretValue", Status: 400, Code: "LimitExceededException"},
+			want: awssecrets.ErrLimit},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			emu.ClearFaults()
+			if tt.fault != nil {
+				emu.Inject(*tt.fault)
+			}
+			_, err := c.Current(ctx, tt.secret)
+			if !errors.Is(err, tt.want) {
+				t.Fatalf("err = %v, want %v", err, tt.want)
+			}
+			for _, m := range tt.mention {
+				if !strings.Contains(err.Error(), m) {
+					t.Errorf("error %q does not mention %q", err, m)
+				}
+			}
+		})
+	}
+}
+
+func TestClient_HistoryUnsupportedOnEmulator(t *testing.T) {
+	c, emu := newClient(t)
+	ctx := context.Background()
+	if _, err := emu.PutJSON(ctx, "h", `{"A":"x"}`); err != nil {
+		t.Fatal(err)
+	}
+	// kumo has no ListSecretVersionIds: the adapter must say so plainly so
+	// callers fall back to the current version's CreatedDate.
+	if _, err := c.History(ctx, "h"); !errors.Is(err, awssecrets.ErrUnsupported) {
+		t.Fatalf("History = %v, want ErrUnsupported", err)
+	}
+}
+
+func TestVersion_PairErrorsNeverQuoteTheValue(t *testing.T) {
+	tests := []struct {
+		name  string
+		value string
+		want  error
+	}{
+		{"not json", "kpay_live_x " + canarySecret, awssecrets.ErrNotJSON},
+		{"json array", `["` + canarySecret + `"]`, awssecrets.ErrNotJSON},
+		{"trailing data", `{"KPAY_API_KEY":"a"} ` + canarySecret, awssecrets.ErrNotJSON},
+		{"missing secret field", `{"KPAY_API_KEY":"` + canaryAPI + `","SECRET":"` + canarySecret + `"}`, awssecrets.ErrMissingField},
+		{"secret not a string", `{"KPAY_API_KEY":"` + canaryAPI + `","KPAY_SECRET_KEY":["` + canarySecret + `"]}`, awssecrets.ErrMissingField},
+		{"empty field", `{"KPAY_API_KEY":"","KPAY_SECRET_KEY":"` + canarySecret + `"}`, awssecrets.ErrMissingField},
+		{"bad syntax mid-secret", `{"KPAY_API_KEY":"` + canaryAPI + `","KPAY_SECRET_KEY":"` + canarySecret + `\q"}`, awssecrets.ErrNotJSON},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			v := awssecrets.Version{SecretID: "s", VersionID: "v1", Value: kpaySecret(tt.value)}
+			_, err := v.Pair("KPAY_API_KEY", "KPAY_SECRET_KEY")
+			if !errors.Is(err, tt.want) {
+				t.Fatalf("err = %v, want %v", err, tt.want)
+			}
+			for _, canary := range []string{canarySecret, canaryAPI, "CANARY"} {
+				if strings.Contains(err.Error(), canary) {
+					t.Errorf("error leaks the value: %q", err)
+				}
+			}
+		})
+	}
+}
+
+func TestClient_NoCredentialsSaysHowToConfigure(t *testing.T) {
+	emu := awstest.Start()
+	t.Cleanup(emu.Close)
+	for _, k := range []string{"AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN", "AWS_PROFILE"} {
+		t.Setenv(k, "")
+	}
+	t.Setenv("AWS_EC2_METADATA_DISABLED", "true")
+	t.Setenv("AWS_CONFIG_FILE", "/nonexistent")
+	t.Setenv("AWS_SHARED_CREDENTIALS_FILE", "/nonexistent")
+	c, err := awssecrets.New(context.Background(), awssecrets.Options{Region: awstest.Region, Endpoint: emu.URL})
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = c.Current(context.Background(), "any")
+	if !errors.Is(err, awssecrets.ErrCredentials) {
+		t.Fatalf("err = %v, want ErrCredentials", err)
+	}
+	if !strings.Contains(err.Error(), "credential chain") {
+		t.Errorf("error %q does not say how to configure credentials", err)
+	}
+}

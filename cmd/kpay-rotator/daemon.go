@@ -1,0 +1,306 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"sync"
+	"time"
+
+	"kpay-rotator/awssecrets"
+	"kpay-rotator/config"
+	"kpay-rotator/healthcheck"
+	"kpay-rotator/internal/atomicfile"
+	"kpay-rotator/notifier"
+	"kpay-rotator/rotator"
+	"kpay-rotator/store"
+)
+
+// stopTimeout bounds a graceful stop (DESIGN §6: within 10 s).
+const stopTimeout = 9 * time.Second
+
+// snapshotName is the status snapshot the daemon keeps in its state
+// directory: `status` reads it while the daemon holds the database lock.
+const snapshotName = "status.json"
+
+type daemonOptions struct {
+	ConfigPath string
+	Logger     *slog.Logger
+	Reload     <-chan struct{}
+	Rotate     <-chan struct{}
+	// Now is the clock; nil is time.Now.
+	Now func() time.Time
+	// Jitter overrides every slot's jitter (tests).
+	Jitter *time.Duration
+	// Started, when set, is called once the daemon runs (tests).
+	Started func(*daemon)
+}
+
+// daemon is one running kpay-rotator.
+type daemon struct {
+	opts  daemonOptions
+	log   *slog.Logger
+	now   func() time.Time
+	store *store.Store
+	locks *rotator.SlotLocks
+	sink  *notifier.LogSink
+
+	mu  sync.Mutex
+	gen *generation
+
+	dirty    chan struct{}
+	onDemand sync.WaitGroup
+	rotating chan struct{} // holds a token while an on-demand pass runs
+}
+
+// generation is everything built from one configuration; a reload builds a
+// new one before the old one is stopped.
+type generation struct {
+	cfg     *config.Config
+	secrets *awssecrets.Client
+	prober  *healthcheck.Prober
+	rot     *rotator.Rotator
+	sched   *rotator.Scheduler
+}
+
+func runDaemon(ctx context.Context, o daemonOptions) error {
+	if o.Now == nil {
+		o.Now = time.Now
+	}
+	log := o.Logger
+	cfg, err := config.Load(o.ConfigPath)
+	if err != nil {
+		return err
+	}
+	st, err := store.Open(filepath.Join(cfg.Daemon.StateDir, store.FileName), store.Options{LockTimeout: 2 * time.Second})
+	if err != nil {
+		return fmt.Errorf("open state: %w", err)
+	}
+	d := &daemon{
+		opts: o, log: log, now: o.Now, store: st,
+		locks:    &rotator.SlotLocks{},
+		sink:     notifier.NewLogSink(log),
+		dirty:    make(chan struct{}, 1),
+		rotating: make(chan struct{}, 1),
+	}
+	gen, err := d.build(ctx, cfg, nil)
+	if err != nil {
+		st.Close()
+		return err
+	}
+	d.gen = gen
+	gen.sched.Start()
+	log.Info("kpay-rotator started", "version", versionString(), "config", cfg.Path, "slots", len(cfg.Slots),
+		"state", st.Path(), "pid", os.Getpid())
+	d.writeSnapshot()
+
+	snapDone := make(chan struct{})
+	snapCtx, stopSnap := context.WithCancel(context.Background())
+	go func() { defer close(snapDone); d.snapshotLoop(snapCtx) }()
+	// Probe everything once at start rather than waiting up to a whole
+	// schedule period to say anything.
+	d.rotateNow()
+	if o.Started != nil {
+		o.Started(d)
+	}
+
+	for {
+		select {
+		case <-ctx.Done():
+			err := d.shutdown()
+			stopSnap()
+			<-snapDone
+			d.writeSnapshot()
+			if cerr := st.Close(); cerr != nil {
+				err = errors.Join(err, cerr)
+			}
+			log.Info("kpay-rotator stopped")
+			return err
+		case <-o.Reload:
+			d.reload(ctx)
+		case <-o.Rotate:
+			log.Info("on-demand pass requested: probing every slot now")
+			d.rotateNow()
+		}
+	}
+}
+
+// build constructs a generation for cfg, reusing prev's clients when their
+// configuration did not change (the prober keeps its request budget).
+func (d *daemon) build(ctx context.Context, cfg *config.Config, prev *generation) (*generation, error) {
+	g := &generation{cfg: cfg}
+	if prev != nil && prev.cfg.AWS == cfg.AWS {
+		g.secrets = prev.secrets
+	} else {
+		c, err := awssecrets.New(ctx, awssecrets.Options{Region: cfg.AWS.Region, Endpoint: cfg.AWS.Endpoint})
+		if err != nil {
+			return nil, fmt.Errorf("%w: %v", errConfig, err)
+		}
+		g.secrets = c
+	}
+	if prev != nil && prev.cfg.KPay == cfg.KPay {
+		g.prober = prev.prober
+	} else {
+		p, err := healthcheck.New(healthcheck.Options{
+			BaseURL:           cfg.KPay.BaseURL,
+			Timeout:           cfg.KPay.Timeout,
+			RequestsPerMinute: cfg.KPay.RequestsPerMinute,
+			Concurrency:       cfg.KPay.Concurrency,
+			Logger:            d.log,
+			UserAgent:         "kpay-rotator/" + versionString(),
+		})
+		if err != nil {
+			return nil, fmt.Errorf("%w: %v", errConfig, err)
+		}
+		g.prober = p
+	}
+	rot, err := rotator.New(rotator.Options{
+		Config: cfg, Store: d.store, Secrets: g.secrets, Prober: g.prober, Sink: d.sink,
+		Logger: d.log, Locks: d.locks, OnCommit: d.markDirty,
+	})
+	if err != nil {
+		return nil, err
+	}
+	g.rot = rot
+	g.sched, err = rotator.NewScheduler(rot, rotator.SchedulerOptions{Logger: d.log, Now: d.now, Jitter: d.opts.Jitter})
+	if err != nil {
+		return nil, fmt.Errorf("%w: %v", errConfig, err)
+	}
+	warnBudget(d.log, cfg, d.now())
+	return g, nil
+}
+
+func (d *daemon) current() *generation {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	return d.gen
+}
+
+// reload builds the new configuration completely and swaps it in only if
+// all of it worked; otherwise the running one stays and the log says why.
+func (d *daemon) reload(ctx context.Context) {
+	old := d.current()
+	cfg, err := config.Load(d.opts.ConfigPath)
+	if err != nil {
+		d.log.Error("reload refused: the new configuration is invalid; still running the previous one", "config", d.opts.ConfigPath, "err", err)
+		return
+	}
+	if cfg.Checksum == old.cfg.Checksum {
+		d.log.Info("reload: configuration unchanged", "config", cfg.Path)
+		return
+	}
+	if cfg.Daemon.StateDir != old.cfg.Daemon.StateDir {
+		d.log.Error("reload refused: state_dir cannot change while running; restart the daemon to move it; still running the previous configuration",
+			"running", old.cfg.Daemon.StateDir, "new", cfg.Daemon.StateDir)
+		return
+	}
+	gen, err := d.build(ctx, cfg, old)
+	if err != nil {
+		d.log.Error("reload refused; still running the previous configuration", "err", err)
+		return
+	}
+	stopCtx, cancel := context.WithTimeout(context.Background(), stopTimeout)
+	defer cancel()
+	if err := old.sched.Stop(stopCtx); err != nil {
+		d.log.Warn("reload: previous scheduler did not stop cleanly", "err", err)
+	}
+	d.onDemand.Wait()
+	d.mu.Lock()
+	d.gen = gen
+	d.mu.Unlock()
+	gen.sched.Start()
+	d.log.Info("configuration reloaded", "config", cfg.Path, "slots", len(cfg.Slots))
+	d.markDirty()
+	d.rotateNow()
+}
+
+// rotateNow starts an on-demand pass over every slot unless one runs.
+func (d *daemon) rotateNow() {
+	select {
+	case d.rotating <- struct{}{}:
+	default:
+		d.log.Info("on-demand pass already running; request merged into it")
+		return
+	}
+	gen := d.current()
+	d.onDemand.Add(1)
+	go func() {
+		defer func() { <-d.rotating; d.onDemand.Done() }()
+		ctx := gen.sched.Context()
+		if err := gen.rot.ProbeAll(ctx, d.now, gen.cfg.KPay.Concurrency); err != nil && ctx.Err() == nil {
+			d.log.Error("on-demand pass failed", "err", err)
+		}
+	}()
+}
+
+// shutdown stops scheduling and waits for passes, bounded by stopTimeout.
+func (d *daemon) shutdown() error {
+	d.log.Info("stopping: waiting for running passes")
+	ctx, cancel := context.WithTimeoutCause(context.Background(), stopTimeout, errors.New("graceful stop took too long"))
+	defer cancel()
+	gen := d.current()
+	err := gen.sched.Stop(ctx)
+	done := make(chan struct{})
+	go func() { d.onDemand.Wait(); close(done) }()
+	select {
+	case <-done:
+	case <-ctx.Done():
+		err = errors.Join(err, context.Cause(ctx))
+	}
+	gen.prober.Close()
+	return err
+}
+
+func (d *daemon) markDirty() {
+	select {
+	case d.dirty <- struct{}{}:
+	default:
+	}
+}
+
+// snapshotLoop rewrites the status snapshot after changes, at most once a
+// second, and every 30 s so next-probe times stay fresh.
+func (d *daemon) snapshotLoop(ctx context.Context) {
+	tick := time.NewTicker(30 * time.Second)
+	defer tick.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-d.dirty:
+		case <-tick.C:
+		}
+		d.writeSnapshot()
+		select {
+		case <-ctx.Done():
+			return
+		case <-time.After(time.Second):
+		}
+	}
+}
+
+func (d *daemon) status() (rotator.Status, error) {
+	gen := d.current()
+	doc, err := rotator.BuildStatus(d.store, gen.cfg, d.now(), gen.sched.Next)
+	doc.Source, doc.PID = "daemon", os.Getpid()
+	return doc, err
+}
+
+func (d *daemon) writeSnapshot() {
+	doc, err := d.status()
+	if err != nil {
+		d.log.Warn("cannot build status snapshot", "err", err)
+		return
+	}
+	b, err := json.MarshalIndent(doc, "", "  ")
+	if err == nil {
+		err = atomicfile.Write(filepath.Join(d.current().cfg.Daemon.StateDir, snapshotName), append(b, '\n'), 0o600)
+	}
+	if err != nil {
+		d.log.Warn("cannot write status snapshot", "err", err)
+	}
+}

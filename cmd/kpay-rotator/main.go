@@ -1,0 +1,128 @@
+// Command kpay-rotator keeps KPay API key pairs alive and safe: it tracks
+// each pair's age, probes it against KPay, flags pairs that are due,
+// overdue, failing or degraded, and (with its subcommands) hands new pairs
+// over to AWS Secrets Manager.
+//
+// main only parses arguments, turns signals into values and maps errors to
+// exit codes; each subcommand lives in its own file.
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"syscall"
+
+	"kpay-rotator/config"
+)
+
+// Exit codes (DESIGN §6).
+const (
+	exitOK     = 0
+	exitFail   = 1
+	exitUsage  = 2
+	exitConfig = 78 // EX_CONFIG: systemd's RestartPreventExitStatus
+)
+
+// env is the process's outside world, injectable for tests.
+type env struct {
+	stdin  io.Reader
+	stdout io.Writer
+	stderr io.Writer
+	// isTerminal reports whether stderr is a terminal (tint colours).
+	stderrTTY bool
+	getenv    func(string) string
+}
+
+type command struct {
+	name    string
+	summary string
+	run     func(ctx context.Context, e *env, args []string) error
+}
+
+var commands []command
+
+func init() {
+	// Registered here rather than in a literal so each command's file can
+	// refer to the list (help) without an initialisation cycle.
+	commands = []command{
+		{"run", "run the daemon", cmdRun},
+		{"check-config", "validate a configuration file", cmdCheckConfig},
+		{"status", "show every slot's pair, age, health and probes", cmdStatus},
+		{"version", "print version and build information", cmdVersion},
+	}
+}
+
+func main() {
+	e := &env{stdin: os.Stdin, stdout: os.Stdout, stderr: os.Stderr, stderrTTY: isTerminal(os.Stderr), getenv: os.Getenv}
+	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
+	code := runMain(ctx, e, os.Args[1:])
+	stop()
+	os.Exit(code)
+}
+
+func runMain(ctx context.Context, e *env, args []string) int {
+	if len(args) == 0 || args[0] == "-h" || args[0] == "--help" || args[0] == "help" {
+		usage(e.stdout)
+		if len(args) == 0 {
+			return exitUsage
+		}
+		return exitOK
+	}
+	if args[0] == "--version" || args[0] == "-version" {
+		args = []string{"version"}
+	}
+	for _, c := range commands {
+		if c.name == args[0] {
+			return exitCode(e, c.run(ctx, e, args[1:]))
+		}
+	}
+	fmt.Fprintf(e.stderr, "kpay-rotator: unknown command %q\nTry: kpay-rotator --help\n", args[0])
+	return exitUsage
+}
+
+func usage(w io.Writer) {
+	fmt.Fprintln(w, "kpay-rotator keeps KPay API key pairs in AWS Secrets Manager alive and safe.")
+	fmt.Fprintln(w, "\nUsage: kpay-rotator COMMAND [flags]\n\nCommands:")
+	for _, c := range commands {
+		fmt.Fprintf(w, "  %-13s %s\n", c.name, c.summary)
+	}
+	fmt.Fprintln(w, "\nEvery command takes --config FILE (default "+config.DefaultPath+", then ./config.toml).")
+	fmt.Fprintln(w, "Run 'kpay-rotator COMMAND --help' for a command's flags.")
+	fmt.Fprintln(w, "\nExit codes: 0 ok, 1 failure, 2 usage error, 78 bad configuration.")
+}
+
+// usageError marks a command-line mistake (exit 2).
+type usageError struct{ msg string }
+
+func (u usageError) Error() string { return u.msg }
+
+// errHelp is returned when --help was asked for: usage was printed, exit 0.
+var errHelp = errors.New("help requested")
+
+// exitCode prints err once and maps it to the process exit code.
+func exitCode(e *env, err error) int {
+	var ue usageError
+	var problems config.Problems
+	switch {
+	case err == nil, errors.Is(err, errHelp):
+		return exitOK
+	case errors.As(err, &ue):
+		fmt.Fprintf(e.stderr, "kpay-rotator: %s\nTry: kpay-rotator --help\n", ue.msg)
+		return exitUsage
+	case errors.As(err, &problems), errors.Is(err, config.ErrInvalid), errors.Is(err, errConfig):
+		fmt.Fprintf(e.stderr, "kpay-rotator: %v\n", err)
+		return exitConfig
+	case errors.Is(err, context.Canceled):
+		return exitOK
+	}
+	fmt.Fprintf(e.stderr, "kpay-rotator: %v\n", err)
+	return exitFail
+}
+
+// errConfig marks configuration errors found outside config.Parse (a file
+// that cannot be read).
+var errConfig = errors.New("configuration error")

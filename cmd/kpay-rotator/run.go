@@ -1,0 +1,59 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"os/signal"
+	"syscall"
+)
+
+func cmdRun(ctx context.Context, e *env, args []string) error {
+	fs, c := newFlagSet("run", "[--config FILE] [--log-level LEVEL]", `
+Run the daemon: track, date and probe every configured slot on its
+schedules, record states and events in the state database, and publish a
+status snapshot for 'kpay-rotator status'.
+
+Signals: SIGHUP reloads the configuration (a broken one is refused and the
+running one kept); SIGUSR1 probes every slot now; SIGTERM or SIGINT stop
+gracefully within 10 seconds (a second one exits at once).`, e.stderr)
+	if err := parseFlags(fs, args); err != nil {
+		return err
+	}
+	if fs.NArg() > 0 {
+		return usageError{msg: fmt.Sprintf("run takes no arguments (got %q)", fs.Arg(0))}
+	}
+	level, err := parseLevel(c.logLevel)
+	if err != nil {
+		return err
+	}
+	log := newLogger(e.stderr, e.stderrTTY, level)
+
+	// Signals stay here: the daemon receives plain channel sends, so tests
+	// reload and rotate without signals.
+	reload := make(chan struct{}, 1)
+	rotate := make(chan struct{}, 1)
+	sigs := make(chan os.Signal, 4)
+	signal.Notify(sigs, syscall.SIGHUP, syscall.SIGUSR1)
+	defer signal.Stop(sigs)
+	go func() {
+		for {
+			select {
+			case s := <-sigs:
+				ch := rotate
+				if s == syscall.SIGHUP {
+					ch = reload
+				}
+				select {
+				case ch <- struct{}{}:
+				default: // one pending request is enough
+				}
+			case <-ctx.Done():
+				// A second SIGTERM/SIGINT now kills the process at once.
+				signal.Reset(syscall.SIGINT, syscall.SIGTERM)
+				return
+			}
+		}
+	}()
+	return runDaemon(ctx, daemonOptions{ConfigPath: c.configPath(), Logger: log, Reload: reload, Rotate: rotate})
+}

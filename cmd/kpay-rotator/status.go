@@ -1,0 +1,172 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"strings"
+	"text/tabwriter"
+	"time"
+
+	"kpay-rotator/config"
+	"kpay-rotator/rotator"
+	"kpay-rotator/store"
+)
+
+func cmdStatus(_ context.Context, e *env, args []string) error {
+	fs, c := newFlagSet("status", "[--config FILE] [--json]", `
+Show every configured slot: environment, masked pair, age, health and age
+state, last and next probe, and retired pairs still watched. Works whether
+or not the daemon runs (while it runs, the database is locked and the
+daemon's status snapshot is read instead).`, e.stderr)
+	asJSON := fs.Bool("json", false, "print the status document as JSON")
+	if err := parseFlags(fs, args); err != nil {
+		return err
+	}
+	if fs.NArg() > 0 {
+		return usageError{msg: fmt.Sprintf("status takes no arguments (got %q)", fs.Arg(0))}
+	}
+	cfg, err := loadConfig(c)
+	if err != nil {
+		return err
+	}
+	now := time.Now()
+	doc, err := readStatus(cfg, now)
+	if err != nil {
+		return err
+	}
+	if *asJSON {
+		enc := json.NewEncoder(e.stdout)
+		enc.SetIndent("", "  ")
+		return enc.Encode(doc)
+	}
+	renderStatus(e.stdout, doc, now)
+	return nil
+}
+
+// readStatus reads the state database directly when no daemon holds it,
+// else the running daemon's snapshot.
+func readStatus(cfg *config.Config, now time.Time) (rotator.Status, error) {
+	dbPath := filepath.Join(cfg.Daemon.StateDir, store.FileName)
+	if _, err := os.Stat(dbPath); errors.Is(err, os.ErrNotExist) {
+		doc := rotator.Status{GeneratedAt: now.UTC(), Source: "config", ConfigPath: cfg.Path}
+		for _, s := range cfg.Slots {
+			doc.Slots = append(doc.Slots, rotator.SlotStatus{Name: s.Name, Environment: string(s.Environment), SecretID: s.SecretID, Health: string(store.HealthUnknown)})
+		}
+		return doc, nil
+	}
+	st, err := store.Open(dbPath, store.Options{ReadOnly: true, LockTimeout: 200 * time.Millisecond})
+	switch {
+	case errors.Is(err, store.ErrLocked):
+		return readSnapshot(filepath.Join(cfg.Daemon.StateDir, snapshotName))
+	case err != nil:
+		return rotator.Status{}, fmt.Errorf("read state: %w", err)
+	}
+	defer st.Close()
+	doc, err := rotator.BuildStatus(st, cfg, now, nil)
+	doc.Source = "database"
+	return doc, err
+}
+
+func readSnapshot(path string) (rotator.Status, error) {
+	var doc rotator.Status
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return doc, fmt.Errorf("the daemon holds the state database but its status snapshot is unreadable (%v); it may be starting, try again in a second", err)
+	}
+	if err := json.Unmarshal(b, &doc); err != nil {
+		return doc, fmt.Errorf("status snapshot %s is corrupt: %w", path, err)
+	}
+	return doc, nil
+}
+
+func renderStatus(w io.Writer, doc rotator.Status, now time.Time) {
+	switch doc.Source {
+	case "daemon":
+		fmt.Fprintf(w, "daemon running (pid %d), status as of %s\n\n", doc.PID, ago(doc.GeneratedAt, now))
+	case "database":
+		fmt.Fprintf(w, "daemon not running; last recorded state\n\n")
+	default:
+		fmt.Fprintf(w, "the daemon has not run yet with this state_dir; nothing recorded\n\n")
+	}
+	tw := tabwriter.NewWriter(w, 2, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "SLOT\tENV\tPAIR\tAGE\tSTATE\tLAST PROBE\tNEXT PROBE")
+	var notes []string
+	for _, s := range doc.Slots {
+		pair, age := "-", "-"
+		if s.Pair != "" {
+			pair = s.Pair
+			age = s.Age
+			if s.BornSource == string(store.BornFirstSeen) {
+				age += "+" // at least: first seen by the daemon, not created
+			}
+		}
+		state := s.Health
+		if s.AgeState != "" {
+			state += ", " + s.AgeState
+		}
+		last := "-"
+		if p := s.LastProbe; p != nil {
+			last = fmt.Sprintf("%s %s", ago(p.At, now), p.Outcome)
+			if p.Status != 0 {
+				last += fmt.Sprintf(" (%d)", p.Status)
+			}
+		}
+		next := "-"
+		if s.NextProbe != nil {
+			next = until(*s.NextProbe, now)
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\n", s.Name, s.Environment, pair, age, state, last, next)
+		for _, r := range s.Retired {
+			when := ""
+			if r.RevokedAt != nil {
+				when = "revoked " + ago(*r.RevokedAt, now)
+			} else if r.RetiredAt != nil {
+				when = "retired " + ago(*r.RetiredAt, now) + ", still accepted; watching"
+			}
+			fmt.Fprintf(tw, "  └ previous\t\t%s\t\t%s\t%s\t\n", r.Pair, r.Role, when)
+		}
+		if s.SourceError != "" {
+			notes = append(notes, fmt.Sprintf("%s: %s", s.Name, s.SourceError))
+		}
+		if p := s.LastProbe; p != nil && p.Detail != "" && p.Outcome != "healthy" {
+			notes = append(notes, fmt.Sprintf("%s: last probe: %s", s.Name, p.Detail))
+		}
+	}
+	tw.Flush()
+	if len(notes) > 0 {
+		fmt.Fprintf(w, "\n%s\n", strings.Join(notes, "\n"))
+	}
+}
+
+func ago(t, now time.Time) string {
+	d := now.Sub(t)
+	if d < time.Second {
+		return "just now"
+	}
+	return shortDuration(d) + " ago"
+}
+
+func until(t, now time.Time) string {
+	d := t.Sub(now)
+	if d <= 0 {
+		return "due now"
+	}
+	return "in " + shortDuration(d)
+}
+
+func shortDuration(d time.Duration) string {
+	switch {
+	case d >= 48*time.Hour:
+		return fmt.Sprintf("%dd", int(d/(24*time.Hour)))
+	case d >= time.Hour:
+		return fmt.Sprintf("%dh%dm", int(d/time.Hour), int(d%time.Hour/time.Minute))
+	case d >= time.Minute:
+		return fmt.Sprintf("%dm%ds", int(d/time.Minute), int(d%time.Minute/time.Second))
+	}
+	return fmt.Sprintf("%ds", int(d/time.Second))
+}

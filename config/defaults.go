@@ -1,0 +1,156 @@
+package config
+
+import (
+	"slices"
+	"time"
+
+	"kpay-rotator/event"
+)
+
+// Built-in defaults (DESIGN §7), used where the file sets nothing.
+const (
+	defaultStateDir = "/var/lib/kpay-rotator"
+	defaultInboxDir = "/run/kpay-rotator/inbox"
+	defaultListen   = "127.0.0.1:9477"
+
+	defaultBaseURL = "https://admin.kpay.site"
+	defaultTimeout = 10 * time.Second
+	// KPay allows about 100 requests a minute, shared with the production
+	// traffic that uses the same pairs (DESIGN §3): the daemon takes 30.
+	defaultRequestsPerMinute = 30
+	maxRequestsPerMinute     = 100
+	defaultConcurrency       = 4
+
+	defaultAPIKeyField    = "KPAY_API_KEY"
+	defaultSecretKeyField = "KPAY_SECRET_KEY"
+
+	defaultMinSeverity    = event.Warning
+	defaultRepeatInterval = 4 * time.Hour
+)
+
+// inheritable holds the slot settings [defaults] may set for every slot.
+type inheritable struct {
+	MaxAge, WarnBefore, RevokeGrace, Jitter time.Duration
+	ProbeSchedule, RetiredSchedule          string
+	FailureThreshold                        int
+	Notify                                  []string
+}
+
+var builtinDefaults = inheritable{
+	MaxAge:           90 * 24 * time.Hour,
+	WarnBefore:       14 * 24 * time.Hour,
+	RevokeGrace:      24 * time.Hour,
+	Jitter:           30 * time.Second,
+	ProbeSchedule:    "*/5 * * * *",
+	RetiredSchedule:  "* * * * *",
+	FailureThreshold: 2,
+	// No built-in notifier: alerts go only where the file says.
+	Notify: nil,
+}
+
+// layer is one level of inheritance: built-ins, then [defaults], then a
+// [[slot]]. It remembers where each value came from, for messages, and
+// which values were set but unusable, so that a bad [defaults] value is
+// reported once and not again for every slot that inherits it.
+type layer struct {
+	inheritable
+	origin  map[string]string // "" when set in this table, else e.g. "built-in default"
+	invalid map[string]bool
+}
+
+func builtinLayer() layer {
+	l := layer{inheritable: builtinDefaults, origin: map[string]string{}, invalid: map[string]bool{}}
+	for _, ks := range inheritedKeys {
+		l.origin[ks.name] = "built-in default"
+	}
+	return l
+}
+
+// overlay reads the inheritable keys of t on top of base, checking each
+// value and then warn_before against max_age. from names base for
+// messages ("[defaults]").
+func (p *parser) overlay(t *table, base layer, from string) layer {
+	l := layer{inheritable: base.inheritable, origin: map[string]string{}, invalid: map[string]bool{}}
+	l.Notify = slices.Clone(base.Notify)
+
+	if d, ok := t.duration("max_age"); ok {
+		if d <= 0 {
+			t.problem("max_age", "must be longer than zero; e.g. max_age = \"90d\"")
+		} else {
+			l.MaxAge = d
+		}
+	}
+	if d, ok := t.duration("warn_before"); ok {
+		l.WarnBefore = d
+	}
+	if d, ok := t.duration("revoke_grace"); ok {
+		l.RevokeGrace = d
+	}
+	if d, ok := t.duration("jitter"); ok {
+		l.Jitter = d
+	}
+	if s, ok := t.schedule("probe_schedule"); ok {
+		l.ProbeSchedule = s
+	}
+	if s, ok := t.schedule("retired_schedule"); ok {
+		l.RetiredSchedule = s
+	}
+	if n, ok := t.integer("failure_threshold"); ok {
+		if n < 1 {
+			t.problem("failure_threshold", "is %d; it must be at least 1 (consecutive rejections before a pair is marked failing); e.g. failure_threshold = 2", n)
+		} else {
+			l.FailureThreshold = n
+		}
+	}
+	if names, ok := t.strs("notify"); ok {
+		if dup, ok := firstDuplicate(names); ok {
+			t.problem("notify", "names %q twice; list each notifier once", dup)
+		} else {
+			l.Notify = names
+		}
+	}
+
+	for _, ks := range inheritedKeys {
+		k := ks.name
+		switch {
+		case t.has(k):
+			l.invalid[k] = t.bad[k]
+		default:
+			l.invalid[k] = base.invalid[k]
+			l.origin[k] = base.origin[k]
+			if l.origin[k] == "" {
+				l.origin[k] = "from " + from
+			}
+		}
+	}
+
+	// Checked after inheritance, where either side was set: a slot that
+	// sets only max_age = "7d" still gets the 14d warn_before.
+	if (t.has("max_age") || t.has("warn_before")) && !l.invalid["max_age"] && !l.invalid["warn_before"] && l.WarnBefore >= l.MaxAge {
+		k := "warn_before"
+		if !t.has(k) {
+			k = "max_age"
+		}
+		t.problem(k, "warn_before (%s%s) must be shorter than max_age (%s%s), or every pair is due as soon as it is made; lower warn_before or raise max_age",
+			formatDuration(l.WarnBefore), l.note("warn_before"), formatDuration(l.MaxAge), l.note("max_age"))
+	}
+	return l
+}
+
+func (l layer) note(k string) string {
+	if o := l.origin[k]; o != "" {
+		return ", " + o
+	}
+	return ""
+}
+
+func firstDuplicate(names []string) (string, bool) {
+	seen := make(map[string]bool, len(names))
+	for _, n := range names {
+		if seen[n] {
+			return n, true
+		}
+		seen[n] = true
+	}
+	return "", false
+}

@@ -1,0 +1,60 @@
+package config
+
+// The TOML shape of DESIGN §7: which keys each table accepts, with an
+// example value each for messages. Anything else is an unknown key.
+
+var (
+	topSchema = schema{section: "the top level", keys: []keySpec{
+		{"daemon", "{}"}, {"kpay", "{}"}, {"aws", "{}"}, {"defaults", "{}"},
+		{"slot", "[]"}, {"notifier", "[]"},
+	}}
+	daemonSchema = schema{section: "[daemon]", keys: []keySpec{
+		{"state_dir", `"/var/lib/kpay-rotator"`},
+		{"inbox_dir", `"/run/kpay-rotator/inbox"`},
+		{"listen", `"127.0.0.1:9477"`},
+	}}
+	kpaySchema = schema{section: "[kpay]", keys: []keySpec{
+		{"base_url", `"https://admin.kpay.site"`},
+		{"timeout", `"10s"`},
+		{"requests_per_minute", "30"},
+		{"concurrency", "4"},
+	}}
+	awsSchema = schema{section: "[aws]", keys: []keySpec{
+		{"region", `"eu-west-1"`},
+		{"endpoint", `"https://secretsmanager.eu-west-1.amazonaws.com"`},
+	}}
+	// inheritedKeys are the slot keys [defaults] may set for every slot.
+	inheritedKeys = []keySpec{
+		{"max_age", `"90d"`},
+		{"warn_before", `"14d"`},
+		{"probe_schedule", `"*/5 * * * *"`},
+		{"retired_schedule", `"* * * * *"`},
+		{"failure_threshold", "2"},
+		{"revoke_grace", `"24h"`},
+		{"jitter", `"30s"`},
+		{"notify", `["ops"]`},
+	}
+	defaultsSchema = schema{section: "[defaults]", keys: inheritedKeys}
+	slotSchema     = schema{section: "[[slot]]", keys: append([]keySpec{
+		{"name", `"payments-live"`},
+		{"environment", `"live"`},
+		{"secret_id", `"prod/payments/kpay"`},
+		{"api_key_field", `"KPAY_API_KEY"`},
+		{"secret_key_field", `"KPAY_SECRET_KEY"`},
+		{"application_id", `"3f0c9a62-1b7e-4c55-9d3a-6a1f2e8b7c10"`},
+		{"create_if_missing", "false"},
+	}, inheritedKeys...)}
+	notifierSchema = schema{section: "[[notifier]]", keys: []keySpec{
+		{"name", `"ops"`},
+		{"type", `"slack"`},
+		{"url", `"https://hooks.slack.com/services/…"`},
+		{"url_file", `"/run/credentials/kpay-rotator.service/slack-ops"`},
+		{"min_severity", `"warning"`},
+		{"repeat_interval", `"4h"`},
+	}}
+
+	allSchemas = []*schema{&topSchema, &daemonSchema, &kpaySchema, &awsSchema, &defaultsSchema, &slotSchema, &notifierSchema}
+)
+
+// notifierTypes are the chat systems the notifier package delivers to.
+var notifierTypes = []string{"slack", "discord", "teams", "googlechat", "mattermost", "telegram", "webhook"}

@@ -1,0 +1,502 @@
+package config
+
+import (
+	"errors"
+	"fmt"
+	"net"
+	"net/url"
+	"path/filepath"
+	"regexp"
+	"slices"
+	"strconv"
+	"strings"
+
+	"github.com/robfig/cron/v3"
+
+	"kpay-rotator/event"
+	"kpay-rotator/kpay"
+)
+
+// build walks the decoded file and fills cfg, collecting problems.
+func (p *parser) build(raw map[string]any, cfg *Config) {
+	root := p.newTable(raw, nil, "", &topSchema)
+	root.unknown()
+
+	daemon := root.sub("daemon", &daemonSchema)
+	kp := root.sub("kpay", &kpaySchema)
+	aws := root.sub("aws", &awsSchema)
+	defs := root.sub("defaults", &defaultsSchema)
+	for _, t := range []*table{daemon, kp, aws, defs} {
+		t.unknown()
+	}
+	cfg.Daemon = p.daemon(daemon)
+	cfg.KPay = p.kpay(kp)
+	cfg.AWS = p.aws(aws)
+	inherited := p.overlay(defs, builtinLayer(), "")
+
+	notifierTables := root.array("notifier", &notifierSchema, "notifier")
+	for _, t := range notifierTables {
+		cfg.Notifiers = append(cfg.Notifiers, p.notifier(t))
+	}
+	slotTables := root.array("slot", &slotSchema, "slot")
+	for _, t := range slotTables {
+		cfg.Slots = append(cfg.Slots, p.slot(t, inherited))
+	}
+
+	p.checkNames("slot", slotTables)
+	p.checkNames("notifier", notifierTables)
+	p.checkNotify(defs, notifierTables)
+	for _, t := range slotTables {
+		p.checkNotify(t, notifierTables)
+	}
+	p.checkSharedFields(cfg.Slots, slotTables)
+}
+
+func (p *parser) daemon(t *table) Daemon {
+	d := Daemon{StateDir: defaultStateDir, InboxDir: defaultInboxDir, Listen: defaultListen}
+	if s, ok := t.str("state_dir"); ok {
+		d.StateDir = p.resolve(s)
+	}
+	if s, ok := t.str("inbox_dir"); ok {
+		d.InboxDir = p.resolve(s)
+	}
+	if s, ok := t.str("listen"); ok {
+		if err := checkListen(s); err != nil {
+			t.problem("listen", "%v", err)
+		} else {
+			d.Listen = s
+		}
+	}
+	if d.StateDir == d.InboxDir && !t.bad["state_dir"] && !t.bad["inbox_dir"] {
+		k := "inbox_dir"
+		if !t.has(k) {
+			k = "state_dir"
+		}
+		t.problem(k, "state_dir and inbox_dir are both %s; keep the inbox apart (on tmpfs, e.g. /run/kpay-rotator/inbox) so handed-over pairs never reach the disk", d.StateDir)
+	}
+	return d
+}
+
+func (p *parser) kpay(t *table) KPay {
+	k := KPay{BaseURL: defaultBaseURL, Timeout: defaultTimeout, RequestsPerMinute: defaultRequestsPerMinute, Concurrency: defaultConcurrency}
+	if s, ok := t.str("base_url"); ok {
+		if u, err := checkURL(s, "base_url", false); err != nil {
+			t.problem("base_url", "%v", err)
+		} else {
+			k.BaseURL = u
+		}
+	}
+	if d, ok := t.duration("timeout"); ok {
+		if d <= 0 {
+			t.problem("timeout", "must be longer than zero; e.g. timeout = \"10s\"")
+		} else {
+			k.Timeout = d
+		}
+	}
+	if n, ok := t.integer("requests_per_minute"); ok {
+		if n < 1 || n > maxRequestsPerMinute {
+			t.problem("requests_per_minute", "is %d; it must be 1 to %d, since KPay allows about %d a minute shared with the production traffic that uses the same pairs; e.g. requests_per_minute = %d",
+				n, maxRequestsPerMinute, maxRequestsPerMinute, defaultRequestsPerMinute)
+		} else {
+			k.RequestsPerMinute = n
+		}
+	}
+	if n, ok := t.integer("concurrency"); ok {
+		if n < 1 {
+			t.problem("concurrency", "is %d; it must be at least 1; e.g. concurrency = %d", n, defaultConcurrency)
+		} else {
+			k.Concurrency = n
+		}
+	}
+	return k
+}
+
+var regionRE = regexp.MustCompile(`^[a-z]{2}(-[a-z]+)+-[0-9]+$`)
+
+func (p *parser) aws(t *table) AWS {
+	var a AWS
+	if s, ok := t.str("region"); ok {
+		if !regionRE.MatchString(s) {
+			t.problem("region", "%q is not an AWS region name; e.g. region = \"eu-west-1\", or remove it to use the SDK's default (AWS_REGION)", s)
+		} else {
+			a.Region = s
+		}
+	}
+	if s, ok := t.str("endpoint"); ok {
+		if u, err := checkURL(s, "endpoint", false); err != nil {
+			t.problem("endpoint", "%v", err)
+		} else {
+			a.Endpoint = u
+		}
+	}
+	return a
+}
+
+func (p *parser) notifier(t *table) Notifier {
+	n := Notifier{MinSeverity: defaultMinSeverity, RepeatInterval: defaultRepeatInterval, Line: t.line("")}
+	n.Name = p.name(t, "notifier")
+	t.unknown()
+	if s, ok := t.str("type"); ok {
+		if !slices.Contains(notifierTypes, s) {
+			hint := ""
+			if c, ok := closest(s, notifierTypes); ok {
+				hint = fmt.Sprintf("did you mean %q? ", c)
+			}
+			t.problem("type", "unknown notifier type %q; %suse one of: %s", s, hint, strings.Join(notifierTypes, ", "))
+		} else {
+			n.Type = s
+		}
+	} else if !t.has("type") {
+		t.missing("type", "a type ("+strings.Join(notifierTypes, "|")+")")
+	}
+
+	switch hasURL, hasFile := t.has("url"), t.has("url_file"); {
+	case hasURL && hasFile:
+		t.problem("url", "url and url_file are both set; keep one: url_file (the secret stays out of this file) or url")
+	case !hasURL && !hasFile:
+		t.p.add(t.line(""), t.keyPath("url_file"), "missing; a [[notifier]] needs url_file = \"/run/credentials/kpay-rotator.service/<name>\" (a file holding the webhook URL) or an inline url = \"https://…\"")
+	}
+	if s, ok := t.str("url"); ok {
+		p.secrets = append(p.secrets, Problem{Line: t.line("url"), Key: t.keyPath("url")})
+		// The value is a secret: checkURL's messages never quote it.
+		if _, err := checkURL(s, "url", true); err != nil {
+			t.problem("url", "%v", err)
+		} else {
+			n.URL = kpay.NewSecret(s)
+		}
+	}
+	if s, ok := t.str("url_file"); ok {
+		n.URLFile = p.resolve(s)
+	}
+	if s, ok := t.str("min_severity"); ok {
+		if sev, err := event.ParseSeverity(s); err != nil {
+			t.problem("min_severity", "%v; e.g. min_severity = \"warning\"", err)
+		} else {
+			n.MinSeverity = sev
+		}
+	}
+	if d, ok := t.duration("repeat_interval"); ok {
+		if d <= 0 {
+			t.problem("repeat_interval", "must be longer than zero; e.g. repeat_interval = \"4h\"")
+		} else {
+			n.RepeatInterval = d
+		}
+	}
+	return n
+}
+
+func (p *parser) slot(t *table, inherited layer) Slot {
+	s := Slot{APIKeyField: defaultAPIKeyField, SecretKeyField: defaultSecretKeyField, Line: t.line("")}
+	s.Name = p.name(t, "slot")
+	t.unknown()
+
+	if v, ok := t.str("environment"); ok {
+		if env, err := kpay.ParseEnvironment(v); err != nil {
+			t.problem("environment", "%v; write environment = \"live\" for kpay_live_ keys or \"test\" for kpay_test_ keys", err)
+		} else {
+			s.Environment = env
+		}
+	} else if !t.has("environment") {
+		t.missing("environment", `an environment ("live" or "test")`)
+	}
+	if v, ok := t.str("secret_id"); ok {
+		if err := checkSecretID(v); err != nil {
+			t.problem("secret_id", "%v", err)
+		} else {
+			s.SecretID = v
+		}
+	} else if !t.has("secret_id") {
+		t.missing("secret_id", "the Secrets Manager secret (name or ARN) that holds the pair")
+	}
+	if v, ok := t.str("api_key_field"); ok {
+		s.APIKeyField = v
+	}
+	if v, ok := t.str("secret_key_field"); ok {
+		s.SecretKeyField = v
+	}
+	if s.APIKeyField == s.SecretKeyField && !t.bad["api_key_field"] && !t.bad["secret_key_field"] {
+		k := "secret_key_field"
+		if !t.has(k) {
+			k = "api_key_field"
+		}
+		t.problem(k, "api_key_field and secret_key_field are both %q; the two halves of the pair need two fields of the secret's JSON", s.APIKeyField)
+	}
+	if v, ok := t.str("application_id"); ok {
+		if !uuidRE.MatchString(v) {
+			t.problem("application_id", "%q is not a UUID (8-4-4-4-12 hex digits); copy application.id from GET /api/v1/payments/me, or remove the line to learn it from the first good probe", v)
+		} else {
+			// UUIDs compare case-insensitively; KPay answers in lower case.
+			s.ApplicationID = strings.ToLower(v)
+		}
+	}
+	if b, ok := t.boolean("create_if_missing"); ok {
+		s.CreateIfMissing = b
+	}
+
+	l := p.overlay(t, inherited, "[defaults]")
+	s.MaxAge, s.WarnBefore, s.RevokeGrace, s.Jitter = l.MaxAge, l.WarnBefore, l.RevokeGrace, l.Jitter
+	s.ProbeSchedule, s.RetiredSchedule = l.ProbeSchedule, l.RetiredSchedule
+	s.FailureThreshold = l.FailureThreshold
+	s.Notify = l.Notify
+	return s
+}
+
+// nameRE keeps slot and notifier names safe as command-line arguments,
+// file names, metric labels and bbolt keys.
+var nameRE = regexp.MustCompile(`^[a-z0-9][a-z0-9._-]{0,62}$`)
+
+// name reads the required name of a slot or notifier and, when it is
+// usable, labels the table with it: slot[payments-live].
+func (p *parser) name(t *table, noun string) string {
+	v, ok := t.str("name")
+	if !ok {
+		if !t.has("name") {
+			t.missing("name", "a name")
+		}
+		return ""
+	}
+	if !nameRE.MatchString(v) {
+		hint := ""
+		if s := suggestName(v); s != "" && s != v {
+			hint = fmt.Sprintf(", e.g. %q", s)
+		}
+		t.problem("name", "%q cannot be used as a %s name: it appears on command lines and in file names, so use 1 to 63 characters of a-z, 0-9, '.', '_' and '-', starting with a letter or digit%s", v, noun, hint)
+		return v
+	}
+	t.label = fmt.Sprintf("%s[%s]", noun, v)
+	return v
+}
+
+// suggestName turns an unusable name into a usable one, when it can.
+func suggestName(s string) string {
+	var b strings.Builder
+	for _, r := range strings.ToLower(s) {
+		switch {
+		case r >= 'a' && r <= 'z', r >= '0' && r <= '9', r == '.', r == '_', r == '-':
+			b.WriteRune(r)
+		case r == ' ' || r == '/' || r == ':':
+			b.WriteByte('-')
+		}
+	}
+	out := strings.TrimLeft(b.String(), "._-")
+	if len(out) > 63 {
+		out = out[:63]
+	}
+	if !nameRE.MatchString(out) {
+		return ""
+	}
+	return out
+}
+
+// checkNames reports names used by two tables, at the second, pointing to
+// the first.
+func (p *parser) checkNames(noun string, tables []*table) {
+	first := map[string]*table{}
+	for _, t := range tables {
+		v, ok := t.m["name"].(string)
+		if !ok || v == "" || t.bad["name"] {
+			continue
+		}
+		f, dup := first[v]
+		if !dup {
+			first[v] = t
+			continue
+		}
+		where := ""
+		if l := f.line("name"); l > 0 {
+			where = fmt.Sprintf(" at line %d", l)
+		}
+		t.problem("name", "duplicate %s name %q: also used by the %s%s; %s names must be unique, rename one", noun, v, f.schema.section, where, noun)
+	}
+}
+
+// checkNotify reports notify entries of t naming no [[notifier]]. Only
+// where t sets notify itself: inherited lists are checked at [defaults].
+func (p *parser) checkNotify(t *table, notifiers []*table) {
+	if !t.has("notify") || t.bad["notify"] {
+		return
+	}
+	var defined []string
+	for _, n := range notifiers {
+		if v, ok := n.m["name"].(string); ok && v != "" && !slices.Contains(defined, v) {
+			defined = append(defined, v)
+		}
+	}
+	names, _ := t.strs("notify")
+	for _, name := range names {
+		if slices.Contains(defined, name) {
+			continue
+		}
+		var hint string
+		switch c, ok := closest(name, defined); {
+		case ok:
+			hint = fmt.Sprintf("did you mean %q? ", c)
+		case len(defined) > 0:
+			hint = fmt.Sprintf("defined notifiers: %s; ", strings.Join(defined, ", "))
+		}
+		t.problem("notify", "names notifier %q, which is not defined; %sadd a [[notifier]] with name = %q or remove it from the list", name, hint, name)
+	}
+}
+
+// checkSharedFields reports two slots managing the same field of the same
+// secret: each would overwrite the other's pair.
+func (p *parser) checkSharedFields(slots []Slot, tables []*table) {
+	type field struct{ secret, field string }
+	owner := map[field]int{}
+	for i, s := range slots {
+		if s.SecretID == "" {
+			continue
+		}
+		for _, f := range []string{s.APIKeyField, s.SecretKeyField} {
+			key := field{s.SecretID, f}
+			j, taken := owner[key]
+			if taken && j == i {
+				continue // api_key_field == secret_key_field, reported in slot
+			}
+			if !taken {
+				owner[key] = i
+				continue
+			}
+			other := tables[j].label
+			if l := tables[j].line("secret_id"); l > 0 {
+				other += fmt.Sprintf(" (line %d)", l)
+			}
+			tables[i].problem("secret_id", "%s also keeps its pair in field %q of secret %q; each slot needs its own secret or its own api_key_field and secret_key_field", other, f, s.SecretID)
+			break
+		}
+	}
+}
+
+// schedule reads a cron spec, validated as the scheduler will parse it.
+func (t *table) schedule(k string) (string, bool) {
+	s, ok := t.str(k)
+	if !ok {
+		return "", false
+	}
+	if err := checkCron(s); err != nil {
+		t.problem(k, "invalid cron spec %q: %v; use 5 fields (minute hour day-of-month month day-of-week), e.g. %s = %s, or a descriptor such as \"@hourly\" or \"@every 10m\"", s, err, k, t.schema.example(k))
+		return "", false
+	}
+	return s, true
+}
+
+func checkCron(spec string) (err error) {
+	// cron v3.0.1 panics on "TZ=Zone" with no schedule after it
+	// (it slices up to a space it never found).
+	defer func() {
+		if r := recover(); r != nil {
+			err = errors.New("a TZ= prefix must be followed by a space and the schedule")
+		}
+	}()
+	_, err = cron.ParseStandard(spec)
+	return err
+}
+
+// checkURL checks an http(s) URL that will carry credentials: KPay keys
+// (base_url), signed secret values (endpoint), webhook tokens (url). It
+// must be https, or plain http to a loopback host, where nothing crosses a
+// network. base_url and endpoint come back without a trailing "/". When
+// secret, messages never quote the value.
+func checkURL(raw, key string, secret bool) (string, error) {
+	shown := fmt.Sprintf("%q", raw)
+	if secret {
+		shown = "the URL"
+	}
+	u, err := url.Parse(raw)
+	if err != nil || u.Opaque != "" {
+		return "", fmt.Errorf("%s is not a valid URL; e.g. %s = %s", shown, key, exampleURL(key))
+	}
+	scheme := strings.ToLower(u.Scheme)
+	if scheme != "https" && scheme != "http" {
+		return "", fmt.Errorf("%s must start with https://; e.g. %s = %s", shown, key, exampleURL(key))
+	}
+	if u.Hostname() == "" {
+		return "", fmt.Errorf("%s has no host; e.g. %s = %s", shown, key, exampleURL(key))
+	}
+	if scheme == "http" && !isLoopback(u.Hostname()) {
+		return "", fmt.Errorf("%s uses plain http; use https: credentials would cross the network in clear (plain http is allowed only to a loopback host: 127.0.0.1, ::1, localhost)", shown)
+	}
+	if secret {
+		return raw, nil
+	}
+	if u.User != nil {
+		return "", fmt.Errorf("%s must not contain a user name or password", shown)
+	}
+	if u.RawQuery != "" || u.ForceQuery || u.Fragment != "" {
+		return "", fmt.Errorf("%s must not have a query (?…) or fragment (#…); e.g. %s = %s", shown, key, exampleURL(key))
+	}
+	u.Scheme = scheme
+	u.Path = strings.TrimRight(u.Path, "/")
+	u.RawPath = ""
+	return u.String(), nil
+}
+
+func exampleURL(key string) string {
+	switch key {
+	case "base_url":
+		return `"https://admin.kpay.site"`
+	case "endpoint":
+		return `"https://secretsmanager.eu-west-1.amazonaws.com"`
+	}
+	return `"https://hooks.slack.com/services/…"`
+}
+
+func isLoopback(host string) bool {
+	if strings.EqualFold(host, "localhost") {
+		return true
+	}
+	ip := net.ParseIP(host)
+	return ip != nil && ip.IsLoopback()
+}
+
+func checkListen(s string) error {
+	host, port, err := net.SplitHostPort(s)
+	if err != nil {
+		return fmt.Errorf("%q is not host:port; e.g. listen = \"127.0.0.1:9477\" ([::1]:9477 for IPv6)", s)
+	}
+	if n, err := strconv.Atoi(port); err != nil || n < 0 || n > 65535 {
+		return fmt.Errorf("%q has no valid port (a number from 0 to 65535); e.g. listen = \"127.0.0.1:9477\"", s)
+	}
+	if host != "" && net.ParseIP(host) == nil && !hostnameRE.MatchString(host) {
+		return fmt.Errorf("%q has no valid host (an IP address or host name); e.g. listen = \"127.0.0.1:9477\"", s)
+	}
+	return nil
+}
+
+var (
+	hostnameRE = regexp.MustCompile(`^[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?(\.[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*$`)
+	uuidRE     = regexp.MustCompile(`^[0-9A-Fa-f]{8}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{12}$`)
+	// Secrets Manager names: 1-512 of these characters; ARNs as AWS
+	// prints them, in any partition.
+	secretNameRE = regexp.MustCompile(`^[A-Za-z0-9/_+=.@-]{1,512}$`)
+	secretARNRE  = regexp.MustCompile(`^arn:aws[a-z-]*:secretsmanager:[a-z0-9-]+:[0-9]{12}:secret:[A-Za-z0-9/_+=.@-]+$`)
+)
+
+func checkSecretID(s string) error {
+	if strings.HasPrefix(s, "arn:") {
+		if !secretARNRE.MatchString(s) {
+			return fmt.Errorf("%q is not a Secrets Manager secret ARN (arn:aws:secretsmanager:REGION:ACCOUNT:secret:NAME-SUFFIX); copy it from the console or `aws secretsmanager describe-secret`, or use the secret's name", s)
+		}
+		return nil
+	}
+	if !secretNameRE.MatchString(s) {
+		return fmt.Errorf("%q is not a Secrets Manager secret name (1 to 512 letters, digits and /_+=.@-); e.g. secret_id = \"prod/payments/kpay\", or use the secret's ARN", s)
+	}
+	return nil
+}
+
+// resolve makes a path from the file absolute: relative paths are relative
+// to the config file's directory, so the file means the same whatever the
+// daemon's working directory (systemd runs it in /).
+func (p *parser) resolve(path string) string {
+	if filepath.IsAbs(path) {
+		return filepath.Clean(path)
+	}
+	if p.base == "" {
+		if abs, err := filepath.Abs(path); err == nil {
+			return abs
+		}
+		return filepath.Clean(path)
+	}
+	return filepath.Join(p.base, path)
+}

@@ -1,0 +1,628 @@
+package healthcheck
+
+import (
+	"context"
+	"crypto/tls"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"math/rand/v2"
+	"net"
+	"net/http"
+	"net/url"
+	"strings"
+	"sync/atomic"
+	"time"
+	"unicode"
+	"unicode/utf8"
+
+	"kpay-rotator/kpay"
+)
+
+// mePath is the probe endpoint (kpay-api.md §2.1).
+const mePath = "/api/v1/payments/me"
+
+// Defaults of Options.
+const (
+	// DefaultTimeout bounds a whole probe, every attempt and wait
+	// included. It matches the [kpay] timeout default of DESIGN §7.
+	DefaultTimeout = 10 * time.Second
+	// DefaultRequestsPerMinute is the daemon's share of KPay's ~100
+	// requests a minute (DESIGN §3), leaving the rest to production
+	// traffic on the same keys.
+	DefaultRequestsPerMinute = 30
+	DefaultConcurrency       = 4
+	DefaultMaxAttempts       = 3
+	DefaultUserAgent         = "kpay-rotator"
+)
+
+// Bounds on bodies. /me answers a few hundred bytes; 64 KiB leaves room for
+// an HTML error page. What is left after that is drained up to drainLimit
+// so the connection can be reused; past it, closing the connection is
+// cheaper than reading on.
+const (
+	maxBody    = 64 << 10
+	drainLimit = 256 << 10
+)
+
+// backstopSlack is how much longer than Timeout http.Client.Timeout
+// allows. The per-attempt context always fires first; the client timeout
+// only catches a path that ignores it.
+const backstopSlack = 2 * time.Second
+
+// minAttemptTime is the least time left before the probe deadline for an
+// attempt to be worth starting.
+const minAttemptTime = 50 * time.Millisecond
+
+// Causes of the deadlines a probe sets, so a timeout can say which one
+// fired.
+var (
+	errProbeDeadline   = errors.New("healthcheck: probe deadline passed")
+	errAttemptDeadline = errors.New("healthcheck: attempt deadline passed")
+)
+
+// Options configure a Prober. Zero values take the defaults; negative
+// values are errors.
+type Options struct {
+	// BaseURL is KPay's, e.g. https://admin.kpay.site, or an emulator's.
+	// It must be https unless its host is loopback: the keys travel in
+	// headers.
+	BaseURL string
+	// Timeout bounds a probe: every attempt and every wait (concurrency
+	// slot, budget, cooldown, backoff). Default DefaultTimeout.
+	Timeout time.Duration
+	// AttemptTimeout bounds one HTTP attempt, within Timeout. Default
+	// Timeout/2: a connection that stalls (a dead keep-alive behind a NAT,
+	// say) leaves time for one more try on a fresh one.
+	AttemptTimeout time.Duration
+	// RequestsPerMinute is the request budget shared by all probes.
+	// Default DefaultRequestsPerMinute.
+	RequestsPerMinute int
+	// Burst is how many requests may go out back to back once the budget
+	// has been idle. Default RequestsPerMinute/6 (ten seconds' worth), at
+	// least 1: the whole minute's budget at once is the kind of burst
+	// KPay blocks.
+	Burst int
+	// Concurrency is the most probes in flight. Default
+	// DefaultConcurrency.
+	Concurrency int
+	// MaxAttempts is the most HTTP attempts per probe. Default
+	// DefaultMaxAttempts.
+	MaxAttempts int
+	// Transport sends the requests. Nil means a tuned *http.Transport
+	// (see newTransport).
+	Transport http.RoundTripper
+	// Now is the clock. Nil means time.Now.
+	Now func() time.Time
+	// Logger receives debug lines per attempt and a warning when the
+	// cooldown engages. Nil discards.
+	Logger *slog.Logger
+	// UserAgent is sent on every request. Default DefaultUserAgent.
+	UserAgent string
+}
+
+// Prober probes pairs against one KPay base URL. It is safe for concurrent
+// use; its budget, concurrency cap and cooldown are shared by every call.
+type Prober struct {
+	url            string
+	userAgent      string
+	client         *http.Client
+	timeout        time.Duration
+	attemptTimeout time.Duration
+	maxAttempts    int
+	now            func() time.Time
+	log            *slog.Logger
+
+	sem      chan struct{}
+	budget   *bucket
+	cool     cooldown
+	requests atomic.Int64
+	waiting  atomic.Int64 // probes waiting for a concurrency slot
+
+	// Test hooks: how to wait, and how to draw a jittered backoff in
+	// [0, n).
+	sleep  func(ctx context.Context, d time.Duration) error
+	jitter func(n int64) int64
+}
+
+// New validates opts and returns a Prober.
+func New(opts Options) (*Prober, error) {
+	if err := opts.validate(); err != nil {
+		return nil, fmt.Errorf("healthcheck: %w", err)
+	}
+	o := opts.withDefaults()
+	if o.Timeout <= 2*minAttemptTime {
+		return nil, fmt.Errorf("healthcheck: timeout %s is too short to probe anything", o.Timeout)
+	}
+	if o.AttemptTimeout > o.Timeout {
+		return nil, fmt.Errorf("healthcheck: attempt timeout %s is longer than the probe timeout %s", o.AttemptTimeout, o.Timeout)
+	}
+	meURL, err := probeURL(o.BaseURL)
+	if err != nil {
+		return nil, fmt.Errorf("healthcheck: %w", err)
+	}
+	rt := o.Transport
+	if rt == nil {
+		rt = newTransport(o.Concurrency)
+	}
+	p := &Prober{
+		url:            meURL,
+		userAgent:      o.UserAgent,
+		timeout:        o.Timeout,
+		attemptTimeout: o.AttemptTimeout,
+		maxAttempts:    o.MaxAttempts,
+		now:            o.Now,
+		log:            o.Logger,
+		sem:            make(chan struct{}, o.Concurrency),
+		budget:         newBucket(o.RequestsPerMinute, o.Burst, o.Now()),
+		sleep:          sleepCtx,
+		jitter:         rand.Int64N,
+		client: &http.Client{
+			Transport: rt,
+			// Never follow redirects: Go forwards custom headers such as
+			// X-Secret-Key to the redirect target, even on another host.
+			// /me does not redirect; a 3xx is reported as Unexpected.
+			CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
+			Timeout:       o.Timeout + backstopSlack,
+		},
+	}
+	return p, nil
+}
+
+func (o Options) validate() error {
+	var errs []error
+	for _, f := range []struct {
+		name string
+		v    int64
+	}{
+		{"timeout", int64(o.Timeout)},
+		{"attempt timeout", int64(o.AttemptTimeout)},
+		{"requests per minute", int64(o.RequestsPerMinute)},
+		{"burst", int64(o.Burst)},
+		{"concurrency", int64(o.Concurrency)},
+		{"max attempts", int64(o.MaxAttempts)},
+	} {
+		if f.v < 0 {
+			errs = append(errs, fmt.Errorf("%s must not be negative", f.name))
+		}
+	}
+	if !headerSafe(o.UserAgent, true) {
+		errs = append(errs, errors.New("user agent must be printable ASCII"))
+	}
+	return errors.Join(errs...)
+}
+
+func (o Options) withDefaults() Options {
+	if o.Timeout == 0 {
+		o.Timeout = DefaultTimeout
+	}
+	if o.AttemptTimeout == 0 {
+		o.AttemptTimeout = o.Timeout / 2
+	}
+	if o.RequestsPerMinute == 0 {
+		o.RequestsPerMinute = DefaultRequestsPerMinute
+	}
+	if o.Burst == 0 {
+		o.Burst = max(1, o.RequestsPerMinute/6)
+	}
+	if o.Concurrency == 0 {
+		o.Concurrency = DefaultConcurrency
+	}
+	if o.MaxAttempts == 0 {
+		o.MaxAttempts = DefaultMaxAttempts
+	}
+	if o.Now == nil {
+		o.Now = time.Now
+	}
+	if o.Logger == nil {
+		o.Logger = slog.New(slog.DiscardHandler)
+	}
+	if o.UserAgent == "" {
+		o.UserAgent = DefaultUserAgent
+	}
+	return o
+}
+
+// probeURL checks the base URL and appends the probe path. Errors never
+// quote the URL: it might carry credentials.
+func probeURL(raw string) (string, error) {
+	if strings.TrimSpace(raw) == "" {
+		return "", errors.New("base URL is empty")
+	}
+	u, err := url.Parse(raw)
+	if err != nil {
+		var ue *url.Error
+		if errors.As(err, &ue) {
+			err = ue.Err // without the URL itself
+		}
+		return "", fmt.Errorf("base URL is not a URL: %w", err)
+	}
+	switch {
+	case u.User != nil:
+		return "", errors.New("base URL must not carry user information")
+	case u.Host == "":
+		return "", errors.New("base URL has no host (want e.g. https://admin.kpay.site)")
+	case u.RawQuery != "" || u.ForceQuery || u.Fragment != "":
+		return "", errors.New("base URL must not have a query or fragment")
+	case u.Scheme == "https":
+	case u.Scheme == "http":
+		if !isLoopback(u.Hostname()) {
+			return "", errors.New("base URL must use https unless the host is loopback: the keys would cross the network in clear text")
+		}
+	default:
+		return "", fmt.Errorf("base URL scheme %q is not https", u.Scheme)
+	}
+	u.Path = strings.TrimRight(u.Path, "/") + mePath
+	u.RawPath = ""
+	return u.String(), nil
+}
+
+func isLoopback(host string) bool {
+	if strings.EqualFold(strings.TrimSuffix(host, "."), "localhost") {
+		return true
+	}
+	ip := net.ParseIP(host)
+	return ip != nil && ip.IsLoopback()
+}
+
+// newTransport is the default transport, tuned for a few probes at a time
+// to one host. Every phase (dial, TLS, headers, body) is bounded by the
+// attempt's context, so no per-phase timeouts are set.
+func newTransport(concurrency int) *http.Transport {
+	return &http.Transport{
+		// Operators behind an egress proxy set HTTPS_PROXY; the default
+		// client honours it and so do we.
+		Proxy: http.ProxyFromEnvironment,
+		DialContext: (&net.Dialer{
+			// TCP keep-alive notices a peer that vanished while the
+			// connection idled in the pool.
+			KeepAlive: 30 * time.Second,
+		}).DialContext,
+		// A custom DialContext turns HTTP/2 off unless asked for; one
+		// multiplexed connection is the gentlest way to talk to KPay.
+		ForceAttemptHTTP2: true,
+		TLSClientConfig:   &tls.Config{MinVersion: tls.VersionTLS12},
+		// One idle connection per probe slot: reconnecting (TCP + TLS)
+		// for each probe would triple the packets KPay sees and inflate
+		// the latency we report. The default of 2 per host would churn
+		// at Concurrency 4.
+		MaxIdleConns:        concurrency,
+		MaxIdleConnsPerHost: concurrency,
+		// Never more sockets than probes in flight.
+		MaxConnsPerHost: concurrency,
+		// Long enough to carry connections across the bursts of a probe
+		// schedule, short enough to drop them before typical NAT and load
+		// balancer idle timeouts (350 s on AWS NAT) kill them silently.
+		IdleConnTimeout: 90 * time.Second,
+	}
+}
+
+// Requests is the number of HTTP attempts made so far by every probe.
+func (p *Prober) Requests() int64 { return p.requests.Load() }
+
+// Cooldown is how long every probe must still wait because KPay stopped
+// answering or asked for a pause; 0 when none.
+func (p *Prober) Cooldown() time.Duration {
+	d, _ := p.cool.remaining(p.now())
+	return d
+}
+
+// Close closes idle connections. The Prober stays usable.
+func (p *Prober) Close() { p.client.CloseIdleConnections() }
+
+// Probe asks KPay about pair once, retrying Transient answers within
+// Options.Timeout, and returns what it found. It never returns an error:
+// every failure is a Result, and only Rejected, WrongEnvironment and
+// WrongApplication count against the pair.
+func (p *Prober) Probe(ctx context.Context, pair kpay.Pair, want Expect) Result {
+	start := p.now()
+	mask := pair.Mask()
+	red := newRedactor(pair)
+	if want.Environment == "" {
+		want.Environment, _ = kpay.EnvironmentOfAPIKey(pair.APIKey)
+	}
+	if why := unsendable(pair, want); why != "" {
+		return p.finish(ctx, mask, Result{Outcome: Unexpected, Detail: why}, 0)
+	}
+
+	// The deadline exists twice: as a context, which ends I/O, and as a
+	// time on the injected clock, against which waits are planned. A wait
+	// that would end past it is not started.
+	deadline := start.Add(p.timeout)
+	if d, ok := ctx.Deadline(); ok {
+		if caller := start.Add(time.Until(d)); caller.Before(deadline) {
+			deadline = caller
+		}
+	}
+	pctx, cancel := context.WithTimeoutCause(ctx, p.timeout, errProbeDeadline)
+	defer cancel()
+	// An attempt started in the last moments before the deadline would
+	// only time out, and a timeout counts as KPay not answering.
+	lastStart := deadline.Add(-minAttemptTime)
+
+	if !p.acquire(pctx) {
+		return p.finish(ctx, mask, Result{Outcome: Transient, Detail: capitalize(waitEnded(pctx, "a free probe slot (too many probes in flight)"))}, 0)
+	}
+	defer func() { <-p.sem }()
+
+	var (
+		res      Result
+		attempts int
+		lastRA   time.Duration
+	)
+	for {
+		if reason, wait, ok := p.admit(pctx, lastStart); !ok {
+			res = stopped(res, reason, wait)
+			break
+		}
+		attempts++
+		res = p.attempt(pctx, ctx, pair, want, red, deadline, mask, attempts)
+		if res.RetryAfter > 0 {
+			lastRA = res.RetryAfter
+		}
+		if res.Outcome != Transient || attempts >= p.maxAttempts || pctx.Err() != nil {
+			break
+		}
+		wait := p.retryWait(res, attempts)
+		if p.now().Add(wait).After(lastStart) {
+			res = stopped(res, fmt.Sprintf("the next try, in %s, would pass the probe deadline", wait.Round(time.Millisecond)), wait)
+			break
+		}
+		if err := p.sleep(pctx, wait); err != nil {
+			res = stopped(res, waitEnded(pctx, "the next try"), 0)
+			break
+		}
+	}
+	if res.RetryAfter == 0 {
+		res.RetryAfter = lastRA
+	}
+	return p.finish(ctx, mask, res, attempts)
+}
+
+// finish stamps and logs the result of a probe.
+func (p *Prober) finish(ctx context.Context, mask string, res Result, attempts int) Result {
+	res.Attempts = attempts
+	res.At = p.now()
+	if p.log.Enabled(ctx, slog.LevelDebug) {
+		p.log.LogAttrs(ctx, slog.LevelDebug, "kpay probe finished",
+			slog.String("pair", mask),
+			slog.String("outcome", string(res.Outcome)),
+			slog.Int("status", res.Status),
+			slog.Int("attempts", res.Attempts),
+			slog.String("detail", res.Detail))
+	}
+	return res
+}
+
+// unsendable says why a pair cannot be sent, or "". Such a pair is a
+// configuration problem, not KPay's verdict, so it is Unexpected.
+func unsendable(pair kpay.Pair, want Expect) string {
+	switch {
+	case pair.APIKey == "" || pair.SecretKey.IsZero():
+		return "The pair is incomplete, so it was not sent to KPay"
+	case !headerSafe(pair.APIKey, false) || !headerSafe(pair.SecretKey.Reveal(), false):
+		// Go would refuse to send a control character anyway, as a
+		// transport error, which would count as KPay not answering.
+		return "The pair contains spaces, control or non-ASCII characters, which KPay keys never have, so it was not sent to KPay"
+	case want.Environment != kpay.Test && want.Environment != kpay.Live:
+		return "The pair's environment is unknown (no Expect.Environment and no kpay_test_/kpay_live_ prefix), so KPay's answer could not be checked and the pair was not sent"
+	}
+	return ""
+}
+
+// headerSafe reports whether s is printable ASCII; spaces only if allowed.
+func headerSafe(s string, spaces bool) bool {
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if c < 0x20 || c > 0x7e || (c == ' ' && !spaces) {
+			return false
+		}
+	}
+	return true
+}
+
+// acquire takes a concurrency slot, waiting until ctx ends.
+func (p *Prober) acquire(ctx context.Context) bool {
+	select {
+	case p.sem <- struct{}{}:
+		return true
+	default:
+	}
+	p.waiting.Add(1)
+	defer p.waiting.Add(-1)
+	select {
+	case p.sem <- struct{}{}:
+		return true
+	case <-ctx.Done():
+		return false
+	}
+}
+
+// admit waits out the cooldown, then takes a budget token, so that the
+// attempt can start by deadline. When it cannot, it says why and how long
+// a retry should wait.
+func (p *Prober) admit(ctx context.Context, deadline time.Time) (reason string, retryAfter time.Duration, ok bool) {
+	for {
+		now := p.now()
+		if now.After(deadline) {
+			return "too little time was left before the probe deadline to try again", 0, false
+		}
+		wait, strikes := p.cool.remaining(now)
+		if wait <= 0 {
+			break
+		}
+		if now.Add(wait).After(deadline) {
+			if strikes > 0 {
+				return fmt.Sprintf("all probes are paused for another %s because KPay stopped answering (%d timeouts or connection errors in a row)", wait.Round(time.Millisecond), strikes), wait, false
+			}
+			return fmt.Sprintf("all probes are paused for another %s because KPay asked to retry later", wait.Round(time.Millisecond)), wait, false
+		}
+		// The pause may be extended while we sleep; look again after.
+		if p.sleep(ctx, wait) != nil {
+			return waitEnded(ctx, "the cooldown to end"), 0, false
+		}
+	}
+	now := p.now()
+	wait, ok := p.budget.reserve(now, deadline)
+	if !ok {
+		return fmt.Sprintf("request budget exhausted: the next request is allowed in %s, after the probe deadline", wait.Round(time.Millisecond)), wait, false
+	}
+	if wait > 0 && p.sleep(ctx, wait) != nil {
+		p.budget.unreserve(p.now())
+		return waitEnded(ctx, "the request budget"), 0, false
+	}
+	return "", 0, true
+}
+
+// waitEnded describes a wait for what that ctx cut short.
+func waitEnded(ctx context.Context, what string) string {
+	if errors.Is(context.Cause(ctx), errProbeDeadline) {
+		return "the probe deadline passed while waiting for " + what
+	}
+	return "the probe was cancelled while waiting for " + what
+}
+
+// stopped ends a probe that could not go on, keeping what the last attempt
+// (if any) said.
+func stopped(last Result, reason string, retryAfter time.Duration) Result {
+	last.Outcome = Transient
+	if last.Detail == "" {
+		last.Detail = capitalize(reason)
+	} else {
+		last.Detail += "; " + reason
+	}
+	last.RetryAfter = max(last.RetryAfter, retryAfter)
+	return last
+}
+
+func capitalize(s string) string {
+	if s == "" {
+		return s
+	}
+	r, n := utf8.DecodeRuneInString(s)
+	return string(unicode.ToUpper(r)) + s[n:]
+}
+
+// attempt sends one request and classifies the answer.
+func (p *Prober) attempt(pctx, callerCtx context.Context, pair kpay.Pair, want Expect, red redactor, deadline time.Time, mask string, n int) Result {
+	timeout := min(p.attemptTimeout, deadline.Sub(p.now()))
+	ctx, cancel := context.WithTimeoutCause(pctx, timeout, errAttemptDeadline)
+	defer cancel()
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, p.url, nil)
+	if err != nil {
+		// The URL was validated in New; this cannot happen.
+		return Result{Outcome: Transient, Detail: "Building the request failed: " + red.clean(err.Error(), maxMessage)}
+	}
+	// Header values are set as they are: Go does not canonicalise values,
+	// and KPay compares keys byte for byte.
+	req.Header = http.Header{
+		"X-Api-Key":    {pair.APIKey},
+		"X-Secret-Key": {pair.SecretKey.Reveal()},
+		"Accept":       {"application/json"},
+		"User-Agent":   {p.userAgent},
+	}
+
+	p.requests.Add(1)
+	start := p.now()
+	resp, err := p.client.Do(req)
+	if err != nil {
+		res := Result{Outcome: Transient, Latency: p.now().Sub(start)}
+		res.Detail = capitalize(describeTransportError(err, context.Cause(ctx), timeout, red))
+		if errors.Is(callerCtx.Err(), context.Canceled) {
+			// The caller gave up; KPay's silence is not in evidence. A
+			// caller's deadline, on the other hand, is KPay not answering
+			// in the time it was given, and counts.
+			res.Detail = "The probe was cancelled before KPay answered"
+		} else {
+			strikes, pause := p.cool.strike(p.now())
+			p.log.LogAttrs(callerCtx, slog.LevelWarn, "kpay did not answer; pausing all probes",
+				slog.String("pair", mask),
+				slog.Int("attempt", n),
+				slog.Int("strikes", strikes),
+				slog.Duration("pause", pause),
+				slog.String("addr_family", addrFamily(err)),
+				slog.String("err", res.Detail))
+		}
+		return res
+	}
+	body, truncated, readErr := readBody(resp.Body)
+	latency := p.now().Sub(start)
+	res := classify(resp.StatusCode, resp.Header, body, want, p.now(), red)
+	res.Latency = latency
+	p.cool.answered(p.now(), res.RetryAfter)
+	if resp.StatusCode >= 200 && resp.StatusCode <= 299 && (readErr != nil || truncated) {
+		// A partial success body proves nothing either way.
+		res = Result{Outcome: Transient, Status: resp.StatusCode, Latency: latency}
+		if truncated {
+			res.Detail = fmt.Sprintf("KPay answered %d with a body over %d KiB, which /payments/me never sends", resp.StatusCode, maxBody>>10)
+		} else {
+			res.Detail = fmt.Sprintf("KPay answered %d but reading the body failed: %s", resp.StatusCode, describeTransportError(readErr, context.Cause(ctx), timeout, red))
+		}
+	}
+	if p.log.Enabled(callerCtx, slog.LevelDebug) {
+		p.log.LogAttrs(callerCtx, slog.LevelDebug, "kpay probe attempt",
+			slog.String("pair", mask),
+			slog.Int("attempt", n),
+			slog.Int("status", res.Status),
+			slog.String("outcome", string(res.Outcome)),
+			slog.Duration("latency", res.Latency),
+			slog.Duration("retry_after", res.RetryAfter))
+	}
+	return res
+}
+
+// readBody reads at most maxBody bytes, then drains a bounded remainder so
+// the connection can return to the pool, and closes the body.
+func readBody(rc io.ReadCloser) (body []byte, truncated bool, err error) {
+	defer rc.Close()
+	body, err = io.ReadAll(io.LimitReader(rc, maxBody+1))
+	if len(body) > maxBody {
+		body, truncated = body[:maxBody], true
+	}
+	if err == nil {
+		_, _ = io.CopyN(io.Discard, rc, drainLimit)
+	}
+	return body, truncated, err
+}
+
+// describeTransportError says, cleaned, why no answer came. cause is the
+// attempt context's cause, which tells our deadlines apart.
+func describeTransportError(err, cause error, timeout time.Duration, red redactor) string {
+	switch {
+	case errors.Is(cause, errAttemptDeadline):
+		return fmt.Sprintf("KPay did not answer within %s", timeout.Round(time.Millisecond))
+	case errors.Is(cause, errProbeDeadline):
+		return "KPay did not answer before the probe deadline"
+	}
+	// *url.Error quotes the URL. It holds no key here, but the whole text
+	// is redacted anyway: a transport or proxy may add what it likes.
+	msg := red.clean(err.Error(), maxMessage)
+	var ne net.Error
+	if errors.As(err, &ne) && ne.Timeout() {
+		return "KPay did not answer in time: " + msg
+	}
+	return "the request to KPay failed: " + msg
+}
+
+// addrFamily names the address family of a failed dial, when the error
+// says: broken IPv6 paths have shown up as connect timeouts for other
+// KPay clients (kpay-api.md §4).
+func addrFamily(err error) string {
+	var op *net.OpError
+	if !errors.As(err, &op) || op.Addr == nil {
+		return "unknown"
+	}
+	host, _, splitErr := net.SplitHostPort(op.Addr.String())
+	if splitErr != nil {
+		host = op.Addr.String()
+	}
+	switch ip := net.ParseIP(host); {
+	case ip == nil:
+		return "unknown"
+	case ip.To4() != nil:
+		return "ipv4"
+	default:
+		return "ipv6"
+	}
+}

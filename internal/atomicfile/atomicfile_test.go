@@ -1,0 +1,38 @@
+package atomicfile_test
+
+import (
+	"os"
+	"path/filepath"
+	"testing"
+
+	"kpay-rotator/internal/atomicfile"
+)
+
+func TestWrite_ReplacesWithModeAndLeavesNoTemp(t *testing.T) {
+	dir := t.TempDir()
+	path := filepath.Join(dir, "f")
+	if err := os.WriteFile(path, []byte("old"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := atomicfile.Write(path, []byte("new"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	b, _ := os.ReadFile(path)
+	if string(b) != "new" {
+		t.Errorf("content = %q, want new", b)
+	}
+	fi, _ := os.Stat(path)
+	if fi.Mode().Perm() != 0o600 {
+		t.Errorf("mode = %o, want 600", fi.Mode().Perm())
+	}
+	entries, _ := os.ReadDir(dir)
+	if len(entries) != 1 {
+		t.Errorf("directory holds %d entries, want only the file", len(entries))
+	}
+}
+
+func TestWrite_MissingDirectoryFails(t *testing.T) {
+	if err := atomicfile.Write(filepath.Join(t.TempDir(), "nope", "f"), nil, 0o600); err == nil {
+		t.Fatal("Write into a missing directory succeeded")
+	}
+}

@@ -1,0 +1,44 @@
+package rotator
+
+import (
+	"context"
+	"errors"
+	"sync"
+	"time"
+)
+
+// ProbeAll runs ProbeSlot then ProbeRetired for every slot now (SIGUSR1),
+// at most concurrency slots at a time; the prober's own budget still caps
+// requests to KPay.
+func (r *Rotator) ProbeAll(ctx context.Context, now func() time.Time, concurrency int) error {
+	if concurrency < 1 {
+		concurrency = 1
+	}
+	sem := make(chan struct{}, concurrency)
+	var wg sync.WaitGroup
+	var mu sync.Mutex
+	var errs []error
+	for _, s := range r.cfg.Slots {
+		select {
+		case sem <- struct{}{}:
+		case <-ctx.Done():
+			wg.Wait()
+			return ctx.Err()
+		}
+		wg.Add(1)
+		go func(name string) {
+			defer func() { <-sem; wg.Done() }()
+			err := r.ProbeSlot(ctx, name, now())
+			if err == nil {
+				err = r.ProbeRetired(ctx, name, now())
+			}
+			if err != nil {
+				mu.Lock()
+				errs = append(errs, err)
+				mu.Unlock()
+			}
+		}(s.Name)
+	}
+	wg.Wait()
+	return errors.Join(errs...)
+}

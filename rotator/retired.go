@@ -1,0 +1,97 @@
+package rotator
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"kpay-rotator/config"
+	"kpay-rotator/event"
+	"kpay-rotator/healthcheck"
+	"kpay-rotator/store"
+)
+
+// ProbeRetired probes the slot's retired pairs (DESIGN §3): a pair KPay now
+// rejects is revoked — the rotation is complete; one still accepted past
+// revoke_grace raises old_key_still_valid, again every revoke_grace until
+// it is revoked. A retired pair's value is fetched again from the secret
+// version that carried it; it is never kept.
+func (r *Rotator) ProbeRetired(ctx context.Context, name string, now time.Time) error {
+	s, err := r.slot(name)
+	if err != nil {
+		return err
+	}
+	unlock := r.locks.Lock(name)
+	defer unlock()
+
+	var retired []store.PairRecord
+	err = r.store.View(func(tx *store.Tx) error {
+		pairs, err := tx.Pairs(name)
+		for _, p := range pairs {
+			if p.Role == store.RoleRetired {
+				retired = append(retired, p)
+			}
+		}
+		return err
+	})
+	if err != nil || len(retired) == 0 {
+		return err
+	}
+	for _, p := range retired {
+		if err := r.probeRetired(ctx, s, p, now); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func (r *Rotator) probeRetired(ctx context.Context, s config.Slot, p store.PairRecord, now time.Time) error {
+	log := r.log.With("slot", s.Name, "pair", p.Mask)
+	if p.VersionID == "" {
+		log.Warn("cannot watch retired pair: no secret version is known to hold it; watch it by hand in the dashboard")
+		return nil
+	}
+	v, err := r.secrets.Version(ctx, s.SecretID, p.VersionID)
+	if err != nil {
+		log.Warn("cannot fetch retired pair to probe it; will retry", "version_id", p.VersionID, "err", err)
+		return nil
+	}
+	pair, err := v.Pair(s.APIKeyField, s.SecretKeyField)
+	if err != nil || pair.Fingerprint() != p.Fingerprint {
+		log.Warn("secret version no longer holds the retired pair; cannot watch it", "version_id", p.VersionID)
+		return nil
+	}
+	res := r.prober.Probe(ctx, pair, healthcheck.Expect{Environment: s.Environment})
+	if ctx.Err() != nil {
+		return ctx.Err()
+	}
+	if res.At.IsZero() {
+		res.At = now
+	}
+	c := &change{slot: s.Name}
+	c.probe = &store.ProbeRecord{At: res.At, Outcome: string(res.Outcome), Status: res.Status, Latency: res.Latency, Attempts: res.Attempts, Detail: res.Detail}
+	c.probeSlot, c.probeFP = s.Name, p.Fingerprint
+
+	switch {
+	case res.Outcome == healthcheck.Rejected:
+		p.Role, p.RevokedAt = store.RoleRevoked, now
+		e := newEvent(event.OldKeyRevoked, now, s, p.Mask, p.Fingerprint, fmt.Sprintf(
+			"%s: KPay now rejects the retired pair %s: rotation complete (retired %s ago)", s.Name, p.Mask, FormatAge(now.Sub(p.RetiredAt))))
+		e.Condition = "retired:" + p.Fingerprint
+		c.emit(e)
+	case res.Status >= 200 && res.Status < 300 || res.Outcome == healthcheck.Unexpected:
+		// Any authenticated answer means the old pair still works.
+		p.LastAccepted = res.At
+		if now.Sub(p.RetiredAt) >= s.RevokeGrace && (p.StillValidAt.IsZero() || now.Sub(p.StillValidAt) >= s.RevokeGrace) {
+			p.StillValidAt = now
+			e := newEvent(event.OldKeyStillValid, now, s, p.Mask, p.Fingerprint, fmt.Sprintf(
+				"%s: the retired pair %s still works %s after it was retired (revoke_grace %s): whoever holds it can still move money",
+				s.Name, p.Mask, FormatAge(now.Sub(p.RetiredAt)), formatDays(s.RevokeGrace)))
+			e.Action = "revoke the old pair in the KPay dashboard (Applications screen)"
+			e.Condition = "retired:" + p.Fingerprint
+			c.emit(e)
+		}
+	}
+	c.pairs = append(c.pairs, p)
+	return r.commit(c)
+}

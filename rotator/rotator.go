@@ -1,0 +1,211 @@
+// Package rotator is kpay-rotator's domain: for each configured slot it
+// reads the pair from the secret store, dates it, probes it, derives the
+// health and age states and records every change as an event.
+//
+// The domain is synchronous: ProbeSlot and ProbeRetired do one pass for one
+// slot at a given time and return, so tests drive them with fixed clocks.
+// The Scheduler only decides when to call them.
+package rotator
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"sync"
+	"time"
+
+	"kpay-rotator/awssecrets"
+	"kpay-rotator/config"
+	"kpay-rotator/event"
+	"kpay-rotator/healthcheck"
+	"kpay-rotator/kpay"
+	"kpay-rotator/store"
+)
+
+// SecretReader reads slot secrets (awssecrets.Client).
+type SecretReader interface {
+	Current(ctx context.Context, secretID string) (awssecrets.Version, error)
+	Version(ctx context.Context, secretID, versionID string) (awssecrets.Version, error)
+	History(ctx context.Context, secretID string) ([]awssecrets.VersionInfo, error)
+}
+
+// Prober checks a pair against KPay (healthcheck.Prober).
+type Prober interface {
+	Probe(ctx context.Context, pair kpay.Pair, want healthcheck.Expect) healthcheck.Result
+}
+
+// Sink receives every event the rotator records. Enqueue runs inside the
+// store transaction that appends the event, so anything it writes (an
+// outbox entry) commits with it; Committed runs after the commit.
+type Sink interface {
+	Enqueue(tx *store.Tx, e event.Event) error
+	Committed(events []event.Event)
+}
+
+// Options configure New.
+type Options struct {
+	Config  *config.Config
+	Store   *store.Store
+	Secrets SecretReader
+	Prober  Prober
+	// Sink; nil records events in the store only (notifier.LogSink logs
+	// them).
+	Sink   Sink
+	Logger *slog.Logger
+	// Locks serialise work on a slot across rotators (a reload builds a
+	// new rotator while the old one may still finish a pass). Nil makes a
+	// private set.
+	Locks *SlotLocks
+	// OnCommit, when set, runs after every pass that wrote to the store
+	// (the daemon refreshes its status snapshot then).
+	OnCommit func()
+}
+
+func (o *Options) validate() error {
+	var errs []error
+	if o.Config == nil {
+		errs = append(errs, errors.New("rotator: Config is required"))
+	}
+	if o.Store == nil {
+		errs = append(errs, errors.New("rotator: Store is required"))
+	}
+	if o.Secrets == nil {
+		errs = append(errs, errors.New("rotator: Secrets is required"))
+	}
+	if o.Prober == nil {
+		errs = append(errs, errors.New("rotator: Prober is required"))
+	}
+	return errors.Join(errs...)
+}
+
+// Rotator runs the per-slot domain passes for one configuration.
+type Rotator struct {
+	cfg     *config.Config
+	slots   map[string]config.Slot
+	store   *store.Store
+	secrets SecretReader
+	prober  Prober
+	sink    Sink
+	log      *slog.Logger
+	locks    *SlotLocks
+	onCommit func()
+}
+
+// New builds a Rotator.
+func New(opts Options) (*Rotator, error) {
+	if err := opts.validate(); err != nil {
+		return nil, err
+	}
+	if opts.Logger == nil {
+		opts.Logger = slog.New(slog.DiscardHandler)
+	}
+	if opts.Locks == nil {
+		opts.Locks = &SlotLocks{}
+	}
+	r := &Rotator{
+		cfg:     opts.Config,
+		slots:   make(map[string]config.Slot, len(opts.Config.Slots)),
+		store:   opts.Store,
+		secrets: opts.Secrets,
+		prober:  opts.Prober,
+		sink:    opts.Sink,
+		log:     opts.Logger,
+		locks:    opts.Locks,
+		onCommit: opts.OnCommit,
+	}
+	for _, s := range opts.Config.Slots {
+		r.slots[s.Name] = s
+	}
+	return r, nil
+}
+
+// Config is the configuration this rotator runs.
+func (r *Rotator) Config() *config.Config { return r.cfg }
+
+// ErrUnknownSlot is returned for a slot name the configuration lacks.
+var ErrUnknownSlot = errors.New("unknown slot")
+
+func (r *Rotator) slot(name string) (config.Slot, error) {
+	s, ok := r.slots[name]
+	if !ok {
+		return config.Slot{}, fmt.Errorf("%w %q: it is not in %s", ErrUnknownSlot, name, r.cfg.Path)
+	}
+	return s, nil
+}
+
+// SlotLocks hands out one mutex per slot name.
+type SlotLocks struct{ m sync.Map }
+
+// Lock locks slot name and returns its unlock function.
+func (l *SlotLocks) Lock(name string) (unlock func()) {
+	mu, _ := l.m.LoadOrStore(name, &sync.Mutex{})
+	mu.(*sync.Mutex).Lock()
+	return mu.(*sync.Mutex).Unlock
+}
+
+// commit writes the slot's new state, pair records, probe and events in
+// one transaction, then logs the events and tells the sink.
+func (r *Rotator) commit(c *change) error {
+	err := r.store.Update(func(tx *store.Tx) error {
+		for _, p := range c.pairs {
+			if err := tx.PutPair(p); err != nil {
+				return err
+			}
+		}
+		if c.probe != nil {
+			if err := tx.RecordProbe(c.probeSlot, c.probeFP, *c.probe); err != nil {
+				return err
+			}
+		}
+		if c.state != nil {
+			if err := tx.PutSlot(*c.state); err != nil {
+				return err
+			}
+		}
+		for i := range c.events {
+			if err := tx.AppendEvent(&c.events[i]); err != nil {
+				return err
+			}
+			if r.sink != nil {
+				if err := r.sink.Enqueue(tx, c.events[i]); err != nil {
+					return fmt.Errorf("enqueue event %s: %w", c.events[i].Kind, err)
+				}
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return fmt.Errorf("record slot %s: %w", c.slot, err)
+	}
+	if r.sink != nil && len(c.events) > 0 {
+		r.sink.Committed(c.events)
+	}
+	if r.onCommit != nil {
+		r.onCommit()
+	}
+	return nil
+}
+
+// change collects what one pass writes.
+type change struct {
+	slot      string
+	state     *store.SlotState
+	pairs     []store.PairRecord
+	probe     *store.ProbeRecord
+	probeSlot string
+	probeFP   string
+	events    []event.Event
+}
+
+func (c *change) emit(e event.Event) { c.events = append(c.events, e) }
+
+// newEvent fills the slot-level fields every event of s carries.
+func newEvent(k event.Kind, now time.Time, s config.Slot, pairMask, fp, msg string) event.Event {
+	e := event.New(k, now, s.Name, msg)
+	e.Environment = string(s.Environment)
+	e.SecretID = s.SecretID
+	e.Pair = pairMask
+	e.Fingerprint = fp
+	return e
+}

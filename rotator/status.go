@@ -1,0 +1,118 @@
+package rotator
+
+import (
+	"time"
+
+	"kpay-rotator/config"
+	"kpay-rotator/store"
+)
+
+// Status is the document `status` prints and the daemon publishes: one
+// entry per configured slot. It holds masks and fingerprints only.
+type Status struct {
+	GeneratedAt time.Time `json:"generated_at"`
+	// Source is "daemon" when a running daemon wrote it, "database" when
+	// read straight from a state database no daemon holds.
+	Source     string       `json:"source"`
+	PID        int          `json:"pid,omitempty"`
+	ConfigPath string       `json:"config_path,omitempty"`
+	Slots      []SlotStatus `json:"slots"`
+}
+
+// SlotStatus is one slot's line.
+type SlotStatus struct {
+	Name        string `json:"name"`
+	Environment string `json:"environment"`
+	SecretID    string `json:"secret_id"`
+
+	Pair        string     `json:"pair,omitempty"`
+	Fingerprint string     `json:"fingerprint,omitempty"`
+	Born        *time.Time `json:"born,omitempty"`
+	BornSource  string     `json:"born_source,omitempty"`
+	AgeSeconds  int64      `json:"age_seconds,omitempty"`
+	Age         string     `json:"age,omitempty"`
+	AgeState    string     `json:"age_state,omitempty"`
+
+	Health      string     `json:"health"`
+	HealthSince *time.Time `json:"health_since,omitempty"`
+
+	LastProbe *store.ProbeRecord `json:"last_probe,omitempty"`
+	NextProbe *time.Time         `json:"next_probe,omitempty"`
+
+	ApplicationID string `json:"application_id,omitempty"`
+	SourceError   string `json:"source_error,omitempty"`
+
+	Retired []RetiredStatus `json:"retired,omitempty"`
+}
+
+// RetiredStatus is a previous pair still watched, or recently revoked.
+type RetiredStatus struct {
+	Pair         string     `json:"pair"`
+	Fingerprint  string     `json:"fingerprint"`
+	Role         string     `json:"role"`
+	RetiredAt    *time.Time `json:"retired_at,omitempty"`
+	RevokedAt    *time.Time `json:"revoked_at,omitempty"`
+	LastAccepted *time.Time `json:"last_accepted,omitempty"`
+}
+
+// revokedShown is how long a revoked pair stays in status.
+const revokedShown = 7 * 24 * time.Hour
+
+// BuildStatus assembles the status of every slot in cfg from the store.
+// next, when not nil, gives each slot's next scheduled probe.
+func BuildStatus(st *store.Store, cfg *config.Config, now time.Time, next func(slot string) time.Time) (Status, error) {
+	out := Status{GeneratedAt: now.UTC(), ConfigPath: cfg.Path, Slots: make([]SlotStatus, 0, len(cfg.Slots))}
+	err := st.View(func(tx *store.Tx) error {
+		for _, s := range cfg.Slots {
+			ss := SlotStatus{Name: s.Name, Environment: string(s.Environment), SecretID: s.SecretID, Health: string(store.HealthUnknown)}
+			state, ok, err := tx.Slot(s.Name)
+			if err != nil {
+				return err
+			}
+			if next != nil {
+				if t := next(s.Name); !t.IsZero() {
+					ss.NextProbe = timePtr(t)
+				}
+			}
+			if !ok {
+				out.Slots = append(out.Slots, ss)
+				continue
+			}
+			ss.Health = string(state.Health)
+			ss.HealthSince = timePtr(state.HealthSince)
+			ss.LastProbe = state.LastProbe
+			ss.ApplicationID = state.ApplicationID
+			ss.SourceError = state.SourceError
+			ss.AgeState = string(state.Age)
+			pairs, err := tx.Pairs(s.Name)
+			if err != nil {
+				return err
+			}
+			for _, p := range pairs {
+				switch {
+				case p.Fingerprint == state.Current:
+					ss.Pair, ss.Fingerprint = p.Mask, p.Fingerprint
+					ss.Born, ss.BornSource = timePtr(p.Born), string(p.BornSource)
+					age := now.Sub(p.Born)
+					ss.AgeSeconds, ss.Age = int64(age/time.Second), FormatAge(age)
+				case p.Role == store.RoleRetired || p.Role == store.RoleRevoked && now.Sub(p.RevokedAt) < revokedShown:
+					ss.Retired = append(ss.Retired, RetiredStatus{
+						Pair: p.Mask, Fingerprint: p.Fingerprint, Role: string(p.Role),
+						RetiredAt: timePtr(p.RetiredAt), RevokedAt: timePtr(p.RevokedAt), LastAccepted: timePtr(p.LastAccepted),
+					})
+				}
+			}
+			out.Slots = append(out.Slots, ss)
+		}
+		return nil
+	})
+	return out, err
+}
+
+func timePtr(t time.Time) *time.Time {
+	if t.IsZero() {
+		return nil
+	}
+	t = t.UTC()
+	return &t
+}

@@ -1,0 +1,121 @@
+package store
+
+import (
+	"time"
+)
+
+// Health is the current pair's health, from probes (DESIGN §3).
+type Health string
+
+// Health states.
+const (
+	HealthUnknown  Health = "unknown"
+	HealthHealthy  Health = "healthy"
+	HealthDegraded Health = "degraded"
+	HealthFailing  Health = "failing"
+)
+
+// AgeState is the current pair's age band (DESIGN §3).
+type AgeState string
+
+// Age states.
+const (
+	AgeFresh   AgeState = "fresh"
+	AgeDue     AgeState = "due"
+	AgeOverdue AgeState = "overdue"
+)
+
+// PairRole is where a pair stands in its slot's life.
+type PairRole string
+
+// Pair roles. A retired pair is still accepted by KPay; a revoked one is
+// rejected (rotation complete).
+const (
+	RoleCurrent PairRole = "current"
+	RoleRetired PairRole = "retired"
+	RoleRevoked PairRole = "revoked"
+)
+
+// BornSource says where a pair's born time came from, so status can say how
+// much to trust an age.
+type BornSource string
+
+// Born sources, most trustworthy first.
+const (
+	BornAdmin          BornSource = "admin"           // given by the admin when adopting the pair
+	BornSecretsManager BornSource = "secrets_manager" // CreatedDate of the version that first carried it
+	BornFirstSeen      BornSource = "first_seen"      // the daemon saw it first at that time
+)
+
+// SlotState is everything the daemon knows about a slot right now.
+type SlotState struct {
+	Name        string `json:"name"`
+	Environment string `json:"environment"`
+	SecretID    string `json:"secret_id"`
+
+	// Current is the fingerprint of the pair the secret holds now; empty
+	// until the secret has been read once.
+	Current   string `json:"current,omitempty"`
+	VersionID string `json:"version_id,omitempty"`
+
+	// Learned from the first good probe (or configured) and checked after.
+	ApplicationID   string `json:"application_id,omitempty"`
+	ApplicationName string `json:"application_name,omitempty"`
+	CompanyID       string `json:"company_id,omitempty"`
+
+	Health Health   `json:"health"`
+	Age    AgeState `json:"age"`
+	// Rejections and Transients count consecutive probe outcomes, for the
+	// failure_threshold hysteresis.
+	Rejections int `json:"rejections"`
+	Transients int `json:"transients"`
+	// HealthSince is when Health last changed.
+	HealthSince time.Time `json:"health_since,omitzero"`
+	// FirstRejectedAt is the first rejection of the current pair in the
+	// present run of rejections (start of a possible outage window).
+	FirstRejectedAt time.Time `json:"first_rejected_at,omitzero"`
+
+	LastProbe *ProbeRecord `json:"last_probe,omitempty"`
+	NextProbe time.Time    `json:"next_probe,omitzero"`
+
+	// SourceError is why the secret could not be read or parsed, if it
+	// could not on the last attempt; empty when it could.
+	SourceError   string    `json:"source_error,omitempty"`
+	SourceErrorAt time.Time `json:"source_error_at,omitzero"`
+
+	UpdatedAt time.Time `json:"updated_at,omitzero"`
+}
+
+// PairRecord is one pair a slot has held, keyed by fingerprint.
+type PairRecord struct {
+	Slot        string `json:"slot"`
+	Fingerprint string `json:"fingerprint"`
+	// Mask is the public key shown to people (kpay_live_…9f2c).
+	Mask        string `json:"mask"`
+	Environment string `json:"environment"`
+
+	Born       time.Time  `json:"born"`
+	BornSource BornSource `json:"born_source"`
+	// VersionID is the Secrets Manager version that first carried the
+	// pair; it lets the daemon fetch a retired pair's value again to probe
+	// it without ever storing the value here.
+	VersionID string    `json:"version_id,omitempty"`
+	FirstSeen time.Time `json:"first_seen"`
+
+	Role         PairRole  `json:"role"`
+	RetiredAt    time.Time `json:"retired_at,omitzero"`
+	RevokedAt    time.Time `json:"revoked_at,omitzero"`
+	LastAccepted time.Time `json:"last_accepted,omitzero"`
+	// StillValidAt is when old_key_still_valid was last raised.
+	StillValidAt time.Time `json:"still_valid_at,omitzero"`
+}
+
+// ProbeRecord is one probe of one pair.
+type ProbeRecord struct {
+	At       time.Time     `json:"at"`
+	Outcome  string        `json:"outcome"`
+	Status   int           `json:"status,omitempty"`
+	Latency  time.Duration `json:"latency"`
+	Attempts int           `json:"attempts,omitempty"`
+	Detail   string        `json:"detail,omitempty"`
+}

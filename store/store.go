@@ -1,0 +1,207 @@
+// Package store is kpay-rotator's memory: a bbolt file holding slots, pairs
+// (by fingerprint, never by value), bounded probe history, the current health
+// and age state, and an append-only event log.
+//
+// The store speaks the domain (PutSlot, RecordProbe, AppendEvent) rather
+// than exposing keys and buckets, so the schema stays in one place.
+package store
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"time"
+
+	bolt "go.etcd.io/bbolt"
+	berrors "go.etcd.io/bbolt/errors"
+
+	"kpay-rotator/internal/atomicfile"
+)
+
+// SchemaVersion is the layout this binary reads and writes. Bump it with a
+// migration when a bucket or record changes incompatibly.
+const SchemaVersion = 1
+
+// FileName is the database file inside the state directory; PIDFileName
+// records which process holds it, so a second daemon can say who.
+const (
+	FileName    = "kpay-rotator.db"
+	PIDFileName = "kpay-rotator.pid"
+)
+
+// Sentinel errors; match with errors.Is.
+var (
+	// ErrLocked: another process holds the database (a running daemon).
+	ErrLocked = errors.New("state database is locked by another process")
+	// ErrNewerSchema: the file was written by a newer kpay-rotator.
+	ErrNewerSchema = errors.New("state database was written by a newer kpay-rotator")
+	// ErrNotOurs: the file is a bbolt database of something else.
+	ErrNotOurs = errors.New("file is not a kpay-rotator state database")
+	// ErrReadOnly: a write was attempted on a store opened read-only.
+	ErrReadOnly = errors.New("store is open read-only")
+)
+
+var (
+	bucketMeta   = []byte("meta")
+	bucketSlots  = []byte("slots")
+	bucketPairs  = []byte("pairs")
+	bucketProbes = []byte("probes")
+	bucketEvents = []byte("events")
+	keySchema    = []byte("schema")
+)
+
+var allBuckets = [][]byte{bucketMeta, bucketSlots, bucketPairs, bucketProbes, bucketEvents}
+
+// Options configure Open.
+type Options struct {
+	// LockTimeout bounds the wait for the file lock. bbolt waits forever by
+	// default; a second daemon on the same state dir must fail fast
+	// instead. Default 1s.
+	LockTimeout time.Duration
+	// ReadOnly opens with a shared lock for inspection (status).
+	ReadOnly bool
+	// ProbeHistory is how many probe records are kept per pair. Default 100.
+	ProbeHistory int
+}
+
+// Store is an open state database.
+type Store struct {
+	db           *bolt.DB
+	path         string
+	readOnly     bool
+	probeHistory int
+	pidFile      string
+}
+
+// Open opens (creating if needed) the database at path with mode 0600.
+func Open(path string, opts Options) (*Store, error) {
+	if opts.LockTimeout <= 0 {
+		opts.LockTimeout = time.Second
+	}
+	if opts.ProbeHistory <= 0 {
+		opts.ProbeHistory = 100
+	}
+	if !opts.ReadOnly {
+		if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
+			return nil, fmt.Errorf("create state directory: %w", err)
+		}
+	} else if _, err := os.Stat(path); err != nil {
+		return nil, fmt.Errorf("open state database: %w", err)
+	}
+	db, err := bolt.Open(path, 0o600, &bolt.Options{Timeout: opts.LockTimeout, ReadOnly: opts.ReadOnly})
+	if err != nil {
+		if errors.Is(err, berrors.ErrTimeout) {
+			return nil, lockedError(path, opts.LockTimeout)
+		}
+		return nil, fmt.Errorf("open state database %s: %w", path, err)
+	}
+	s := &Store{db: db, path: path, readOnly: opts.ReadOnly, probeHistory: opts.ProbeHistory}
+	if err := s.init(); err != nil {
+		_ = db.Close()
+		return nil, err
+	}
+	if !opts.ReadOnly {
+		// The file never holds a secret, but it does describe which keys
+		// exist and when they fail; keep it private even if it was
+		// created by hand or restored with a loose mode.
+		if err := os.Chmod(path, 0o600); err != nil {
+			_ = db.Close()
+			return nil, fmt.Errorf("restrict state database mode: %w", err)
+		}
+		s.pidFile = filepath.Join(filepath.Dir(path), PIDFileName)
+		if err := atomicfile.Write(s.pidFile, []byte(strconv.Itoa(os.Getpid())+"\n"), 0o644); err != nil {
+			_ = db.Close()
+			return nil, fmt.Errorf("write pid file: %w", err)
+		}
+	}
+	return s, nil
+}
+
+func lockedError(path string, waited time.Duration) error {
+	pidFile := filepath.Join(filepath.Dir(path), PIDFileName)
+	holder := "see " + pidFile
+	if b, err := os.ReadFile(pidFile); err == nil {
+		holder = fmt.Sprintf("%s names pid %s", pidFile, strings.TrimSpace(string(b)))
+	}
+	return fmt.Errorf("%w: %s (waited %s; %s); stop the other kpay-rotator or give this one another state_dir",
+		ErrLocked, path, waited, holder)
+}
+
+func (s *Store) init() error {
+	if s.readOnly {
+		return s.db.View(func(tx *bolt.Tx) error { return checkSchema(tx, true) })
+	}
+	return s.db.Update(func(tx *bolt.Tx) error {
+		if err := checkSchema(tx, false); err != nil {
+			return err
+		}
+		for _, b := range allBuckets {
+			if _, err := tx.CreateBucketIfNotExists(b); err != nil {
+				return fmt.Errorf("create bucket %s: %w", b, err)
+			}
+		}
+		return tx.Bucket(bucketMeta).Put(keySchema, []byte(strconv.Itoa(SchemaVersion)))
+	})
+}
+
+func checkSchema(tx *bolt.Tx, readOnly bool) error {
+	meta := tx.Bucket(bucketMeta)
+	if meta == nil {
+		empty := true
+		_ = tx.ForEach(func([]byte, *bolt.Bucket) error { empty = false; return nil })
+		if !empty {
+			return ErrNotOurs
+		}
+		if readOnly {
+			return fmt.Errorf("%w: no schema recorded yet", ErrNotOurs)
+		}
+		return nil
+	}
+	v, err := strconv.Atoi(string(meta.Get(keySchema)))
+	if err != nil {
+		return fmt.Errorf("%w: unreadable schema version %q", ErrNotOurs, meta.Get(keySchema))
+	}
+	if v > SchemaVersion {
+		return fmt.Errorf("%w (schema %d; this binary understands %d): upgrade kpay-rotator, or restore a backup of the state directory",
+			ErrNewerSchema, v, SchemaVersion)
+	}
+	return nil
+}
+
+// Path is the database file.
+func (s *Store) Path() string { return s.path }
+
+// Close closes the database and removes the pid file.
+func (s *Store) Close() error {
+	if s.pidFile != "" {
+		_ = os.Remove(s.pidFile)
+	}
+	if err := s.db.Close(); err != nil {
+		return fmt.Errorf("close state database: %w", err)
+	}
+	return nil
+}
+
+// Update runs fn in one read-write transaction: everything fn writes
+// commits together or not at all.
+func (s *Store) Update(fn func(*Tx) error) error {
+	if s.readOnly {
+		return ErrReadOnly
+	}
+	return s.db.Update(func(tx *bolt.Tx) error { return fn(&Tx{tx: tx, s: s}) })
+}
+
+// View runs fn in a read-only transaction.
+func (s *Store) View(fn func(*Tx) error) error {
+	return s.db.View(func(tx *bolt.Tx) error { return fn(&Tx{tx: tx, s: s}) })
+}
+
+// Tx is a transaction. It must not be used after its function returns or
+// from another goroutine.
+type Tx struct {
+	tx *bolt.Tx
+	s  *Store
+}
