@@ -17,6 +17,7 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"strings"
 	"time"
 
 	"github.com/BurntSushi/toml"
@@ -259,7 +260,7 @@ func parse(data []byte, filename string) (*Config, Problems, []Problem) {
 	if _, err := toml.Decode(string(data), &raw); err != nil {
 		var pe toml.ParseError
 		if errors.As(err, &pe) {
-			p.add(pe.Position.Line, "", "TOML syntax error: %s", pe.Message)
+			p.add(pe.Position.Line, "", "TOML syntax error: %s", syntaxMessage(data, pe))
 		} else {
 			p.add(0, "", "TOML: %v", err)
 		}
@@ -277,4 +278,20 @@ func parse(data []byte, filename string) (*Config, Problems, []Problem) {
 		cfg.notifierIndex[n.Name] = i
 	}
 	return cfg, p.probs, p.secrets
+}
+
+// syntaxMessage returns the parser's message unless it may quote a secret:
+// the TOML library echoes the text it choked on, which on a url line is
+// part of a webhook URL.
+func syntaxMessage(data []byte, pe toml.ParseError) string {
+	lines := strings.Split(string(data), "\n")
+	if n := pe.Position.Line; n >= 1 && n <= len(lines) {
+		if keys, _ := parseKey(strings.TrimLeft(lines[n-1], " \t"), "="); len(keys) > 0 && keys[len(keys)-1] == "url" {
+			return "in the value of url (not shown: a webhook URL is a secret); check its quotes and escapes, e.g. url = \"https://hooks.slack.com/services/…\""
+		}
+	}
+	if strings.Contains(pe.Message, "://") {
+		return "near a URL (not shown: it may be a secret); check its quotes and escapes"
+	}
+	return pe.Message
 }

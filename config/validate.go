@@ -32,7 +32,7 @@ func (p *parser) build(raw map[string]any, cfg *Config) {
 	cfg.Daemon = p.daemon(daemon)
 	cfg.KPay = p.kpay(kp)
 	cfg.AWS = p.aws(aws)
-	inherited := p.overlay(defs, builtinLayer(), "")
+	inherited := p.overlay(defs, builtinLayer(), "the built-in defaults")
 
 	notifierTables := root.array("notifier", &notifierSchema, "notifier")
 	for _, t := range notifierTables {

@@ -23,6 +23,12 @@ func TestParse_Rules(t *testing.T) {
 			`timeout = "20s"`,
 		), []want{{3, "", "already been defined"}}},
 
+		{"syntax error on a url line does not echo the secret", src(
+			`[[notifier]]`,
+			`name = "ops"`,
+			`url = "https://hooks.slack.com/services/canary-5ecret\u12"`,
+		), []want{{3, "", "not shown: a webhook URL is a secret"}}},
+
 		// Unknown keys.
 		{"unknown slot key with suggestion", src(
 			`[[slot]]`,

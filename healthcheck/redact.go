@@ -52,15 +52,15 @@ func newRedactor(p kpay.Pair) redactor {
 // invalid UTF-8 and invisible format characters (bidi overrides,
 // zero-width spaces) are dropped, runs of control characters and spaces
 // become one space, the pair's values are removed, and the result is cut
-// to max bytes. The order matters: removal of invisible characters first,
+// to limit bytes. The order matters: removal of invisible characters first,
 // so a key split by one is still found; truncation last, so it cannot cut
 // a key into a prefix that no longer matches.
-func (r redactor) clean(s string, max int) string {
+func (r redactor) clean(s string, limit int) string {
 	if !plainASCII(s) {
 		s = normalize(s)
 	}
 	s = r.redact(s)
-	return truncate(s, max)
+	return truncate(s, limit)
 }
 
 // plainASCII reports whether s is printable ASCII with single inner spaces,
@@ -159,14 +159,14 @@ func lowerASCII(c byte) byte {
 	return c
 }
 
-// truncate cuts s to at most max bytes on a rune boundary, marking the cut
-// with an ellipsis.
-func truncate(s string, max int) string {
-	if len(s) <= max {
+// truncate cuts s to at most limit bytes on a rune boundary, marking the
+// cut with an ellipsis.
+func truncate(s string, limit int) string {
+	if len(s) <= limit {
 		return s
 	}
 	const ellipsis = "…"
-	cut := max - len(ellipsis)
+	cut := limit - len(ellipsis)
 	for cut > 0 && !utf8.RuneStart(s[cut]) {
 		cut--
 	}

@@ -333,18 +333,11 @@ func formatDays(d time.Duration) string {
 
 // describe says what KPay answered, in a few words.
 func describe(res healthcheck.Result) string {
-	var s string
-	if res.Status != 0 {
-		s = "HTTP " + strconv.Itoa(res.Status)
+	switch {
+	case res.Detail != "":
+		return res.Detail
+	case res.Status != 0:
+		return "HTTP " + strconv.Itoa(res.Status)
 	}
-	if res.Detail != "" {
-		if s != "" {
-			s += ": "
-		}
-		s += res.Detail
-	}
-	if s == "" {
-		s = string(res.Outcome)
-	}
-	return s
+	return string(res.Outcome)
 }

@@ -81,12 +81,12 @@ func (o *Options) validate() error {
 
 // Rotator runs the per-slot domain passes for one configuration.
 type Rotator struct {
-	cfg     *config.Config
-	slots   map[string]config.Slot
-	store   *store.Store
-	secrets SecretReader
-	prober  Prober
-	sink    Sink
+	cfg      *config.Config
+	slots    map[string]config.Slot
+	store    *store.Store
+	secrets  SecretReader
+	prober   Prober
+	sink     Sink
 	log      *slog.Logger
 	locks    *SlotLocks
 	onCommit func()
@@ -104,13 +104,13 @@ func New(opts Options) (*Rotator, error) {
 		opts.Locks = &SlotLocks{}
 	}
 	r := &Rotator{
-		cfg:     opts.Config,
-		slots:   make(map[string]config.Slot, len(opts.Config.Slots)),
-		store:   opts.Store,
-		secrets: opts.Secrets,
-		prober:  opts.Prober,
-		sink:    opts.Sink,
-		log:     opts.Logger,
+		cfg:      opts.Config,
+		slots:    make(map[string]config.Slot, len(opts.Config.Slots)),
+		store:    opts.Store,
+		secrets:  opts.Secrets,
+		prober:   opts.Prober,
+		sink:     opts.Sink,
+		log:      opts.Logger,
 		locks:    opts.Locks,
 		onCommit: opts.OnCommit,
 	}

@@ -107,7 +107,7 @@ func ageRank(a store.AgeState) int {
 }
 
 // FormatAge renders an age for people: days once past two days, else hours
-// and minutes.
+// and minutes, else seconds.
 func FormatAge(d time.Duration) string {
 	if d < 0 {
 		d = 0
@@ -117,6 +117,8 @@ func FormatAge(d time.Duration) string {
 		return fmt.Sprintf("%dd", int(d/(24*time.Hour)))
 	case d >= time.Hour:
 		return fmt.Sprintf("%dh%02dm", int(d/time.Hour), int(d%time.Hour/time.Minute))
+	case d >= time.Minute:
+		return fmt.Sprintf("%dm", int(d/time.Minute))
 	}
-	return fmt.Sprintf("%dm", int(d/time.Minute))
+	return fmt.Sprintf("%ds", int(d/time.Second))
 }

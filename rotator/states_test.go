@@ -127,8 +127,8 @@ func TestAgeStep(t *testing.T) {
 
 func TestFormatAge(t *testing.T) {
 	tests := map[time.Duration]string{
-		-time.Hour:                  "0m",
-		59 * time.Second:            "0m",
+		-time.Hour:                  "0s",
+		59 * time.Second:            "59s",
 		42 * time.Minute:            "42m",
 		25*time.Hour + time.Minute:  "25h01m",
 		48 * time.Hour:              "2d",

@@ -72,7 +72,7 @@ func runDaemon(ctx context.Context, o daemonOptions) error {
 		o.Now = time.Now
 	}
 	log := o.Logger
-	cfg, err := config.Load(o.ConfigPath)
+	cfg, err := loadConfigFile(o.ConfigPath)
 	if err != nil {
 		return err
 	}
@@ -184,7 +184,7 @@ func (d *daemon) current() *generation {
 // all of it worked; otherwise the running one stays and the log says why.
 func (d *daemon) reload(ctx context.Context) {
 	old := d.current()
-	cfg, err := config.Load(d.opts.ConfigPath)
+	cfg, err := loadConfigFile(d.opts.ConfigPath)
 	if err != nil {
 		d.log.Error("reload refused: the new configuration is invalid; still running the previous one", "config", d.opts.ConfigPath, "err", err)
 		return

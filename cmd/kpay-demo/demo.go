@@ -1,0 +1,218 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"kpay-rotator/awssecrets/awstest"
+	"kpay-rotator/kpay"
+	"kpay-rotator/kpayemu"
+	"kpay-rotator/rotator"
+)
+
+const demoConfig = `# kpay-rotator demo configuration (written by kpay-demo)
+[daemon]
+state_dir = "state"
+inbox_dir = "inbox"
+listen    = "127.0.0.1:0"
+
+[kpay]
+base_url = %q          # the KPay sandbox emulator
+timeout  = "5s"
+requests_per_minute = 60
+
+[defaults]
+probe_schedule    = "@every 3s"   # a real host uses */5 * * * *
+retired_schedule  = "@every 3s"
+jitter            = "1s"
+failure_threshold = 2
+
+[[slot]]
+name        = "payments-live"
+environment = "live"
+secret_id   = "prod/payments/kpay"
+
+[[slot]]
+name        = "checkout-test"
+environment = "test"
+secret_id   = "test/checkout/kpay"
+max_age     = "40s"               # tiny, so the demo shows it age
+warn_before = "30s"
+%s`
+
+const extraSlot = `
+[[slot]]
+name        = "refunds-live"
+environment = "live"
+secret_id   = "prod/refunds/kpay"
+`
+
+func run(ctx context.Context, rotatorBin string, keep bool) error {
+	dir, err := os.MkdirTemp("", "kpay-demo-")
+	if err != nil {
+		return err
+	}
+	if keep {
+		defer fmt.Printf("\nDemo files kept in %s\n", dir)
+	} else {
+		defer os.RemoveAll(dir)
+	}
+
+	step("Starting the KPay sandbox emulator and the Secrets Manager emulator (loopback only)")
+	kp, err := kpayemu.Start(kpayemu.Options{})
+	if err != nil {
+		return err
+	}
+	defer kp.Close()
+	sm := awstest.Start()
+	defer sm.Close()
+	say("KPay emulator:            %s", kp.URL)
+	say("Secrets Manager emulator: %s", sm.URL)
+
+	step("Creating KPay applications and storing their pairs in Secrets Manager")
+	payments := kp.CreateApplication("Payments")
+	checkout := kp.CreateApplication("Checkout")
+	refunds := kp.CreateApplication("Refunds")
+	livePair, _ := kp.Pair(payments.ID, kpay.Live)
+	testPair, _ := kp.Pair(checkout.ID, kpay.Test)
+	refundsPair, _ := kp.Pair(refunds.ID, kpay.Live)
+	for _, s := range []struct {
+		id   string
+		pair kpay.Pair
+	}{{"prod/payments/kpay", livePair}, {"test/checkout/kpay", testPair}, {"prod/refunds/kpay", refundsPair}} {
+		if _, err := sm.PutJSON(ctx, s.id, secretJSON(s.pair)); err != nil {
+			return err
+		}
+		say("%-20s holds %s (plus a DATABASE_URL field the daemon must never touch)", s.id, s.pair.Mask())
+	}
+
+	cfgPath := filepath.Join(dir, "config.toml")
+	if err := os.WriteFile(cfgPath, []byte(fmt.Sprintf(demoConfig, kp.URL, "")), 0o600); err != nil {
+		return err
+	}
+	if rotatorBin == "" {
+		step("Building kpay-rotator (the production binary; no emulator is linked into it)")
+		rotatorBin = filepath.Join(dir, "kpay-rotator")
+		if err := build(ctx, rotatorBin); err != nil {
+			return err
+		}
+	}
+	d := &daemon{bin: rotatorBin, config: cfgPath, env: sm.Env()}
+
+	step("kpay-rotator check-config")
+	if err := d.show(ctx, "check-config"); err != nil {
+		return err
+	}
+
+	step("Starting the daemon: kpay-rotator run")
+	if err := d.start(ctx); err != nil {
+		return err
+	}
+	defer d.kill()
+	if err := d.waitStatus(ctx, "both pairs probed healthy", func(s rotator.Status) bool {
+		return health(s, "payments-live") == "healthy" && health(s, "checkout-test") == "healthy"
+	}); err != nil {
+		return err
+	}
+	step("kpay-rotator status")
+	if err := d.show(ctx, "status"); err != nil {
+		return err
+	}
+
+	step("In the KPay dashboard an admin regenerates the Payments live pair: the old pair dies at once")
+	newLive, err := kp.Regenerate(payments.ID, kpay.Live)
+	if err != nil {
+		return err
+	}
+	say("new pair %s; Secrets Manager still holds the dead %s", newLive.Mask(), livePair.Mask())
+	say("sending SIGUSR1 (probe now); failure_threshold = 2 consecutive rejections")
+	d.signal(sigUSR1)
+	if err := d.waitStatus(ctx, "payments-live failing", func(s rotator.Status) bool { return health(s, "payments-live") == "failing" }); err != nil {
+		return err
+	}
+	if err := d.show(ctx, "status"); err != nil {
+		return err
+	}
+
+	step("The admin pastes the new pair into Secrets Manager by hand (outside kpay-rotator)")
+	if _, err := sm.PutJSON(ctx, "prod/payments/kpay", secretJSON(newLive)); err != nil {
+		return err
+	}
+	d.signal(sigUSR1)
+	if err := d.waitStatus(ctx, "new pair adopted and the old one confirmed revoked", func(s rotator.Status) bool {
+		sl := find(s, "payments-live")
+		return sl != nil && sl.Pair == newLive.Mask() && sl.Health == "healthy" && len(sl.Retired) > 0 && sl.Retired[0].Role == "revoked"
+	}); err != nil {
+		return err
+	}
+	if err := d.show(ctx, "status"); err != nil {
+		return err
+	}
+
+	step("Meanwhile checkout-test ages: max_age 40s, warn_before 30s")
+	if err := d.waitStatus(ctx, "checkout-test overdue", func(s rotator.Status) bool {
+		sl := find(s, "checkout-test")
+		return sl != nil && sl.AgeState == "overdue"
+	}); err != nil {
+		return err
+	}
+
+	step("Adding a slot to the configuration and reloading with SIGHUP")
+	if err := os.WriteFile(cfgPath, []byte(fmt.Sprintf(demoConfig, kp.URL, extraSlot)), 0o600); err != nil {
+		return err
+	}
+	d.signal(sigHUP)
+	if err := d.waitStatus(ctx, "refunds-live probed", func(s rotator.Status) bool { return health(s, "refunds-live") == "healthy" }); err != nil {
+		return err
+	}
+	if err := d.show(ctx, "status"); err != nil {
+		return err
+	}
+
+	step("Stopping with SIGTERM")
+	if err := d.stop(10 * time.Second); err != nil {
+		return err
+	}
+	say("daemon exited cleanly")
+
+	step("kpay-rotator status after the daemon stopped (read straight from the state database)")
+	if err := d.show(ctx, "status"); err != nil {
+		return err
+	}
+	fmt.Println("\nDemo complete.")
+	return nil
+}
+
+func secretJSON(p kpay.Pair) string {
+	return fmt.Sprintf(`{"KPAY_API_KEY":%q,"KPAY_SECRET_KEY":%q,"DATABASE_URL":"postgres://payments@db/payments"}`, p.APIKey, p.SecretKey.Reveal())
+}
+
+func health(s rotator.Status, slot string) string {
+	if sl := find(s, slot); sl != nil {
+		return sl.Health
+	}
+	return ""
+}
+
+func find(s rotator.Status, slot string) *rotator.SlotStatus {
+	for i := range s.Slots {
+		if s.Slots[i].Name == slot {
+			return &s.Slots[i]
+		}
+	}
+	return nil
+}
+
+var started = time.Now()
+
+func step(msg string) {
+	fmt.Printf("\n\033[1m==> %s\033[0m  [t+%.0fs]\n", msg, time.Since(started).Seconds())
+}
+
+func say(format string, args ...any) {
+	fmt.Println("    " + strings.TrimRight(fmt.Sprintf(format, args...), "\n"))
+}
