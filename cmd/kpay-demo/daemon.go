@@ -9,6 +9,7 @@ import (
 	"io"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"strings"
 	"syscall"
 	"time"
@@ -31,10 +32,15 @@ type daemon struct {
 }
 
 func build(ctx context.Context, out string) error {
+	gomod, err := exec.CommandContext(ctx, "go", "env", "GOMOD").Output()
+	if err != nil || strings.TrimSpace(string(gomod)) == "" || strings.TrimSpace(string(gomod)) == os.DevNull {
+		return fmt.Errorf("find the kpay-rotator module (run the demo from inside the repository): %v", err)
+	}
 	cmd := exec.CommandContext(ctx, "go", "build", "-o", out, "./cmd/kpay-rotator")
+	cmd.Dir = filepath.Dir(strings.TrimSpace(string(gomod)))
 	cmd.Stdout, cmd.Stderr = os.Stdout, os.Stderr
 	if err := cmd.Run(); err != nil {
-		return fmt.Errorf("build kpay-rotator (run the demo from the repository root): %w", err)
+		return fmt.Errorf("build kpay-rotator: %w", err)
 	}
 	return nil
 }

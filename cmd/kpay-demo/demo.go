@@ -40,8 +40,8 @@ secret_id   = "prod/payments/kpay"
 name        = "checkout-test"
 environment = "test"
 secret_id   = "test/checkout/kpay"
-max_age     = "40s"               # tiny, so the demo shows it age
-warn_before = "30s"
+max_age     = "20s"               # tiny, so the demo shows it age
+warn_before = "12s"
 %s`
 
 const extraSlot = `
@@ -153,7 +153,7 @@ func run(ctx context.Context, rotatorBin string, keep bool) error {
 		return err
 	}
 
-	step("Meanwhile checkout-test ages: max_age 40s, warn_before 30s")
+	step("Meanwhile checkout-test ages: max_age 20s, warn_before 12s (a real slot uses 90d and 14d)")
 	if err := d.waitStatus(ctx, "checkout-test overdue", func(s rotator.Status) bool {
 		sl := find(s, "checkout-test")
 		return sl != nil && sl.AgeState == "overdue"

@@ -9,6 +9,7 @@ import (
 	"os"
 	"path/filepath"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"kpay-rotator/awssecrets"
@@ -52,9 +53,10 @@ type daemon struct {
 	mu  sync.Mutex
 	gen *generation
 
-	dirty    chan struct{}
-	onDemand sync.WaitGroup
-	rotating chan struct{} // holds a token while an on-demand pass runs
+	dirty         chan struct{}
+	onDemand      sync.WaitGroup
+	rotating      chan struct{} // holds a token while an on-demand loop runs
+	rotatePending atomic.Bool
 }
 
 // generation is everything built from one configuration; a reload builds a
@@ -218,21 +220,38 @@ func (d *daemon) reload(ctx context.Context) {
 	d.rotateNow()
 }
 
-// rotateNow starts an on-demand pass over every slot unless one runs.
+// rotateNow asks for an on-demand pass over every slot. A request that
+// arrives while a pass runs is never dropped: the running loop makes one
+// more pass, so a staged pair or a fresh dashboard change is always seen.
 func (d *daemon) rotateNow() {
+	d.rotatePending.Store(true)
 	select {
 	case d.rotating <- struct{}{}:
 	default:
-		d.log.Info("on-demand pass already running; request merged into it")
-		return
+		return // the running loop sees the pending flag
 	}
-	gen := d.current()
 	d.onDemand.Add(1)
 	go func() {
-		defer func() { <-d.rotating; d.onDemand.Done() }()
-		ctx := gen.sched.Context()
-		if err := gen.rot.ProbeAll(ctx, d.now, gen.cfg.KPay.Concurrency); err != nil && ctx.Err() == nil {
-			d.log.Error("on-demand pass failed", "err", err)
+		defer d.onDemand.Done()
+		for {
+			for d.rotatePending.Swap(false) {
+				gen := d.current()
+				ctx := gen.sched.Context()
+				if err := gen.rot.ProbeAll(ctx, d.now, gen.cfg.KPay.Concurrency); err != nil && ctx.Err() == nil {
+					d.log.Error("on-demand pass failed", "err", err)
+				}
+			}
+			<-d.rotating
+			// A request may have landed between the last check and the
+			// release; take the token back for it unless another loop did.
+			if !d.rotatePending.Load() {
+				return
+			}
+			select {
+			case d.rotating <- struct{}{}:
+			default:
+				return
+			}
 		}
 	}()
 }

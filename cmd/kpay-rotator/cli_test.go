@@ -1,0 +1,76 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+func runCLI(t *testing.T, args ...string) (stdout, stderr string, code int) {
+	t.Helper()
+	var o, e bytes.Buffer
+	code = runMain(context.Background(), &env{stdin: strings.NewReader(""), stdout: &o, stderr: &e, getenv: os.Getenv}, args)
+	return o.String(), e.String(), code
+}
+
+func TestCLI_ExitCodesAndHelp(t *testing.T) {
+	dir := t.TempDir()
+	good := filepath.Join(dir, "good.toml")
+	bad := filepath.Join(dir, "bad.toml")
+	os.WriteFile(good, []byte("[daemon]\nstate_dir = \"state\"\n[[slot]]\nname = \"a\"\nenvironment = \"test\"\nsecret_id = \"s\"\n"), 0o600)
+	os.WriteFile(bad, []byte("[[slot]]\nname = \"a\"\nenvironment = \"prod\"\nsecret_id = \"s\"\nmax_age = \"3 weeks\"\n"), 0o600)
+	tests := []struct {
+		name   string
+		args   []string
+		code   int
+		stdout []string
+		stderr []string
+	}{
+		{"no arguments", nil, exitUsage, []string{"Commands:", "check-config", "status"}, nil},
+		{"help", []string{"--help"}, exitOK, []string{"Usage: kpay-rotator COMMAND", "Exit codes"}, nil},
+		{"unknown command", []string{"rotat"}, exitUsage, nil, []string{`unknown command "rotat"`, "Try: kpay-rotator --help"}},
+		{"unknown flag", []string{"status", "--jsno"}, exitUsage, nil, []string{"flag provided but not defined: -jsno", "Try:"}},
+		{"command help", []string{"status", "--help"}, exitOK, nil, []string{"Usage: kpay-rotator status", "-json"}},
+		{"stray argument", []string{"check-config", "extra"}, exitUsage, nil, []string{"takes no arguments"}},
+		{"bad log level", []string{"run", "--config", good, "--log-level", "loud"}, exitUsage, nil, []string{"--log-level", "debug, info, warn or error"}},
+		{"good config", []string{"check-config", "--config", good}, exitOK, []string{"ok (1 slots, 0 notifiers)"}, nil},
+		{"bad config lists every problem", []string{"check-config", "--config", bad}, exitConfig, nil, []string{"bad.toml:3", "environment", "bad.toml:5", "max_age"}},
+		{"missing config", []string{"check-config", "--config", filepath.Join(dir, "none.toml")}, exitConfig, nil, []string{"does not exist", "--config"}},
+		{"status before first run", []string{"status", "--config", good}, exitOK, []string{"has not run yet", "a  "}, nil},
+		{"version", []string{"version"}, exitOK, []string{"kpay-rotator ", "go: go1."}, nil},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			stdout, stderr, code := runCLI(t, tt.args...)
+			if code != tt.code {
+				t.Errorf("exit code = %d, want %d\nstdout: %s\nstderr: %s", code, tt.code, stdout, stderr)
+			}
+			for _, w := range tt.stdout {
+				if !strings.Contains(stdout, w) {
+					t.Errorf("stdout lacks %q:\n%s", w, stdout)
+				}
+			}
+			for _, w := range tt.stderr {
+				if !strings.Contains(stderr, w) {
+					t.Errorf("stderr lacks %q:\n%s", w, stderr)
+				}
+			}
+		})
+	}
+}
+
+func TestRedactAttr_MasksSecretKeys(t *testing.T) {
+	var b bytes.Buffer
+	log := newLogger(&b, false, 0)
+	log.Info("m", "secret_key", "sk_live_leak", "token", "123:abc", "secret_id", "prod/payments/kpay")
+	out := b.String()
+	if strings.Contains(out, "sk_live_leak") || strings.Contains(out, "123:abc") {
+		t.Errorf("secret attribute logged: %s", out)
+	}
+	if !strings.Contains(out, "secret_id=prod/payments/kpay") {
+		t.Errorf("secret_id (a name, not a secret) was masked: %s", out)
+	}
+}
