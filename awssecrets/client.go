@@ -15,8 +15,10 @@ import (
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/aws/retry"
 	awsconfig "github.com/aws/aws-sdk-go-v2/config"
 	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
+	"github.com/aws/smithy-go"
 
 	"kpay-rotator/kpay"
 )
@@ -61,11 +63,29 @@ func New(ctx context.Context, opts Options) (*Client, error) {
 		if opts.Endpoint != "" {
 			o.BaseEndpoint = aws.String(opts.Endpoint)
 		}
+		// A fresh retryer per client (a shared one would share its retry
+		// token bucket) that never retries a Secrets Manager quota error.
+		o.Retryer = retry.NewStandard(func(so *retry.StandardOptions) {
+			so.Retryables = append([]retry.IsErrorRetryable{noRetryQuota{}}, so.Retryables...)
+		})
 	})
 	if opts.CallTimeout <= 0 {
 		opts.CallTimeout = 30 * time.Second
 	}
 	return &Client{sm: sm, region: cfg.Region, callTimeout: opts.CallTimeout}, nil
+}
+
+// noRetryQuota stops the SDK from retrying LimitExceededException: it lists
+// the code as throttling, but for Secrets Manager it means a quota (too many
+// versions), which a retry seconds later cannot fix.
+type noRetryQuota struct{}
+
+func (noRetryQuota) IsErrorRetryable(err error) aws.Ternary {
+	var apiErr smithy.APIError
+	if errors.As(err, &apiErr) && apiErr.ErrorCode() == "LimitExceededException" {
+		return aws.FalseTernary
+	}
+	return aws.UnknownTernary
 }
 
 // Version is one version of a secret.

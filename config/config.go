@@ -98,6 +98,7 @@ type Slot struct {
 	MaxAge      time.Duration // default 90d
 	WarnBefore  time.Duration // due at MaxAge-WarnBefore; default 14d, < MaxAge
 	RevokeGrace time.Duration // a retired pair still alive after this warns; default 24h
+	StallAfter  time.Duration // rotation_stalled when a verified pair is still unwritten after this; default 2m
 	Jitter      time.Duration // random delay before each probe; default 30s
 
 	// Cron specs accepted by cron.ParseStandard; defaults "*/5 * * * *"

@@ -31,16 +31,20 @@ const (
 // inheritable holds the slot settings [defaults] may set for every slot.
 type inheritable struct {
 	MaxAge, WarnBefore, RevokeGrace, Jitter time.Duration
+	StallAfter                              time.Duration
 	ProbeSchedule, RetiredSchedule          string
 	FailureThreshold                        int
 	Notify                                  []string
 }
 
 var builtinDefaults = inheritable{
-	MaxAge:           90 * 24 * time.Hour,
-	WarnBefore:       14 * 24 * time.Hour,
-	RevokeGrace:      24 * time.Hour,
-	Jitter:           30 * time.Second,
+	MaxAge:      90 * 24 * time.Hour,
+	WarnBefore:  14 * 24 * time.Hour,
+	RevokeGrace: 24 * time.Hour,
+	Jitter:      30 * time.Second,
+	// Dashboard regeneration kills the old pair at once, so a rotation
+	// that cannot be written is a payments outage: alert quickly.
+	StallAfter:       2 * time.Minute,
 	ProbeSchedule:    "*/5 * * * *",
 	RetiredSchedule:  "* * * * *",
 	FailureThreshold: 2,
@@ -88,6 +92,13 @@ func (p *parser) overlay(t *table, base layer, from string) layer {
 	}
 	if d, ok := t.duration("jitter"); ok {
 		l.Jitter = d
+	}
+	if d, ok := t.duration("stall_after"); ok {
+		if d <= 0 {
+			t.problem("stall_after", "must be longer than zero; e.g. stall_after = \"2m\"")
+		} else {
+			l.StallAfter = d
+		}
 	}
 	if s, ok := t.schedule("probe_schedule"); ok {
 		l.ProbeSchedule = s

@@ -22,6 +22,7 @@ func TestParse_DefaultsInheritance(t *testing.T) {
 		Name: "a", Environment: "live", SecretID: "s",
 		APIKeyField: "KPAY_API_KEY", SecretKeyField: "KPAY_SECRET_KEY",
 		MaxAge: 90 * day, WarnBefore: 14 * day, RevokeGrace: 24 * time.Hour, Jitter: 30 * time.Second,
+		StallAfter:    2 * time.Minute,
 		ProbeSchedule: "*/5 * * * *", RetiredSchedule: "* * * * *",
 		FailureThreshold: 2,
 	}
@@ -42,9 +43,11 @@ func TestParse_DefaultsInheritance(t *testing.T) {
 			`failure_threshold = 3`,
 			`revoke_grace = "2d"`,
 			`jitter = "1m"`,
+			`stall_after = "5m"`,
 			`notify = ["ops"]`,
 		), "", with(func(s *Slot) {
 			s.MaxAge, s.WarnBefore, s.RevokeGrace, s.Jitter = 60*day, 7*day, 2*day, time.Minute
+			s.StallAfter = 5 * time.Minute
 			s.ProbeSchedule, s.RetiredSchedule = "*/10 * * * *", "*/2 * * * *"
 			s.FailureThreshold = 3
 			s.Notify = []string{"ops"}

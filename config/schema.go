@@ -32,6 +32,7 @@ var (
 		{"failure_threshold", "2"},
 		{"revoke_grace", `"24h"`},
 		{"jitter", `"30s"`},
+		{"stall_after", `"2m"`},
 		{"notify", `["ops"]`},
 	}
 	defaultsSchema = schema{section: "[defaults]", keys: inheritedKeys}

@@ -235,6 +235,7 @@ func (p *parser) slot(t *table, inherited layer) Slot {
 
 	l := p.overlay(t, inherited, "[defaults]")
 	s.MaxAge, s.WarnBefore, s.RevokeGrace, s.Jitter = l.MaxAge, l.WarnBefore, l.RevokeGrace, l.Jitter
+	s.StallAfter = l.StallAfter
 	s.ProbeSchedule, s.RetiredSchedule = l.ProbeSchedule, l.RetiredSchedule
 	s.FailureThreshold = l.FailureThreshold
 	s.Notify = l.Notify

@@ -2,6 +2,7 @@ package rotator
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"path/filepath"
 	"testing"
@@ -88,4 +89,11 @@ func TestBornOf_BackfillsFromVersionHistory(t *testing.T) {
 	if born, src := r.bornOf(context.Background(), cfg.Slots[0], noDate, b.Fingerprint(), now); !born.Equal(now) || src != store.BornFirstSeen {
 		t.Errorf("born without any date = %v (%s), want now, first_seen", born, src)
 	}
+}
+
+func (f *fakeSecrets) Put(context.Context, string, kpay.Secret, string) (string, error) {
+	return "", errors.New("fake: no writes")
+}
+func (f *fakeSecrets) Create(context.Context, string, kpay.Secret, string) (string, error) {
+	return "", errors.New("fake: no writes")
 }

@@ -28,6 +28,16 @@ func (r *Rotator) ProbeSlot(ctx context.Context, name string, now time.Time) err
 	unlock := r.locks.Lock(name)
 	defer unlock()
 
+	// A staged or half-done rotation goes first: its pair may already be
+	// in the secret, and must then be recorded as written, not mistaken
+	// for a change made outside the daemon.
+	if err := r.advance(ctx, s, now); err != nil {
+		if ctx.Err() != nil {
+			return ctx.Err()
+		}
+		r.log.Error("rotation step failed", "slot", name, "err", err)
+	}
+
 	st, err := r.loadState(s)
 	if err != nil {
 		return err
@@ -251,9 +261,9 @@ func (r *Rotator) probeCurrent(ctx context.Context, s config.Slot, st *store.Slo
 // applyResult records a probe of the current pair and moves health.
 func (r *Rotator) applyResult(c *change, s config.Slot, rec *store.PairRecord, res healthcheck.Result, now time.Time) {
 	st := c.state
-	if res.At.IsZero() {
-		res.At = now
-	}
+	// Records carry the pass's clock, not the prober's, so an injected
+	// clock governs every age and window.
+	res.At = now
 	probe := store.ProbeRecord{At: res.At, Outcome: string(res.Outcome), Status: res.Status, Latency: res.Latency, Attempts: res.Attempts, Detail: res.Detail}
 	c.probe, c.probeSlot, c.probeFP = &probe, s.Name, rec.Fingerprint
 	st.LastProbe = &probe
@@ -292,6 +302,11 @@ func (r *Rotator) healthEvent(k event.Kind, s config.Slot, st *store.SlotState, 
 			action = fmt.Sprintf("the pair belongs to another KPay application; generate a pair for the right one in the dashboard, then run: kpay-rotator stage %s", s.Name)
 		default:
 			action = fmt.Sprintf("if the pair was regenerated or revoked in the KPay dashboard, hand the new one over: kpay-rotator stage %s", s.Name)
+		}
+		if rot, ok := r.activeRotation(s.Name); ok {
+			action = fmt.Sprintf("a replacement pair %s is staged (rotation %s, %s) and being written; watch: kpay-rotator status", rot.NewMask, rot.ID, rot.State)
+		} else {
+			msg += "; nothing is staged to replace it"
 		}
 	case event.KeyDegraded:
 		msg = fmt.Sprintf("%s: KPay probes of pair %s keep failing without rejecting it (%s); the pair itself may be fine", s.Name, rec.Mask, describe(res))

@@ -65,9 +65,7 @@ func (r *Rotator) probeRetired(ctx context.Context, s config.Slot, p store.PairR
 	if ctx.Err() != nil {
 		return ctx.Err()
 	}
-	if res.At.IsZero() {
-		res.At = now
-	}
+	res.At = now
 	c := &change{slot: s.Name}
 	c.probe = &store.ProbeRecord{At: res.At, Outcome: string(res.Outcome), Status: res.Status, Latency: res.Latency, Attempts: res.Attempts, Detail: res.Detail}
 	c.probeSlot, c.probeFP = s.Name, p.Fingerprint
@@ -79,6 +77,12 @@ func (r *Rotator) probeRetired(ctx context.Context, s config.Slot, p store.PairR
 			"%s: KPay now rejects the retired pair %s: rotation complete (retired %s ago)", s.Name, p.Mask, FormatAge(now.Sub(p.RetiredAt))))
 		e.Condition = "retired:" + p.Fingerprint
 		c.emit(e)
+		if rot, ok := r.watchingRotation(s.Name, p.Fingerprint); ok {
+			rot.State, rot.DoneAt = store.RotationDone, now
+			c.rotation = &rot
+			e.Fields = map[string]string{"rotation": rot.ID}
+			c.events[len(c.events)-1] = e
+		}
 	case res.Status >= 200 && res.Status < 300 || res.Outcome == healthcheck.Unexpected:
 		// Any authenticated answer means the old pair still works.
 		p.LastAccepted = res.At
@@ -94,4 +98,33 @@ func (r *Rotator) probeRetired(ctx context.Context, s config.Slot, p store.PairR
 	}
 	c.pairs = append(c.pairs, p)
 	return r.commit(c)
+}
+
+// watchingRotation finds the rotation that retired the pair fp.
+func (r *Rotator) watchingRotation(slot, fp string) (store.Rotation, bool) {
+	var out store.Rotation
+	var found bool
+	_ = r.store.View(func(tx *store.Tx) error {
+		rots, err := tx.Rotations(slot, 10)
+		for _, rot := range rots {
+			if rot.State == store.RotationWatching && rot.OldFingerprint == fp {
+				out, found = rot, true
+				break
+			}
+		}
+		return err
+	})
+	return out, found
+}
+
+// activeRotation returns slot's staged or verified rotation, if any.
+func (r *Rotator) activeRotation(slot string) (store.Rotation, bool) {
+	var out store.Rotation
+	var ok bool
+	_ = r.store.View(func(tx *store.Tx) error {
+		var err error
+		out, ok, err = tx.ActiveRotation(slot)
+		return err
+	})
+	return out, ok
 }

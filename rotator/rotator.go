@@ -30,6 +30,12 @@ type SecretReader interface {
 	History(ctx context.Context, secretID string) ([]awssecrets.VersionInfo, error)
 }
 
+// SecretWriter writes slot secrets (awssecrets.Client).
+type SecretWriter interface {
+	Put(ctx context.Context, secretID string, value kpay.Secret, token string) (string, error)
+	Create(ctx context.Context, secretID string, value kpay.Secret, token string) (string, error)
+}
+
 // Prober checks a pair against KPay (healthcheck.Prober).
 type Prober interface {
 	Probe(ctx context.Context, pair kpay.Pair, want healthcheck.Expect) healthcheck.Result
@@ -48,7 +54,9 @@ type Options struct {
 	Config  *config.Config
 	Store   *store.Store
 	Secrets SecretReader
-	Prober  Prober
+	// Writer writes rotated pairs; nil uses Secrets when it can write.
+	Writer SecretWriter
+	Prober Prober
 	// Sink; nil records events in the store only (notifier.LogSink logs
 	// them).
 	Sink   Sink
@@ -85,6 +93,7 @@ type Rotator struct {
 	slots    map[string]config.Slot
 	store    *store.Store
 	secrets  SecretReader
+	writer   SecretWriter
 	prober   Prober
 	sink     Sink
 	log      *slog.Logger
@@ -103,7 +112,15 @@ func New(opts Options) (*Rotator, error) {
 	if opts.Locks == nil {
 		opts.Locks = &SlotLocks{}
 	}
+	if opts.Writer == nil {
+		w, ok := opts.Secrets.(SecretWriter)
+		if !ok {
+			return nil, errors.New("rotator: Writer is required when Secrets cannot write")
+		}
+		opts.Writer = w
+	}
 	r := &Rotator{
+		writer:   opts.Writer,
 		cfg:      opts.Config,
 		slots:    make(map[string]config.Slot, len(opts.Config.Slots)),
 		store:    opts.Store,
@@ -148,6 +165,11 @@ func (l *SlotLocks) Lock(name string) (unlock func()) {
 // one transaction, then logs the events and tells the sink.
 func (r *Rotator) commit(c *change) error {
 	err := r.store.Update(func(tx *store.Tx) error {
+		if c.rotation != nil {
+			if err := tx.PutRotation(*c.rotation); err != nil {
+				return err
+			}
+		}
 		for _, p := range c.pairs {
 			if err := tx.PutPair(p); err != nil {
 				return err
@@ -195,6 +217,7 @@ type change struct {
 	probe     *store.ProbeRecord
 	probeSlot string
 	probeFP   string
+	rotation  *store.Rotation
 	events    []event.Event
 }
 

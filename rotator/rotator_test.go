@@ -3,6 +3,7 @@ package rotator_test
 import (
 	"context"
 	"fmt"
+	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -30,7 +31,28 @@ type harness struct {
 	cfg   *config.Config
 	rot   *rotator.Rotator
 	// apps by slot name
-	apps map[string]kpayemu.Application
+	apps  map[string]kpayemu.Application
+	inbox string
+	text  string
+}
+
+// rebuild parses the harness configuration plus extra TOML and builds a
+// fresh rotator on the same store, as a reload does.
+func (h *harness) rebuild(extra string) {
+	h.t.Helper()
+	var err error
+	h.cfg, err = config.Parse([]byte(h.text+"\n"+extra), filepath.Join(h.t.TempDir(), "config.toml"))
+	if err != nil {
+		h.t.Fatalf("config: %v", err)
+	}
+	secrets, err := awssecrets.New(h.ctx, awssecrets.Options{})
+	if err != nil {
+		h.t.Fatal(err)
+	}
+	h.rot, err = rotator.New(rotator.Options{Config: h.cfg, Store: h.store, Secrets: secrets, Prober: mustProber(h.t, h.kpay.URL)})
+	if err != nil {
+		h.t.Fatal(err)
+	}
 }
 
 const slotsTOML = `
@@ -62,7 +84,13 @@ func newHarness(t *testing.T, extra string) *harness {
 		k, v, _ := strings.Cut(kv, "=")
 		t.Setenv(k, v)
 	}
+	h.inbox = filepath.Join(t.TempDir(), "inbox")
+	if err := os.MkdirAll(h.inbox, 0o700); err != nil {
+		t.Fatal(err)
+	}
 	text := fmt.Sprintf(`
+[daemon]
+inbox_dir = %q
 [kpay]
 base_url = %q
 timeout = "5s"
@@ -70,29 +98,14 @@ requests_per_minute = 100
 [defaults]
 revoke_grace = "24h"
 %s
-%s`, h.kpay.URL, extra, slotsTOML)
-	h.cfg, err = config.Parse([]byte(text), filepath.Join(t.TempDir(), "config.toml"))
-	if err != nil {
-		t.Fatalf("config: %v", err)
-	}
+%s`, h.inbox, h.kpay.URL, extra, slotsTOML)
+	h.text = text
 	h.store, err = store.Open(filepath.Join(t.TempDir(), store.FileName), store.Options{})
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { h.store.Close() })
-	secrets, err := awssecrets.New(h.ctx, awssecrets.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	prober, err := healthcheck.New(healthcheck.Options{BaseURL: h.kpay.URL, Timeout: 3 * time.Second, MaxAttempts: 1, RequestsPerMinute: 100})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(prober.Close)
-	h.rot, err = rotator.New(rotator.Options{Config: h.cfg, Store: h.store, Secrets: secrets, Prober: prober})
-	if err != nil {
-		t.Fatal(err)
-	}
+	h.rebuild("")
 	for _, s := range h.cfg.Slots {
 		app := h.kpay.CreateApplication(s.Name + "-app")
 		h.apps[s.Name] = app

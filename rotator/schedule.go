@@ -83,6 +83,17 @@ func NewScheduler(r *Rotator, opts SchedulerOptions) (*Scheduler, error) {
 			return nil, fmt.Errorf("slot %s: retired_schedule %q: %w", name, slot.RetiredSchedule, err)
 		}
 	}
+	// Staged pairs are taken within seconds even without SIGUSR1, and
+	// failed writes are retried on their backoff.
+	rotations := cron.NewChain(cron.SkipIfStillRunning(cl)).Then(cron.FuncJob(func() {
+		if err := s.r.AdvanceRotations(s.ctx, s.now); err != nil && s.ctx.Err() == nil {
+			s.log.Error("rotation pass failed", "err", err)
+		}
+	}))
+	if _, err := s.cron.AddJob("@every 5s", rotations); err != nil {
+		cancel()
+		return nil, err
+	}
 	// A liveness tick proves the cron loop itself still dispatches jobs;
 	// the watchdog and /readyz read it.
 	if _, err := s.cron.AddFunc("@every 5s", func() { s.beat.Store(s.now().UnixNano()) }); err != nil {

@@ -30,10 +30,7 @@ func healthStep(st *store.SlotState, res healthcheck.Result, threshold int, now 
 		st.Health = store.HealthHealthy
 	case res.Outcome.IsRejection():
 		if st.Rejections == 0 {
-			st.FirstRejectedAt = res.At
-			if st.FirstRejectedAt.IsZero() {
-				st.FirstRejectedAt = now
-			}
+			st.FirstRejectedAt = now
 		}
 		st.Rejections++
 		st.Transients = 0

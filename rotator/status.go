@@ -43,6 +43,25 @@ type SlotStatus struct {
 	SourceError   string `json:"source_error,omitempty"`
 
 	Retired []RetiredStatus `json:"retired,omitempty"`
+	// Rotation is the slot's latest rotation: in flight, or finished in
+	// the last week.
+	Rotation *RotationStatus `json:"rotation,omitempty"`
+}
+
+// RotationStatus is one rotation as status shows it.
+type RotationStatus struct {
+	ID         string     `json:"id"`
+	State      string     `json:"state"`
+	NewPair    string     `json:"new_pair,omitempty"`
+	OldPair    string     `json:"old_pair,omitempty"`
+	StagedAt   *time.Time `json:"staged_at,omitempty"`
+	WrittenAt  *time.Time `json:"written_at,omitempty"`
+	DoneAt     *time.Time `json:"done_at,omitempty"`
+	VersionID  string     `json:"version_id,omitempty"`
+	Reason     string     `json:"reason,omitempty"`
+	LastError  string     `json:"last_error,omitempty"`
+	Attempts   int        `json:"write_attempts,omitempty"`
+	CutoverGap string     `json:"cutover_gap,omitempty"`
 }
 
 // RetiredStatus is a previous pair still watched, or recently revoked.
@@ -102,11 +121,30 @@ func BuildStatus(st *store.Store, cfg *config.Config, now time.Time, next func(s
 					})
 				}
 			}
+			rots, err := tx.Rotations(s.Name, 1)
+			if err != nil {
+				return err
+			}
+			if len(rots) == 1 && (!rots[0].State.Terminal() || now.Sub(rots[0].StagedAt) < revokedShown) {
+				ss.Rotation = rotationStatus(rots[0])
+			}
 			out.Slots = append(out.Slots, ss)
 		}
 		return nil
 	})
 	return out, err
+}
+
+func rotationStatus(r store.Rotation) *RotationStatus {
+	rs := &RotationStatus{
+		ID: r.ID, State: string(r.State), NewPair: r.NewMask, OldPair: r.OldMask,
+		StagedAt: timePtr(r.StagedAt), WrittenAt: timePtr(r.WrittenAt), DoneAt: timePtr(r.DoneAt),
+		VersionID: r.VersionID, Reason: r.Reason, LastError: r.LastError, Attempts: r.WriteAttempts,
+	}
+	if r.Gap > 0 {
+		rs.CutoverGap = r.Gap.Round(time.Second).String()
+	}
+	return rs
 }
 
 func timePtr(t time.Time) *time.Time {

@@ -50,10 +50,14 @@ var (
 	bucketPairs  = []byte("pairs")
 	bucketProbes = []byte("probes")
 	bucketEvents = []byte("events")
-	keySchema    = []byte("schema")
+	// bucketRotations holds the rotation journal; bucketActive maps a slot
+	// to its one rotation not yet written.
+	bucketRotations = []byte("rotations")
+	bucketActive    = []byte("active_rotations")
+	keySchema       = []byte("schema")
 )
 
-var allBuckets = [][]byte{bucketMeta, bucketSlots, bucketPairs, bucketProbes, bucketEvents}
+var allBuckets = [][]byte{bucketMeta, bucketSlots, bucketPairs, bucketProbes, bucketEvents, bucketRotations, bucketActive}
 
 // Options configure Open.
 type Options struct {

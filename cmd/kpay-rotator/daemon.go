@@ -82,6 +82,7 @@ func runDaemon(ctx context.Context, o daemonOptions) error {
 	if err != nil {
 		return fmt.Errorf("open state: %w", err)
 	}
+
 	d := &daemon{
 		opts: o, log: log, now: o.Now, store: st,
 		locks:    &rotator.SlotLocks{},
@@ -135,6 +136,9 @@ func runDaemon(ctx context.Context, o daemonOptions) error {
 // configuration did not change (the prober keeps its request budget).
 func (d *daemon) build(ctx context.Context, cfg *config.Config, prev *generation) (*generation, error) {
 	g := &generation{cfg: cfg}
+	if err := prepareInbox(cfg.Daemon.InboxDir); err != nil {
+		return nil, err
+	}
 	if prev != nil && prev.cfg.AWS == cfg.AWS {
 		g.secrets = prev.secrets
 	} else {
@@ -237,6 +241,11 @@ func (d *daemon) rotateNow() {
 			for d.rotatePending.Swap(false) {
 				gen := d.current()
 				ctx := gen.sched.Context()
+				// Staged pairs first: every second until they are written
+				// is a payments outage; probing 1,000 slots can wait.
+				if err := gen.rot.AdvanceRotations(ctx, d.now); err != nil && ctx.Err() == nil {
+					d.log.Error("rotation pass failed", "err", err)
+				}
 				if err := gen.rot.ProbeAll(ctx, d.now, gen.cfg.KPay.Concurrency); err != nil && ctx.Err() == nil {
 					d.log.Error("on-demand pass failed", "err", err)
 				}
@@ -322,4 +331,20 @@ func (d *daemon) writeSnapshot() {
 	if err != nil {
 		d.log.Warn("cannot write status snapshot", "err", err)
 	}
+}
+
+// prepareInbox creates the inbox directory, private to the daemon's user,
+// and refuses one others can read: staged pairs are secrets.
+func prepareInbox(dir string) error {
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return fmt.Errorf("create inbox %s: %w", dir, err)
+	}
+	fi, err := os.Stat(dir)
+	if err != nil {
+		return fmt.Errorf("inbox %s: %w", dir, err)
+	}
+	if fi.Mode().Perm()&0o077 != 0 {
+		return fmt.Errorf("%w: inbox %s has mode %04o, so others could read staged pairs; run: chmod 700 %s", errConfig, dir, fi.Mode().Perm(), dir)
+	}
+	return nil
 }

@@ -247,15 +247,6 @@ func (f *fixture) status() rotator.Status {
 	return doc
 }
 
-func slotOf(doc rotator.Status, name string) rotator.SlotStatus {
-	for _, s := range doc.Slots {
-		if s.Name == name {
-			return s
-		}
-	}
-	return rotator.SlotStatus{}
-}
-
 // eventually polls cond until it holds or 20 s pass. It waits for a
 // condition, never for a duration.
 func eventually(t *testing.T, what string, cond func() bool) {

@@ -61,3 +61,23 @@ func loadConfigFile(path string) (*config.Config, error) {
 	}
 	return cfg, nil
 }
+
+// parseWithArg parses flags around one positional argument, so both
+// "stage SLOT --no-wait" and "stage --no-wait SLOT" work.
+func parseWithArg(fs *flag.FlagSet, args []string, what string) (string, error) {
+	if err := parseFlags(fs, args); err != nil {
+		return "", err
+	}
+	rest := fs.Args()
+	if len(rest) == 0 {
+		return "", usageError{msg: fmt.Sprintf("%s: missing %s", fs.Name(), what)}
+	}
+	arg := rest[0]
+	if err := parseFlags(fs, rest[1:]); err != nil {
+		return "", err
+	}
+	if extra := fs.Args(); len(extra) > 0 {
+		return "", usageError{msg: fmt.Sprintf("%s takes one %s (got also %q)", fs.Name(), what, extra[0])}
+	}
+	return arg, nil
+}

@@ -52,6 +52,8 @@ func init() {
 		{"run", "run the daemon", cmdRun},
 		{"check-config", "validate a configuration file", cmdCheckConfig},
 		{"status", "show every slot's pair, age, health and probes", cmdStatus},
+		{"stage", "hand over a new pair from the KPay dashboard and wait until it is written", cmdStage},
+		{"rotate", "signal the daemon to take staged pairs and probe now", cmdRotate},
 		{"version", "print version and build information", cmdVersion},
 	}
 }

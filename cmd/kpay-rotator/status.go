@@ -130,6 +130,15 @@ func renderStatus(w io.Writer, doc rotator.Status, now time.Time) {
 			}
 			fmt.Fprintf(tw, "  └ previous\t\t%s\t\t%s\t%s\t\n", r.Pair, r.Role, when)
 		}
+		if r := s.Rotation; r != nil {
+			fmt.Fprintf(tw, "  └ rotation\t\t%s\t\t%s\t%s\t\n", r.NewPair, r.State, rotationNote(r, now))
+			if r.LastError != "" && (r.State == "staged" || r.State == "verified") {
+				notes = append(notes, fmt.Sprintf("%s: rotation %s not written yet (%d attempts): %s", s.Name, r.ID, r.Attempts, r.LastError))
+			}
+			if r.State == "rejected" {
+				notes = append(notes, fmt.Sprintf("%s: rotation %s rejected: %s", s.Name, r.ID, r.Reason))
+			}
+		}
 		if s.SourceError != "" {
 			notes = append(notes, fmt.Sprintf("%s: %s", s.Name, s.SourceError))
 		}
@@ -169,4 +178,32 @@ func shortDuration(d time.Duration) string {
 		return fmt.Sprintf("%dm%ds", int(d/time.Minute), int(d%time.Minute/time.Second))
 	}
 	return fmt.Sprintf("%ds", int(d/time.Second))
+}
+
+// slotOf returns slot name's status line (zero if absent).
+func slotOf(doc rotator.Status, name string) rotator.SlotStatus {
+	for _, s := range doc.Slots {
+		if s.Name == name {
+			return s
+		}
+	}
+	return rotator.SlotStatus{}
+}
+
+func rotationNote(r *rotator.RotationStatus, now time.Time) string {
+	var note string
+	switch r.State {
+	case "staged", "verified":
+		note = "in flight since " + ago(*r.StagedAt, now)
+	case "rejected":
+		note = "rejected " + ago(*r.StagedAt, now)
+	case "watching":
+		note = "written " + ago(*r.WrittenAt, now) + "; old pair still accepted"
+	case "done":
+		note = "written " + ago(*r.WrittenAt, now) + "; old pair revoked"
+	}
+	if r.CutoverGap != "" {
+		note += ", cutover gap " + r.CutoverGap
+	}
+	return note
 }

@@ -12,13 +12,36 @@ import (
 // directory, fsync and rename, then syncs the directory so the rename
 // itself survives a crash.
 func Write(path string, data []byte, mode os.FileMode) error {
+	return write(path, data, mode, nil)
+}
+
+// CreateExclusive is WriteOwned for a file that must not exist yet: the
+// complete file appears under path through link(2), which fails when path
+// exists, so of two racing writers exactly one wins and the other gets an
+// error matching fs.ErrExist.
+func CreateExclusive(path string, data []byte, mode os.FileMode, uid, gid int) error {
+	var prepare func(*os.File) error
+	if uid >= 0 {
+		prepare = func(f *os.File) error { return f.Chown(uid, gid) }
+	}
+	return writeWith(path, data, mode, prepare, os.Link)
+}
+
+func write(path string, data []byte, mode os.FileMode, prepare func(*os.File) error) error {
+	return writeWith(path, data, mode, prepare, os.Rename)
+}
+
+func writeWith(path string, data []byte, mode os.FileMode, prepare func(*os.File) error, publish func(oldpath, newpath string) error) error {
 	dir := filepath.Dir(path)
 	tmp, err := os.CreateTemp(dir, "."+filepath.Base(path)+".*")
 	if err != nil {
 		return fmt.Errorf("write %s: %w", path, err)
 	}
-	defer os.Remove(tmp.Name()) // no-op once renamed
+	defer os.Remove(tmp.Name()) // no-op once renamed; drops the link's spare name
 	err = tmp.Chmod(mode)
+	if err == nil && prepare != nil {
+		err = prepare(tmp)
+	}
 	if err == nil {
 		_, err = tmp.Write(data)
 	}
@@ -29,7 +52,7 @@ func Write(path string, data []byte, mode os.FileMode) error {
 		err = cerr
 	}
 	if err == nil {
-		err = os.Rename(tmp.Name(), path)
+		err = publish(tmp.Name(), path)
 	}
 	if err != nil {
 		return fmt.Errorf("write %s: %w", path, err)
@@ -39,4 +62,14 @@ func Write(path string, data []byte, mode os.FileMode) error {
 		d.Close()
 	}
 	return nil
+}
+
+// WriteOwned is Write, with the file handed to uid/gid before it becomes
+// visible (when uid >= 0): root staging a pair for a daemon that runs as its
+// own user must not leave it a file it cannot read.
+func WriteOwned(path string, data []byte, mode os.FileMode, uid, gid int) error {
+	if uid < 0 {
+		return Write(path, data, mode)
+	}
+	return write(path, data, mode, func(f *os.File) error { return f.Chown(uid, gid) })
 }

@@ -1,6 +1,8 @@
 package atomicfile_test
 
 import (
+	"errors"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"testing"
@@ -34,5 +36,23 @@ func TestWrite_ReplacesWithModeAndLeavesNoTemp(t *testing.T) {
 func TestWrite_MissingDirectoryFails(t *testing.T) {
 	if err := atomicfile.Write(filepath.Join(t.TempDir(), "nope", "f"), nil, 0o600); err == nil {
 		t.Fatal("Write into a missing directory succeeded")
+	}
+}
+
+func TestCreateExclusive_OneWinnerNoPartialFile(t *testing.T) {
+	dir := t.TempDir()
+	path := filepath.Join(dir, "f")
+	if err := atomicfile.CreateExclusive(path, []byte("first"), 0o600, -1, -1); err != nil {
+		t.Fatal(err)
+	}
+	err := atomicfile.CreateExclusive(path, []byte("second"), 0o600, -1, -1)
+	if !errors.Is(err, fs.ErrExist) {
+		t.Fatalf("second create = %v, want fs.ErrExist", err)
+	}
+	if b, _ := os.ReadFile(path); string(b) != "first" {
+		t.Errorf("content = %q, want first", b)
+	}
+	if entries, _ := os.ReadDir(dir); len(entries) != 1 {
+		t.Errorf("%d entries left, want 1", len(entries))
 	}
 }

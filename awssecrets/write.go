@@ -1,0 +1,92 @@
+package awssecrets
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
+
+	"kpay-rotator/kpay"
+)
+
+// WithPair returns the version's value with the two key fields replaced by
+// pair and every other field kept byte for byte.
+func (v Version) WithPair(apiKeyField, secretKeyField string, pair kpay.Pair) (kpay.Secret, error) {
+	fields, err := v.Fields()
+	if err != nil {
+		return kpay.Secret{}, err
+	}
+	return encodeWithPair(fields, apiKeyField, secretKeyField, pair)
+}
+
+// NewValue is a fresh secret value holding only the pair.
+func NewValue(apiKeyField, secretKeyField string, pair kpay.Pair) (kpay.Secret, error) {
+	return encodeWithPair(map[string]json.RawMessage{}, apiKeyField, secretKeyField, pair)
+}
+
+func encodeWithPair(fields map[string]json.RawMessage, apiKeyField, secretKeyField string, pair kpay.Pair) (kpay.Secret, error) {
+	for name, value := range map[string]string{apiKeyField: pair.APIKey, secretKeyField: pair.SecretKey.Reveal()} {
+		raw, err := marshalNoEscape(value)
+		if err != nil {
+			return kpay.Secret{}, fmt.Errorf("encode field %s: %w", name, err)
+		}
+		fields[name] = raw
+	}
+	// Other fields stay as raw JSON; the object's key order is sorted,
+	// which JSON consumers never depend on.
+	out, err := marshalNoEscape(fields)
+	if err != nil {
+		return kpay.Secret{}, fmt.Errorf("encode secret value: %w", err)
+	}
+	return kpay.NewSecret(string(out)), nil
+}
+
+// marshalNoEscape marshals without turning <, > and & into \u escapes, so
+// fields the daemon does not own keep their bytes.
+func marshalNoEscape(v any) ([]byte, error) {
+	var b bytes.Buffer
+	enc := json.NewEncoder(&b)
+	enc.SetEscapeHTML(false)
+	if err := enc.Encode(v); err != nil {
+		return nil, err
+	}
+	return bytes.TrimRight(b.Bytes(), "\n"), nil
+}
+
+// Put writes value as a new AWSCURRENT version of secretID with
+// ClientRequestToken token, so that repeating the call after a crash or a
+// lost answer cannot create a second version (AWS returns the existing one
+// for the same token and value). Returns the new version id.
+func (c *Client) Put(ctx context.Context, secretID string, value kpay.Secret, token string) (string, error) {
+	ctx, cancel := context.WithTimeoutCause(ctx, c.callTimeout, errors.New("secretsmanager: PutSecretValue took too long"))
+	defer cancel()
+	out, err := c.sm.PutSecretValue(ctx, &secretsmanager.PutSecretValueInput{
+		SecretId:           aws.String(secretID),
+		SecretString:       aws.String(value.Reveal()),
+		ClientRequestToken: aws.String(token),
+	})
+	if err != nil {
+		return "", c.classify("PutSecretValue", secretID, err)
+	}
+	return aws.ToString(out.VersionId), nil
+}
+
+// Create creates secretID holding value, its first version taking token.
+func (c *Client) Create(ctx context.Context, secretID string, value kpay.Secret, token string) (string, error) {
+	ctx, cancel := context.WithTimeoutCause(ctx, c.callTimeout, errors.New("secretsmanager: CreateSecret took too long"))
+	defer cancel()
+	out, err := c.sm.CreateSecret(ctx, &secretsmanager.CreateSecretInput{
+		Name:               aws.String(secretID),
+		SecretString:       aws.String(value.Reveal()),
+		ClientRequestToken: aws.String(token),
+		Description:        aws.String("KPay key pair managed by kpay-rotator"),
+	})
+	if err != nil {
+		return "", c.classify("CreateSecret", secretID, err)
+	}
+	return aws.ToString(out.VersionId), nil
+}

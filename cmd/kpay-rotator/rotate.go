@@ -1,0 +1,68 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"time"
+)
+
+func cmdRotate(ctx context.Context, e *env, args []string) error {
+	fs, c := newFlagSet("rotate", "[SLOT] [flags]", `
+Signal the running daemon (SIGUSR1) to take staged pairs and probe every
+slot now; 'systemctl kill -s USR1 --kill-who=main kpay-rotator' does the
+same. With SLOT, wait until that slot's probe after the signal is recorded
+and print its state.`, e.stderr)
+	noWait := fs.Bool("no-wait", false, "return once the daemon is signalled")
+	timeout := fs.Duration("timeout", time.Minute, "how long to wait for SLOT's probe")
+	if err := parseFlags(fs, args); err != nil {
+		return err
+	}
+	var slot string
+	switch fs.NArg() {
+	case 0:
+	case 1:
+		slot = fs.Arg(0)
+	default:
+		return usageError{msg: "rotate takes at most one SLOT"}
+	}
+	cfg, err := loadConfig(c)
+	if err != nil {
+		return err
+	}
+	if _, ok := cfg.Slot(slot); slot != "" && !ok {
+		return usageError{msg: fmt.Sprintf("rotate: unknown slot %q; %s has: %s", slot, cfg.Path, slotNames(cfg))}
+	}
+	pid, running, err := runningDaemon(cfg)
+	if err != nil {
+		return err
+	}
+	if !running {
+		return fmt.Errorf("the daemon is not running (start it: systemctl start kpay-rotator); staged pairs are taken when it starts")
+	}
+	signalled := time.Now()
+	if err := signalDaemon(pid); err != nil {
+		return err
+	}
+	fmt.Fprintf(e.stdout, "signalled the daemon (pid %d): taking staged pairs and probing every slot\n", pid)
+	if slot == "" || *noWait {
+		return nil
+	}
+	deadline := time.Now().Add(*timeout)
+	for {
+		doc, err := readStatus(cfg, time.Now())
+		if err == nil {
+			if s := slotOf(doc, slot); s.LastProbe != nil && s.LastProbe.At.After(signalled) {
+				fmt.Fprintf(e.stdout, "%s: %s, %s; pair %s, age %s\n", slot, s.Health, s.AgeState, s.Pair, s.Age)
+				return nil
+			}
+		}
+		if time.Now().After(deadline) {
+			return fmt.Errorf("no probe of %s recorded within %s; the daemon may be busy: kpay-rotator status", slot, *timeout)
+		}
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-time.After(100 * time.Millisecond):
+		}
+	}
+}

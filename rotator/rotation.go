@@ -1,0 +1,466 @@
+package rotator
+
+import (
+	"context"
+	"crypto/sha256"
+	"errors"
+	"fmt"
+	"time"
+
+	"kpay-rotator/awssecrets"
+	"kpay-rotator/config"
+	"kpay-rotator/event"
+	"kpay-rotator/healthcheck"
+	"kpay-rotator/inbox"
+	"kpay-rotator/internal/failpoint"
+	"kpay-rotator/kpay"
+	"kpay-rotator/store"
+)
+
+// Failpoints of the rotation, in order (crash tests kill the daemon at
+// each and restart it).
+const (
+	FailAfterStaged     = "after-staged"
+	FailAfterVerified   = "after-verified"
+	FailBeforePut       = "before-put"
+	FailAfterPut        = "after-put"
+	FailBeforeInboxDrop = "before-inbox-remove"
+)
+
+// AdvanceRotations moves every staged or in-flight rotation as far as it
+// can go now. It is cheap when nothing is staged: one directory listing and
+// one small bbolt read.
+func (r *Rotator) AdvanceRotations(ctx context.Context, now func() time.Time) error {
+	slots, err := inbox.Staged(r.cfg.Daemon.InboxDir)
+	if err != nil {
+		return err
+	}
+	var active []string
+	err = r.store.View(func(tx *store.Tx) error {
+		for _, s := range r.cfg.Slots {
+			if _, ok, err := tx.ActiveRotation(s.Name); err != nil {
+				return err
+			} else if ok {
+				active = append(active, s.Name)
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	seen := map[string]bool{}
+	var errs []error
+	for _, name := range append(slots, active...) {
+		if seen[name] {
+			continue
+		}
+		seen[name] = true
+		if _, ok := r.slots[name]; !ok {
+			r.log.Warn("a pair is staged for a slot the configuration does not have; remove it or add the slot", "slot", name,
+				"file", inbox.RequestPath(r.cfg.Daemon.InboxDir, name))
+			continue
+		}
+		if err := r.AdvanceRotation(ctx, name, now()); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// AdvanceRotation takes slot's staged pair, if any, through the journal:
+// staged → verified → written (→ watching, in ProbeRetired → done), or
+// rejected. Every step is recorded before the next starts, and each can be
+// repeated, so a daemon killed anywhere resumes at the right step.
+func (r *Rotator) AdvanceRotation(ctx context.Context, name string, now time.Time) error {
+	s, err := r.slot(name)
+	if err != nil {
+		return err
+	}
+	unlock := r.locks.Lock(name)
+	defer unlock()
+	return r.advance(ctx, s, now)
+}
+
+// advance runs with the slot lock held.
+func (r *Rotator) advance(ctx context.Context, s config.Slot, now time.Time) error {
+	dir := r.cfg.Daemon.InboxDir
+	var rot store.Rotation
+	var active bool
+	err := r.store.View(func(tx *store.Tx) error {
+		var err error
+		rot, active, err = tx.ActiveRotation(s.Name)
+		return err
+	})
+	if err != nil {
+		return err
+	}
+	req, rerr := inbox.Read(dir, s.Name)
+	switch {
+	case !active && errors.Is(rerr, inbox.ErrNoRequest):
+		return nil
+	case !active && rerr != nil:
+		// Unusable file: journal the refusal, drop the file.
+		rot = store.Rotation{ID: inbox.NewID(now), Slot: s.Name, StagedAt: now}
+		return r.reject(s, rot, rerr.Error(), now)
+	case !active:
+		if done, err := r.leftover(s, req); done || err != nil {
+			return err
+		}
+		rot = newRotation(s, req, now)
+		st, err := r.loadState(s)
+		if err != nil {
+			return err
+		}
+		rot.OldFingerprint = st.Current
+		if err := r.commit(&change{slot: s.Name, rotation: &rot}); err != nil {
+			return err
+		}
+		r.log.Info("rotation staged", "slot", s.Name, "rotation", rot.ID, "pair", rot.NewMask)
+		failpoint.Hit(FailAfterStaged)
+	case errors.Is(rerr, inbox.ErrNoRequest) || rerr == nil && req.ID != rot.ID:
+		// The journal has a rotation but its pair is gone (a reboot
+		// cleared the tmpfs inbox, or someone removed the file). If the
+		// write landed before a crash, finish it; else ask for the pair.
+		return r.resumeWithoutPair(ctx, s, rot, now)
+	case rerr != nil:
+		return r.reject(s, rot, rerr.Error(), now)
+	}
+	pair := req.Pair
+
+	if rot.State == store.RotationStaged {
+		ok, err := r.verify(ctx, s, &rot, pair, now)
+		if err != nil || !ok {
+			return err
+		}
+		failpoint.Hit(FailAfterVerified)
+	}
+	if rot.State == store.RotationVerified {
+		return r.write(ctx, s, &rot, pair, now)
+	}
+	return nil
+}
+
+func newRotation(s config.Slot, req inbox.Request, now time.Time) store.Rotation {
+	staged := req.StagedAt
+	if staged.IsZero() || staged.After(now) {
+		staged = now
+	}
+	return store.Rotation{
+		ID: req.ID, Slot: s.Name, State: store.RotationStaged,
+		NewFingerprint: req.Pair.Fingerprint(), NewMask: req.Pair.Mask(),
+		Born: req.Born, Token: requestToken(req.ID), StagedAt: staged,
+	}
+}
+
+// requestToken derives the write's ClientRequestToken from the rotation id,
+// formatted as a version-4 UUID as Secrets Manager expects. Derived, not
+// random, so every retry of the rotation presents the same token.
+func requestToken(id string) string {
+	h := sha256.Sum256([]byte("kpay-rotator/token/v1\x00" + id))
+	h[6] = h[6]&0x0f | 0x40
+	h[8] = h[8]&0x3f | 0x80
+	return fmt.Sprintf("%x-%x-%x-%x-%x", h[0:4], h[4:6], h[6:8], h[8:10], h[10:16])
+}
+
+// leftover handles an inbox file whose rotation the journal already
+// finished: the daemon died after recording the outcome but before
+// removing the file. It republishes the outcome and drops the file.
+func (r *Rotator) leftover(s config.Slot, req inbox.Request) (bool, error) {
+	var rot store.Rotation
+	var ok bool
+	err := r.store.View(func(tx *store.Tx) error {
+		var err error
+		rot, ok, err = tx.Rotation(s.Name, req.ID)
+		return err
+	})
+	if err != nil || !ok {
+		return false, err
+	}
+	r.finishInbox(s, rot)
+	return true, nil
+}
+
+// verify runs DESIGN §4 step 1 and 2 checks. A failed check rejects the
+// rotation; KPay being unreachable leaves it staged for the next attempt.
+func (r *Rotator) verify(ctx context.Context, s config.Slot, rot *store.Rotation, pair kpay.Pair, now time.Time) (bool, error) {
+	if err := pair.Check(s.Environment); err != nil {
+		return false, r.reject(s, *rot, "the pair fails the local checks: "+err.Error(), now)
+	}
+	st, err := r.loadState(s)
+	if err != nil {
+		return false, err
+	}
+	if st.Current == rot.NewFingerprint {
+		return false, r.reject(s, *rot, fmt.Sprintf("this is the pair %s already holds; generate a new pair in the dashboard", s.SecretID), now)
+	}
+	want := healthcheck.Expect{Environment: s.Environment, ApplicationID: s.ApplicationID}
+	if want.ApplicationID == "" {
+		want.ApplicationID = st.ApplicationID
+	}
+	res := r.prober.Probe(ctx, pair, want)
+	switch {
+	case ctx.Err() != nil:
+		return false, ctx.Err()
+	case res.Outcome == healthcheck.Healthy:
+	case res.Outcome == healthcheck.Rejected:
+		return false, r.reject(s, *rot, "KPay rejects the new pair (401): it is invalid, was revoked, or was already replaced by a newer one; generate a new pair in the dashboard", now)
+	case res.Outcome == healthcheck.WrongEnvironment:
+		return false, r.reject(s, *rot, fmt.Sprintf("KPay says the new pair belongs to the %s environment; slot %s is %s", res.Environment, s.Name, s.Environment), now)
+	case res.Outcome == healthcheck.WrongApplication:
+		return false, r.reject(s, *rot, fmt.Sprintf("the new pair belongs to KPay application %s (%s), not the slot's %s; generate the pair in the right application", res.ApplicationID, res.ApplicationName, want.ApplicationID), now)
+	default:
+		// KPay could not say: keep the pair staged and try again.
+		return false, r.writeFailed(s, rot, fmt.Errorf("cannot verify the new pair with KPay yet: %s", describe(res)), now)
+	}
+	if want.ApplicationID == "" {
+		r.log.Warn("the slot's KPay application is not known yet; accepting the new pair's", "slot", s.Name, "application_id", res.ApplicationID)
+	}
+	rot.State, rot.VerifiedAt = store.RotationVerified, now
+	rot.LastError, rot.LastErrorAt = "", time.Time{}
+	c := &change{slot: s.Name, rotation: rot}
+	c.probe = &store.ProbeRecord{At: now, Outcome: string(res.Outcome), Status: res.Status, Latency: res.Latency, Attempts: res.Attempts, Detail: "verification of a staged pair"}
+	c.probeSlot, c.probeFP = s.Name, rot.NewFingerprint
+	if err := r.commit(c); err != nil {
+		return false, err
+	}
+	r.log.Info("rotation verified", "slot", s.Name, "rotation", rot.ID, "pair", rot.NewMask, "application_id", res.ApplicationID)
+	return true, nil
+}
+
+// writeBackoff is the wait before the next write attempt after n failures.
+func writeBackoff(n int) time.Duration {
+	d := 5 * time.Second
+	for i := 1; i < n && d < 2*time.Minute; i++ {
+		d *= 2
+	}
+	return min(d, 2*time.Minute)
+}
+
+// write is DESIGN §4 step 3: read, replace the two fields, put with the
+// rotation's token, read back.
+func (r *Rotator) write(ctx context.Context, s config.Slot, rot *store.Rotation, pair kpay.Pair, now time.Time) error {
+	if rot.WriteAttempts > 0 && now.Before(rot.LastErrorAt.Add(writeBackoff(rot.WriteAttempts))) {
+		return nil
+	}
+	cur, err := r.secrets.Current(ctx, s.SecretID)
+	var versionID string
+	switch {
+	case errors.Is(err, awssecrets.ErrNotFound) && s.CreateIfMissing:
+		value, verr := awssecrets.NewValue(s.APIKeyField, s.SecretKeyField, pair)
+		if verr != nil {
+			return r.writeFailed(s, rot, verr, now)
+		}
+		failpoint.Hit(FailBeforePut)
+		versionID, err = r.writer.Create(ctx, s.SecretID, value, rot.Token)
+		failpoint.Hit(FailAfterPut)
+	case errors.Is(err, awssecrets.ErrNotFound):
+		return r.writeFailed(s, rot, fmt.Errorf("%w; or set create_if_missing = true for slot %s", err, s.Name), now)
+	case err != nil:
+		return r.writeFailed(s, rot, err, now)
+	default:
+		if held, perr := cur.Pair(s.APIKeyField, s.SecretKeyField); perr == nil && held.Fingerprint() == rot.NewFingerprint {
+			// An earlier attempt's put landed before the daemon could
+			// record it: the write is done, and must not be repeated.
+			return r.written(ctx, s, rot, cur.VersionID, now)
+		}
+		value, verr := cur.WithPair(s.APIKeyField, s.SecretKeyField, pair)
+		if verr != nil {
+			// Never overwrite a value the daemon cannot parse: other
+			// fields would be lost.
+			return r.writeFailed(s, rot, fmt.Errorf("%w; fix the secret's value so the pair can be written without losing its other fields", verr), now)
+		}
+		failpoint.Hit(FailBeforePut)
+		versionID, err = r.writer.Put(ctx, s.SecretID, value, rot.Token)
+		failpoint.Hit(FailAfterPut)
+	}
+	if err != nil {
+		return r.writeFailed(s, rot, err, now)
+	}
+	back, err := r.secrets.Current(ctx, s.SecretID)
+	if err != nil {
+		return r.writeFailed(s, rot, fmt.Errorf("read back after writing version %s: %w", versionID, err), now)
+	}
+	if p, perr := back.Pair(s.APIKeyField, s.SecretKeyField); perr != nil || p.Fingerprint() != rot.NewFingerprint {
+		return r.writeFailed(s, rot, fmt.Errorf("read back after writing version %s shows another pair: something else wrote the secret at the same time", versionID), now)
+	}
+	return r.written(ctx, s, rot, back.VersionID, now)
+}
+
+// writeFailed records a failed attempt and raises rotation_stalled once the
+// rotation has waited stall_after. The staged pair stays until written.
+func (r *Rotator) writeFailed(s config.Slot, rot *store.Rotation, cause error, now time.Time) error {
+	rot.WriteAttempts++
+	rot.LastError, rot.LastErrorAt = cause.Error(), now
+	c := &change{slot: s.Name, rotation: rot}
+	if rot.StalledAt.IsZero() && now.Sub(rot.StagedAt) >= s.StallAfter {
+		rot.StalledAt = now
+		e := newEvent(event.RotationStalled, now, s, rot.NewMask, rot.NewFingerprint, fmt.Sprintf(
+			"%s: the staged pair %s is still not in secret %s after %s (%d attempts): %s",
+			s.Name, rot.NewMask, s.SecretID, FormatAge(now.Sub(rot.StagedAt)), rot.WriteAttempts, cause))
+		e.Action = stallAction(s, cause)
+		e.Condition = "rotation"
+		e.Fields = map[string]string{"rotation": rot.ID, "attempts": fmt.Sprint(rot.WriteAttempts)}
+		c.emit(e)
+	}
+	r.log.Warn("rotation not written yet; will retry", "slot", s.Name, "rotation", rot.ID, "attempt", rot.WriteAttempts,
+		"retry_in", writeBackoff(rot.WriteAttempts).String(), "err", cause)
+	return r.commit(c)
+}
+
+func stallAction(s config.Slot, cause error) string {
+	switch {
+	case errors.Is(cause, awssecrets.ErrAccessDenied):
+		return fmt.Sprintf("grant secretsmanager:PutSecretValue and secretsmanager:GetSecretValue on %s to the daemon's AWS identity; the daemon keeps retrying", s.SecretID)
+	case errors.Is(cause, awssecrets.ErrNotFound):
+		return fmt.Sprintf("create secret %s, or set create_if_missing = true for slot %s and reload", s.SecretID, s.Name)
+	case errors.Is(cause, awssecrets.ErrLimit):
+		return fmt.Sprintf("secret %s has too many versions; AWS drops unlabelled ones after 24 h, or ask AWS for a higher quota", s.SecretID)
+	}
+	return fmt.Sprintf("services using %s may be down until the pair is written; if this persists, put the staged pair into the secret by hand", s.SecretID)
+}
+
+// written records step 3 done, adopts the new pair as current, retires the
+// previous one and says so, all in one transaction.
+func (r *Rotator) written(ctx context.Context, s config.Slot, rot *store.Rotation, versionID string, now time.Time) error {
+	st, err := r.loadState(s)
+	if err != nil {
+		return err
+	}
+	c := &change{slot: s.Name, state: &st, rotation: rot}
+	rot.VersionID, rot.WrittenAt = versionID, now
+	rot.LastError, rot.LastErrorAt = "", time.Time{}
+	if st.Rejections > 0 && !st.FirstRejectedAt.IsZero() {
+		rot.OutageStart = st.FirstRejectedAt
+		rot.Gap = now.Sub(st.FirstRejectedAt)
+	}
+
+	var prev store.PairRecord
+	var prevKnown bool
+	err = r.store.View(func(tx *store.Tx) error {
+		if st.Current != "" && st.Current != rot.NewFingerprint {
+			prev, prevKnown, err = tx.Pair(s.Name, st.Current)
+		}
+		return err
+	})
+	if err != nil {
+		return err
+	}
+	born, source := rot.StagedAt, store.BornFirstSeen
+	if !rot.Born.IsZero() {
+		born, source = rot.Born, store.BornAdmin
+	}
+	rec := store.PairRecord{
+		Slot: s.Name, Fingerprint: rot.NewFingerprint, Mask: rot.NewMask, Environment: string(s.Environment),
+		Born: born, BornSource: source, VersionID: versionID, FirstSeen: rot.StagedAt, Role: store.RoleCurrent, LastAccepted: rot.VerifiedAt,
+	}
+	c.pairs = append(c.pairs, rec)
+	rot.State = store.RotationDone
+	if prevKnown && prev.Role == store.RoleCurrent {
+		prev.Role, prev.RetiredAt = store.RoleRetired, now
+		c.pairs = append(c.pairs, prev)
+		rot.State = store.RotationWatching
+		rot.OldFingerprint, rot.OldMask = prev.Fingerprint, prev.Mask
+	}
+
+	msg := fmt.Sprintf("%s: new pair %s written to %s (version %s)", s.Name, rot.NewMask, s.SecretID, versionID)
+	if rot.State == store.RotationWatching {
+		msg += fmt.Sprintf("; the previous pair %s is retired and watched until KPay rejects it", prev.Mask)
+	}
+	e := newEvent(event.KeyRotated, now, s, rot.NewMask, rot.NewFingerprint, msg)
+	e.Fields = map[string]string{"rotation": rot.ID, "version_id": versionID}
+	if rot.Gap > 0 {
+		e.Message += fmt.Sprintf("; payments could not authenticate for %s (cutover gap, from the first rejection of the old pair)", rot.Gap.Round(time.Second))
+		e.Fields["cutover_gap"] = rot.Gap.Round(time.Second).String()
+	}
+	e.Condition = "rotation"
+	c.emit(e)
+
+	// The verified probe speaks for the new pair.
+	prevHealth := st.Health
+	st.Current, st.VersionID = rot.NewFingerprint, versionID
+	st.Health, st.HealthSince = store.HealthHealthy, now
+	st.Rejections, st.Transients, st.FirstRejectedAt = 0, 0, time.Time{}
+	st.Age = ""
+	if k, ok := ageStep(&st, born, now, s.MaxAge, s.WarnBefore); ok {
+		c.emit(r.ageEvent(k, s, rec, now))
+	}
+	if prevHealth == store.HealthFailing || prevHealth == store.HealthDegraded {
+		re := newEvent(event.KeyRecovered, now, s, rec.Mask, rec.Fingerprint, fmt.Sprintf("%s: KPay accepts the current pair %s (just rotated in)", s.Name, rec.Mask))
+		re.Condition = "health"
+		c.emit(re)
+	}
+	st.UpdatedAt = now
+	if err := r.commit(c); err != nil {
+		return err
+	}
+	r.finishInbox(s, *rot)
+	return nil
+}
+
+// reject journals a refused rotation; nothing was written.
+func (r *Rotator) reject(s config.Slot, rot store.Rotation, reason string, now time.Time) error {
+	rot.State, rot.RejectedAt, rot.Reason = store.RotationRejected, now, reason
+	e := newEvent(event.RotationRejected, now, s, rot.NewMask, rot.NewFingerprint, fmt.Sprintf(
+		"%s: the staged pair %s was rejected and nothing was written: %s", s.Name, orDash(rot.NewMask), reason))
+	e.Action = fmt.Sprintf("generate a new pair in the KPay dashboard (application of slot %s, %s environment), then run: kpay-rotator stage %s", s.Name, s.Environment, s.Name)
+	e.Fields = map[string]string{"rotation": rot.ID, "reason": reason}
+	c := &change{slot: s.Name, rotation: &rot}
+	c.emit(e)
+	if err := r.commit(c); err != nil {
+		return err
+	}
+	r.finishInbox(s, rot)
+	return nil
+}
+
+// resumeWithoutPair handles a journal whose staged pair has vanished.
+func (r *Rotator) resumeWithoutPair(ctx context.Context, s config.Slot, rot store.Rotation, now time.Time) error {
+	cur, err := r.secrets.Current(ctx, s.SecretID)
+	if err == nil {
+		if held, perr := cur.Pair(s.APIKeyField, s.SecretKeyField); perr == nil && held.Fingerprint() == rot.NewFingerprint {
+			return r.written(ctx, s, &rot, cur.VersionID, now)
+		}
+	} else if !errors.Is(err, awssecrets.ErrNotFound) {
+		// Cannot tell whether the write landed; ask again later.
+		return r.writeFailed(s, &rot, fmt.Errorf("the staged pair is gone from the inbox and the secret cannot be read to see whether it was written: %w", err), now)
+	}
+	return r.reject(s, rot, "the staged pair is gone from the inbox before it was written (the host rebooted, or the file was removed); stage it again", now)
+}
+
+// finishInbox publishes the outcome for `stage`, then drops the staged
+// pair. In that order: a crash in between leaves the file, and the next
+// pass republishes and drops it (leftover).
+func (r *Rotator) finishInbox(s config.Slot, rot store.Rotation) {
+	dir := r.cfg.Daemon.InboxDir
+	res := inbox.Result{ID: rot.ID, Slot: s.Name, Pair: rot.NewMask, At: rot.WrittenAt}
+	switch rot.State {
+	case store.RotationRejected:
+		res.Outcome, res.Reason, res.At = inbox.Rejected, rot.Reason, rot.RejectedAt
+	case store.RotationWritten, store.RotationWatching, store.RotationDone:
+		res.Outcome, res.VersionID = inbox.Written, rot.VersionID
+		if rot.Gap > 0 {
+			res.Gap = rot.Gap.Round(time.Second).String()
+		}
+	default:
+		return
+	}
+	if err := inbox.WriteResult(dir, res, -1, -1); err != nil {
+		r.log.Warn("cannot publish the rotation's outcome for kpay-rotator stage", "slot", s.Name, "err", err)
+	}
+	failpoint.Hit(FailBeforeInboxDrop)
+	// Only drop the file that belongs to this rotation.
+	if req, err := inbox.Read(dir, s.Name); err == nil && req.ID != rot.ID {
+		return
+	}
+	if err := inbox.Remove(dir, s.Name); err != nil {
+		r.log.Error("cannot remove the staged pair from the inbox; remove it by hand", "slot", s.Name, "file", inbox.RequestPath(dir, s.Name), "err", err)
+	}
+}
+
+func orDash(s string) string {
+	if s == "" {
+		return "-"
+	}
+	return s
+}
