@@ -164,3 +164,13 @@ func (e *Emulator) Current(ctx context.Context, secretID string) (value, version
 	}
 	return aws.ToString(out.SecretString), aws.ToString(out.VersionId), nil
 }
+
+// VersionCount is how many versions secretID has (DescribeSecret's
+// VersionIdsToStages): crash tests assert a rotation made exactly one.
+func (e *Emulator) VersionCount(ctx context.Context, secretID string) (int, error) {
+	out, err := e.Client().DescribeSecret(ctx, &secretsmanager.DescribeSecretInput{SecretId: aws.String(secretID)})
+	if err != nil {
+		return 0, err
+	}
+	return len(out.VersionIdsToStages), nil
+}

@@ -59,6 +59,11 @@ type daemon struct {
 	rotatePending atomic.Bool
 }
 
+// proberOverride lets an in-process benchmark lift KPay's request budget
+// (which the configuration caps at KPay's own 100/min) to measure the
+// rotation path itself. Nothing outside tests sets it.
+var proberOverride func(*healthcheck.Options)
+
 // generation is everything built from one configuration; a reload builds a
 // new one before the old one is stopped.
 type generation struct {
@@ -151,14 +156,18 @@ func (d *daemon) build(ctx context.Context, cfg *config.Config, prev *generation
 	if prev != nil && prev.cfg.KPay == cfg.KPay {
 		g.prober = prev.prober
 	} else {
-		p, err := healthcheck.New(healthcheck.Options{
+		opts := healthcheck.Options{
 			BaseURL:           cfg.KPay.BaseURL,
 			Timeout:           cfg.KPay.Timeout,
 			RequestsPerMinute: cfg.KPay.RequestsPerMinute,
 			Concurrency:       cfg.KPay.Concurrency,
 			Logger:            d.log,
 			UserAgent:         "kpay-rotator/" + versionString(),
-		})
+		}
+		if proberOverride != nil {
+			proberOverride(&opts)
+		}
+		p, err := healthcheck.New(opts)
 		if err != nil {
 			return nil, fmt.Errorf("%w: %v", errConfig, err)
 		}
@@ -290,8 +299,9 @@ func (d *daemon) markDirty() {
 	}
 }
 
-// snapshotLoop rewrites the status snapshot after changes, at most once a
-// second, and every 30 s so next-probe times stay fresh.
+// snapshotLoop rewrites the status snapshot after changes, at most every
+// 200 ms (status right after stage must show the rotation), and every 30 s
+// so next-probe times stay fresh.
 func (d *daemon) snapshotLoop(ctx context.Context) {
 	tick := time.NewTicker(30 * time.Second)
 	defer tick.Stop()
@@ -306,7 +316,7 @@ func (d *daemon) snapshotLoop(ctx context.Context) {
 		select {
 		case <-ctx.Done():
 			return
-		case <-time.After(time.Second):
+		case <-time.After(200 * time.Millisecond):
 		}
 	}
 }

@@ -23,7 +23,7 @@ func runningDaemon(cfg *config.Config) (pid int, running bool, err error) {
 	if _, err := os.Stat(dbPath); errors.Is(err, os.ErrNotExist) {
 		return 0, false, nil
 	}
-	st, err := store.Open(dbPath, store.Options{ReadOnly: true, LockTimeout: 100 * time.Millisecond})
+	st, err := store.Open(dbPath, store.Options{ReadOnly: true, LockTimeout: probeLock})
 	switch {
 	case err == nil:
 		st.Close()
@@ -53,3 +53,10 @@ func signalDaemon(pid int) error {
 	}
 	return nil
 }
+
+// probeLock is the lock wait when asking "does a daemon hold the state
+// database?". bbolt tries once without blocking for any timeout under its
+// 50 ms retry step, and a daemon holds the lock for its whole life, so one
+// try is the answer; waiting longer only delays stage, which runs while
+// payments are down.
+const probeLock = time.Millisecond

@@ -19,8 +19,9 @@ import (
 	"kpay-rotator/rotator"
 )
 
-// binPath is the kpay-rotator binary built once for the black-box tests.
-var binPath string
+// binPath is the kpay-rotator binary built once for the black-box tests;
+// failBinPath is the same built with -tags failpoints, for crash tests.
+var binPath, failBinPath string
 
 func TestMain(m *testing.M) {
 	dir, err := os.MkdirTemp("", "kpay-rotator-bin-")
@@ -29,13 +30,19 @@ func TestMain(m *testing.M) {
 		os.Exit(1)
 	}
 	binPath = filepath.Join(dir, "kpay-rotator")
-	args := []string{"build", "-o", binPath}
-	if raceEnabled {
-		args = append(args, "-race")
-	}
-	if out, err := exec.Command("go", append(args, ".")...).CombinedOutput(); err != nil {
-		fmt.Fprintf(os.Stderr, "build kpay-rotator: %v\n%s", err, out)
-		os.Exit(1)
+	failBinPath = filepath.Join(dir, "kpay-rotator-failpoints")
+	for _, b := range []struct {
+		out  string
+		tags string
+	}{{binPath, ""}, {failBinPath, "failpoints"}} {
+		args := []string{"build", "-o", b.out, "-tags", b.tags}
+		if raceEnabled {
+			args = append(args, "-race")
+		}
+		if out, err := exec.Command("go", append(args, ".")...).CombinedOutput(); err != nil {
+			fmt.Fprintf(os.Stderr, "build kpay-rotator (tags %q): %v\n%s", b.tags, err, out)
+			os.Exit(1)
+		}
 	}
 	code := m.Run()
 	os.RemoveAll(dir)
@@ -45,7 +52,7 @@ func TestMain(m *testing.M) {
 // fixture is a host with a KPay emulator, a Secrets Manager emulator and a
 // configuration with two slots whose pairs are in the emulated secrets.
 type fixture struct {
-	t       *testing.T
+	t       testing.TB
 	dir     string
 	cfgPath string
 	kpay    *kpayemu.Server
@@ -61,7 +68,7 @@ var fixtureSlots = []struct{ name, env, secret string }{
 	{"checkout-test", "test", "test/checkout/kpay"},
 }
 
-func newFixture(t *testing.T) *fixture {
+func newFixture(t testing.TB) *fixture {
 	t.Helper()
 	f := &fixture{t: t, dir: t.TempDir(), apps: map[string]kpayemu.Application{}, schedule: "@every 1h"}
 	f.cfgPath = filepath.Join(f.dir, "config.toml")
@@ -147,7 +154,7 @@ func envOf(slot string) kpay.Environment {
 
 // proc is a running kpay-rotator binary.
 type proc struct {
-	t      *testing.T
+	t      testing.TB
 	cmd    *exec.Cmd
 	mu     sync.Mutex
 	stderr bytes.Buffer
@@ -168,9 +175,15 @@ func (w lockedWriter) Write(p []byte) (int, error) {
 
 func (f *fixture) start(args ...string) *proc {
 	f.t.Helper()
+	return f.startBin(binPath, nil, args...)
+}
+
+// startBin starts bin run with extra environment.
+func (f *fixture) startBin(bin string, env []string, args ...string) *proc {
+	f.t.Helper()
 	p := &proc{t: f.t, done: make(chan struct{})}
-	p.cmd = exec.Command(binPath, append([]string{"run", "--config", f.cfgPath}, args...)...)
-	p.cmd.Env = os.Environ()
+	p.cmd = exec.Command(bin, append([]string{"run", "--config", f.cfgPath}, args...)...)
+	p.cmd.Env = append(os.Environ(), env...)
 	p.cmd.Stderr = lockedWriter{&p.mu, &p.stderr}
 	if err := p.cmd.Start(); err != nil {
 		f.t.Fatal(err)
@@ -223,7 +236,14 @@ func (p *proc) waitLog(s string) {
 // cli runs a kpay-rotator command to completion.
 func (f *fixture) cli(args ...string) (stdout, stderr string, code int) {
 	f.t.Helper()
+	return f.cliIn("", args...)
+}
+
+// cliIn runs a kpay-rotator command with stdin.
+func (f *fixture) cliIn(stdin string, args ...string) (stdout, stderr string, code int) {
+	f.t.Helper()
 	cmd := exec.Command(binPath, append(args, "--config", f.cfgPath)...)
+	cmd.Stdin = strings.NewReader(stdin)
 	var o, e bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &o, &e
 	err := cmd.Run()
@@ -249,7 +269,7 @@ func (f *fixture) status() rotator.Status {
 
 // eventually polls cond until it holds or 20 s pass. It waits for a
 // condition, never for a duration.
-func eventually(t *testing.T, what string, cond func() bool) {
+func eventually(t testing.TB, what string, cond func() bool) {
 	t.Helper()
 	deadline := time.Now().Add(20 * time.Second)
 	for !cond() {

@@ -65,12 +65,21 @@ func loadConfigFile(path string) (*config.Config, error) {
 // parseWithArg parses flags around one positional argument, so both
 // "stage SLOT --no-wait" and "stage --no-wait SLOT" work.
 func parseWithArg(fs *flag.FlagSet, args []string, what string) (string, error) {
+	arg, err := parseOptionalArg(fs, args, what)
+	if err == nil && arg == "" {
+		err = usageError{msg: fmt.Sprintf("%s: missing %s", fs.Name(), what)}
+	}
+	return arg, err
+}
+
+// parseOptionalArg is parseWithArg for an argument that may be absent.
+func parseOptionalArg(fs *flag.FlagSet, args []string, what string) (string, error) {
 	if err := parseFlags(fs, args); err != nil {
 		return "", err
 	}
 	rest := fs.Args()
 	if len(rest) == 0 {
-		return "", usageError{msg: fmt.Sprintf("%s: missing %s", fs.Name(), what)}
+		return "", nil
 	}
 	arg := rest[0]
 	if err := parseFlags(fs, rest[1:]); err != nil {

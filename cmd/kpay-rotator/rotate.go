@@ -14,16 +14,9 @@ same. With SLOT, wait until that slot's probe after the signal is recorded
 and print its state.`, e.stderr)
 	noWait := fs.Bool("no-wait", false, "return once the daemon is signalled")
 	timeout := fs.Duration("timeout", time.Minute, "how long to wait for SLOT's probe")
-	if err := parseFlags(fs, args); err != nil {
+	slot, err := parseOptionalArg(fs, args, "SLOT")
+	if err != nil {
 		return err
-	}
-	var slot string
-	switch fs.NArg() {
-	case 0:
-	case 1:
-		slot = fs.Arg(0)
-	default:
-		return usageError{msg: "rotate takes at most one SLOT"}
 	}
 	cfg, err := loadConfig(c)
 	if err != nil {

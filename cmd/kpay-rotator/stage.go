@@ -67,12 +67,11 @@ written, 1 when it was rejected (with the reason) or is still pending.`, e.stder
 	if !pair.HasSecretPrefix() {
 		fmt.Fprintf(e.stderr, "note: the secret key has no sk_%s_ prefix; some real KPay secrets have none, so it is accepted\n", slot.Environment)
 	}
-	doc, err := readStatus(cfg, time.Now())
-	if err != nil {
-		return err
-	}
+	// The daemon repeats this check; doing it here too answers at once. A
+	// daemon still starting has no status yet: leave the check to it.
+	doc, _ := readStatus(cfg, time.Now())
 	current := slotOf(doc, slot.Name)
-	if current.Fingerprint == pair.Fingerprint() {
+	if current.Fingerprint != "" && current.Fingerprint == pair.Fingerprint() {
 		return fmt.Errorf("stage %s: this is the pair %s already holds; generate a new pair in the dashboard; nothing was staged", slot.Name, slot.SecretID)
 	}
 	if *dryRun {

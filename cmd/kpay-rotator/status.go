@@ -59,7 +59,7 @@ func readStatus(cfg *config.Config, now time.Time) (rotator.Status, error) {
 		}
 		return doc, nil
 	}
-	st, err := store.Open(dbPath, store.Options{ReadOnly: true, LockTimeout: 200 * time.Millisecond})
+	st, err := store.Open(dbPath, store.Options{ReadOnly: true, LockTimeout: probeLock})
 	switch {
 	case errors.Is(err, store.ErrLocked):
 		return readSnapshot(filepath.Join(cfg.Daemon.StateDir, snapshotName))
