@@ -53,7 +53,15 @@ func (d *daemon) command(ctx context.Context, args ...string) *exec.Cmd {
 
 // show runs a kpay-rotator command and prints its output indented.
 func (d *daemon) show(ctx context.Context, args ...string) error {
-	out, err := d.command(ctx, args...).CombinedOutput()
+	return d.showIn(ctx, "", args...)
+}
+
+// showIn is show with stdin.
+func (d *daemon) showIn(ctx context.Context, stdin string, args ...string) error {
+	fmt.Println("    $ kpay-rotator " + strings.Join(args, " "))
+	cmd := d.command(ctx, args...)
+	cmd.Stdin = strings.NewReader(stdin)
+	out, err := cmd.CombinedOutput()
 	for _, line := range strings.Split(strings.TrimRight(string(out), "\n"), "\n") {
 		fmt.Println("    " + line)
 	}

@@ -138,18 +138,42 @@ func run(ctx context.Context, rotatorBin string, keep bool) error {
 		return err
 	}
 
-	step("The admin pastes the new pair into Secrets Manager by hand (outside kpay-rotator)")
-	if _, err := sm.PutJSON(ctx, "prod/payments/kpay", secretJSON(newLive)); err != nil {
+	step("The admin hands the new pair over: kpay-rotator stage payments-live")
+	say("(on a terminal stage prompts without echo; here the pair is piped in as two lines)")
+	if err := d.showIn(ctx, pairLines(newLive), "stage", "payments-live"); err != nil {
 		return err
 	}
-	d.signal(sigUSR1)
-	if err := d.waitStatus(ctx, "new pair adopted and the old one confirmed revoked", func(s rotator.Status) bool {
+	if err := d.waitStatus(ctx, "the old pair confirmed revoked: rotation complete", func(s rotator.Status) bool {
 		sl := find(s, "payments-live")
-		return sl != nil && sl.Pair == newLive.Mask() && sl.Health == "healthy" && len(sl.Retired) > 0 && sl.Retired[0].Role == "revoked"
+		return sl != nil && sl.Rotation != nil && sl.Rotation.State == "done"
 	}); err != nil {
 		return err
 	}
 	if err := d.show(ctx, "status"); err != nil {
+		return err
+	}
+
+	step("Bad hand-overs are refused and nothing is written")
+	other := kp.CreateApplication("Someone else's app")
+	otherPair, _ := kp.Pair(other.ID, kpay.Live)
+	say("a live pair for the test slot (refused locally):")
+	_ = d.showIn(ctx, pairLines(newLive), "stage", "checkout-test")
+	say("another application's pair (refused by the daemon after asking KPay):")
+	_ = d.showIn(ctx, pairLines(otherPair), "stage", "payments-live")
+
+	step("Someone pastes a new Checkout pair into Secrets Manager by hand (outside kpay-rotator)")
+	newTest, err := kp.Regenerate(checkout.ID, kpay.Test)
+	if err != nil {
+		return err
+	}
+	if _, err := sm.PutJSON(ctx, "test/checkout/kpay", secretJSON(newTest)); err != nil {
+		return err
+	}
+	d.signal(sigUSR1)
+	if err := d.waitStatus(ctx, "the change noticed, the new pair adopted, the old one confirmed revoked", func(s rotator.Status) bool {
+		sl := find(s, "checkout-test")
+		return sl != nil && sl.Pair == newTest.Mask() && sl.Health == "healthy" && len(sl.Retired) > 0 && sl.Retired[0].Role == "revoked"
+	}); err != nil {
 		return err
 	}
 
@@ -186,6 +210,8 @@ func run(ctx context.Context, rotatorBin string, keep bool) error {
 	fmt.Println("\nDemo complete.")
 	return nil
 }
+
+func pairLines(p kpay.Pair) string { return p.APIKey + "\n" + p.SecretKey.Reveal() + "\n" }
 
 func secretJSON(p kpay.Pair) string {
 	return fmt.Sprintf(`{"KPAY_API_KEY":%q,"KPAY_SECRET_KEY":%q,"DATABASE_URL":"postgres://payments@db/payments"}`, p.APIKey, p.SecretKey.Reveal())
