@@ -11,6 +11,8 @@ import (
 	"net/url"
 	"strings"
 	"time"
+
+	"kpay-rotator/internal/ratelimit"
 )
 
 // Defaults of Options.
@@ -101,7 +103,7 @@ func New(opts Options) (*Prober, error) {
 		now:            o.Now,
 		log:            o.Logger,
 		sem:            make(chan struct{}, o.Concurrency),
-		budget:         newBucket(o.RequestsPerMinute, o.Burst, o.Now()),
+		budget:         ratelimit.PerMinute(o.RequestsPerMinute, o.Burst, o.Now()),
 		sleep:          sleepCtx,
 		jitter:         rand.Int64N,
 		client: &http.Client{

@@ -13,6 +13,7 @@ import (
 	"unicode"
 	"unicode/utf8"
 
+	"kpay-rotator/internal/ratelimit"
 	"kpay-rotator/kpay"
 )
 
@@ -52,7 +53,7 @@ type Prober struct {
 	log            *slog.Logger
 
 	sem      chan struct{}
-	budget   *bucket
+	budget   *ratelimit.Bucket
 	cool     cooldown
 	requests atomic.Int64
 	waiting  atomic.Int64 // probes waiting for a concurrency slot
@@ -229,12 +230,12 @@ func (p *Prober) admit(ctx context.Context, deadline time.Time) (reason string, 
 		}
 	}
 	now := p.now()
-	wait, ok := p.budget.reserve(now, deadline)
+	wait, ok := p.budget.Reserve(now, deadline)
 	if !ok {
 		return fmt.Sprintf("request budget exhausted: the next request is allowed in %s, after the probe deadline", wait.Round(time.Millisecond)), wait, false
 	}
 	if wait > 0 && p.sleep(ctx, wait) != nil {
-		p.budget.unreserve(p.now())
+		p.budget.Unreserve(p.now())
 		return waitEnded(ctx, "the request budget"), 0, false
 	}
 	return "", 0, true
