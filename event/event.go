@@ -33,6 +33,15 @@ const (
 	SecretUnreadable Kind = "secret_unreadable"
 	// SecretReadable resolves SecretUnreadable.
 	SecretReadable Kind = "secret_readable"
+	// NotifierFailing: a chat receiver keeps failing; said through the
+	// others. NotifierRecovered resolves it.
+	NotifierFailing   Kind = "notifier_failing"
+	NotifierRecovered Kind = "notifier_recovered"
+	// NotificationExpired: an alert could not be delivered within
+	// max_delivery_age and was given up (or handed to the fallback).
+	NotificationExpired Kind = "notification_expired"
+	// NotificationTest is the message of kpay-rotator notify-test.
+	NotificationTest Kind = "notification_test"
 )
 
 // Severity orders events for routing (min_severity) and presentation.
@@ -90,6 +99,10 @@ var severities = map[Kind]Severity{
 	RotationStalled:         Critical,
 	SecretUnreadable:        Critical,
 	SecretReadable:          Resolved,
+	NotifierFailing:         Critical,
+	NotifierRecovered:       Resolved,
+	NotificationExpired:     Warning,
+	NotificationTest:        Info,
 }
 
 // Severity is the severity DESIGN §5 gives k.
@@ -136,6 +149,10 @@ type Event struct {
 	// so alerting can repeat an active condition and send one resolved
 	// message when it clears. Empty for one-off events.
 	Condition string `json:"condition,omitempty"`
+	// Resolves lists the conditions of the same slot this event clears
+	// (key_recovered clears "health", key_rotated "age" and "rotation"),
+	// so a resolved message goes wherever the condition was raised.
+	Resolves []string `json:"resolves,omitempty"`
 	// Fields carries kind-specific facts (age, cutover gap, reason).
 	Fields map[string]string `json:"fields,omitempty"`
 }

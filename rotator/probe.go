@@ -54,7 +54,7 @@ func (r *Rotator) ProbeSlot(ctx context.Context, name string, now time.Time) err
 	}
 	if st.SourceError != "" {
 		e := newEvent(event.SecretReadable, now, s, pair.Mask(), "", fmt.Sprintf("%s: the secret %s is readable again", s.Name, s.SecretID))
-		e.Condition = "source"
+		e.Resolves = []string{"source"}
 		c.emit(e)
 		st.SourceError, st.SourceErrorAt = "", time.Time{}
 	}
@@ -191,12 +191,15 @@ func (r *Rotator) adopt(ctx context.Context, c *change, s config.Slot, v awssecr
 			s.Name, s.SecretID, v.VersionID, rec.Mask, rec.Born.Format(time.DateOnly), prev.Mask))
 		e.Action = fmt.Sprintf("if nobody meant to change it, check CloudTrail for PutSecretValue on %s", s.SecretID)
 		e.Fields = map[string]string{"version_id": v.VersionID, "previous_pair": prev.Mask}
+		e.Resolves = []string{"age"}
 		c.emit(e)
-		// A new pair starts with no verdict and a fresh age band.
-		st.Health, st.Age = store.HealthUnknown, ""
+		// A new pair starts a fresh age band and fresh counts. Its health
+		// keeps the previous verdict until the probe in this same pass
+		// speaks: a failing slot that a good pair fixes then says
+		// key_recovered, which closes the alert.
+		st.Age = ""
 		st.Rejections, st.Transients = 0, 0
 		st.FirstRejectedAt = time.Time{}
-		st.HealthSince = now
 	}
 	st.Current = fp
 	st.VersionID = v.VersionID
@@ -316,7 +319,11 @@ func (r *Rotator) healthEvent(k event.Kind, s config.Slot, st *store.SlotState, 
 	}
 	e := newEvent(k, now, s, rec.Mask, rec.Fingerprint, msg)
 	e.Action = action
-	e.Condition = "health"
+	if k == event.KeyRecovered {
+		e.Resolves = []string{"health"}
+	} else {
+		e.Condition = "health"
+	}
 	e.Fields = map[string]string{"outcome": string(res.Outcome)}
 	if res.Status != 0 {
 		e.Fields["status"] = strconv.Itoa(res.Status)

@@ -75,7 +75,7 @@ func (r *Rotator) probeRetired(ctx context.Context, s config.Slot, p store.PairR
 		p.Role, p.RevokedAt = store.RoleRevoked, now
 		e := newEvent(event.OldKeyRevoked, now, s, p.Mask, p.Fingerprint, fmt.Sprintf(
 			"%s: KPay now rejects the retired pair %s: rotation complete (retired %s ago)", s.Name, p.Mask, FormatAge(now.Sub(p.RetiredAt))))
-		e.Condition = "retired:" + p.Fingerprint
+		e.Resolves = []string{"retired:" + p.Fingerprint}
 		c.emit(e)
 		if rot, ok := r.watchingRotation(s.Name, p.Fingerprint); ok {
 			rot.State, rot.DoneAt = store.RotationDone, now

@@ -373,7 +373,7 @@ func (r *Rotator) written(ctx context.Context, s config.Slot, rot *store.Rotatio
 		e.Message += fmt.Sprintf("; payments could not authenticate for %s (cutover gap, from the first rejection of the old pair)", rot.Gap.Round(time.Second))
 		e.Fields["cutover_gap"] = rot.Gap.Round(time.Second).String()
 	}
-	e.Condition = "rotation"
+	e.Resolves = []string{"age", "rotation"}
 	c.emit(e)
 
 	// The verified probe speaks for the new pair.
@@ -387,7 +387,7 @@ func (r *Rotator) written(ctx context.Context, s config.Slot, rot *store.Rotatio
 	}
 	if prevHealth == store.HealthFailing || prevHealth == store.HealthDegraded {
 		re := newEvent(event.KeyRecovered, now, s, rec.Mask, rec.Fingerprint, fmt.Sprintf("%s: KPay accepts the current pair %s (just rotated in)", s.Name, rec.Mask))
-		re.Condition = "health"
+		re.Resolves = []string{"health"}
 		c.emit(re)
 	}
 	st.UpdatedAt = now
@@ -405,6 +405,7 @@ func (r *Rotator) reject(s config.Slot, rot store.Rotation, reason string, now t
 		"%s: the staged pair %s was rejected and nothing was written: %s", s.Name, orDash(rot.NewMask), reason))
 	e.Action = fmt.Sprintf("generate a new pair in the KPay dashboard (application of slot %s, %s environment), then run: kpay-rotator stage %s", s.Name, s.Environment, s.Name)
 	e.Fields = map[string]string{"rotation": rot.ID, "reason": reason}
+	e.Resolves = []string{"rotation"}
 	c := &change{slot: s.Name, rotation: &rot}
 	c.emit(e)
 	if err := r.commit(c); err != nil {

@@ -54,10 +54,16 @@ var (
 	// to its one rotation not yet written.
 	bucketRotations = []byte("rotations")
 	bucketActive    = []byte("active_rotations")
+	// The alert outbox, the conditions active at each receiver, and each
+	// receiver's delivery health.
+	bucketOutbox    = []byte("outbox")
+	bucketAlerts    = []byte("alerts")
+	bucketReceivers = []byte("receivers")
 	keySchema       = []byte("schema")
 )
 
-var allBuckets = [][]byte{bucketMeta, bucketSlots, bucketPairs, bucketProbes, bucketEvents, bucketRotations, bucketActive}
+var allBuckets = [][]byte{bucketMeta, bucketSlots, bucketPairs, bucketProbes, bucketEvents, bucketRotations, bucketActive,
+	bucketOutbox, bucketAlerts, bucketReceivers}
 
 // Options configure Open.
 type Options struct {
