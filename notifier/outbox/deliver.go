@@ -1,0 +1,297 @@
+package outbox
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"math/rand/v2"
+	"slices"
+	"time"
+
+	"kpay-rotator/event"
+	"kpay-rotator/notifier"
+	"kpay-rotator/store"
+)
+
+// backoff is the wait after n failed attempts: 5 s doubling to 10 min,
+// with ±20 % jitter so receivers coming back are not hit in lockstep.
+func backoff(n int) time.Duration {
+	d := 5 * time.Second
+	for i := 1; i < n && d < 10*time.Minute; i++ {
+		d *= 2
+	}
+	d = min(d, 10*time.Minute)
+	return time.Duration(float64(d) * (0.8 + 0.4*rand.Float64()))
+}
+
+// deliver does one pass for r at now: gives up expired alerts, groups
+// first attempts that are due, and sends what is due as the rate allows.
+// It returns when it should run next (zero: nothing queued).
+func (o *Outbox) deliver(ctx context.Context, r *receiver, now time.Time) time.Time {
+	queue, err := o.queue(r)
+	if err != nil {
+		o.log.Error("cannot read the outbox", "receiver", r.Name, "err", err)
+		return now.Add(time.Minute)
+	}
+	queue = o.expire(r, queue, now)
+	queue = o.group(r, queue, now)
+
+	var next time.Time
+	for i, d := range queue {
+		if d.DueAt.After(now) {
+			next = earliest(next, d.DueAt)
+			continue
+		}
+		if wait, ok := r.bucket.Reserve(now, now); !ok {
+			return earliest(next, now.Add(wait))
+		}
+		if ctx.Err() != nil {
+			return time.Time{}
+		}
+		res := o.send(ctx, r, d)
+		after := o.now()
+		if after.Before(now) {
+			after = now
+		}
+		if retryAt, failed := o.settle(r, d, res, after); failed {
+			// A failing destination gets nothing more this pass: what
+			// follows would fail the same way.
+			next = earliest(next, retryAt)
+			for _, rest := range queue[i+1:] {
+				at := rest.DueAt
+				if retryAt.After(at) {
+					at = retryAt
+				}
+				next = earliest(next, at)
+			}
+			return next
+		}
+	}
+	return next
+}
+
+func earliest(a, b time.Time) time.Time {
+	if a.IsZero() || b.Before(a) {
+		return b
+	}
+	return a
+}
+
+func (o *Outbox) queue(r *receiver) ([]store.Delivery, error) {
+	var q []store.Delivery
+	err := o.store.View(func(tx *store.Tx) error {
+		var err error
+		q, err = tx.Deliveries(r.Name, 0)
+		return err
+	})
+	return q, err
+}
+
+// expire gives up deliveries older than max_delivery_age: each is handed
+// to the fallback receiver if there is one, and recorded as its own event.
+func (o *Outbox) expire(r *receiver, queue []store.Delivery, now time.Time) []store.Delivery {
+	var keep []store.Delivery
+	for _, d := range queue {
+		if now.Sub(d.CreatedAt) < r.MaxDeliveryAge {
+			keep = append(keep, d)
+			continue
+		}
+		o.log.Error("giving up an alert: not delivered within max_delivery_age", "receiver", r.Name, "alert", d.ID,
+			"events", len(d.Events), "attempts", d.Attempts, "last_error", d.LastError)
+		if o.opts.OnResult != nil {
+			o.opts.OnResult(r.Name, "expired")
+		}
+		if err := o.drop(r, d, now); err != nil {
+			o.log.Error("cannot drop an expired alert", "receiver", r.Name, "err", err)
+			keep = append(keep, d)
+			continue
+		}
+		e := event.New(event.NotificationExpired, now, "", fmt.Sprintf(
+			"an alert (%d events, first: %s) could not be delivered to %s within max_delivery_age %s and was given up after %d attempts; last error: %s",
+			len(d.Events), firstKind(d), r.Name, r.MaxDeliveryAge, d.Attempts, d.LastError))
+		e.Fields = map[string]string{"receiver": r.Name, "alert": d.ID}
+		e.Action = fmt.Sprintf("check notifier %s (kpay-rotator notify-test %s); kpay-rotator status shows the current state of every slot", r.Name, r.Name)
+		if err := o.emit(e); err != nil {
+			o.log.Error("cannot record notification_expired", "err", err)
+		}
+	}
+	return keep
+}
+
+func firstKind(d store.Delivery) event.Kind {
+	if len(d.Events) == 0 {
+		return ""
+	}
+	return d.Events[0].Kind
+}
+
+// drop removes d from r's queue and hands it to r's fallback, in one
+// transaction.
+func (o *Outbox) drop(r *receiver, d store.Delivery, now time.Time) error {
+	return o.store.Update(func(tx *store.Tx) error {
+		if err := tx.DeleteDelivery(r.Name, d.Seq); err != nil {
+			return err
+		}
+		if r.Fallback == "" || d.Origin != "" {
+			// A fallback's own failures go nowhere further: no loops.
+			return nil
+		}
+		fb := o.receivers[r.Fallback]
+		defer o.Committed(nil) // wake the fallback's loop
+		return tx.PutDelivery(&store.Delivery{ID: d.ID, Receiver: fb.Name, Events: d.Events, Repeat: d.Repeat,
+			CreatedAt: now, DueAt: now, Origin: r.Name})
+	})
+}
+
+// group merges every first attempt queued for r into one delivery once the
+// oldest of them has waited group_wait: a burst (40 slots failing after a
+// KPay outage) becomes one message, not 40.
+func (o *Outbox) group(r *receiver, queue []store.Delivery, now time.Time) []store.Delivery {
+	var fresh []int
+	due := false
+	for i, d := range queue {
+		if d.Attempts == 0 && d.Origin == "" {
+			fresh = append(fresh, i)
+			due = due || !d.DueAt.After(now)
+		}
+	}
+	if !due || len(fresh) < 2 {
+		return queue
+	}
+	merged := store.Delivery{ID: newID(), Receiver: r.Name, DueAt: now, Repeat: true}
+	for _, i := range fresh {
+		d := queue[i]
+		merged.Events = append(merged.Events, d.Events...)
+		merged.Repeat = merged.Repeat && d.Repeat
+		if merged.CreatedAt.IsZero() || d.CreatedAt.Before(merged.CreatedAt) {
+			merged.CreatedAt = d.CreatedAt
+		}
+	}
+	err := o.store.Update(func(tx *store.Tx) error {
+		for _, i := range fresh {
+			if err := tx.DeleteDelivery(r.Name, queue[i].Seq); err != nil {
+				return err
+			}
+		}
+		return tx.PutDelivery(&merged)
+	})
+	if err != nil {
+		o.log.Error("cannot group alerts; sending them one by one", "receiver", r.Name, "err", err)
+		return queue
+	}
+	var out []store.Delivery
+	for i, d := range queue {
+		if !slices.Contains(fresh, i) {
+			out = append(out, d)
+		}
+	}
+	return append(out, merged)
+}
+
+func (o *Outbox) send(ctx context.Context, r *receiver, d store.Delivery) notifier.Result {
+	ctx, cancel := context.WithTimeoutCause(ctx, o.opts.SendTimeout, errors.New("chat delivery took too long"))
+	defer cancel()
+	return r.Sender.Send(ctx, notifier.Alert{ID: d.ID, Events: d.Events, Repeat: d.Repeat})
+}
+
+// settle records the result of sending d; failed reports whether the
+// destination failed (and when to try it again).
+func (o *Outbox) settle(r *receiver, d store.Delivery, res notifier.Result, now time.Time) (retryAt time.Time, failed bool) {
+	log := o.log.With("receiver", r.Name, "alert", d.ID, "events", len(d.Events))
+	var result string
+	var health store.ReceiverState
+	err := o.store.Update(func(tx *store.Tx) error {
+		var err error
+		if health, err = tx.Receiver(r.Name); err != nil {
+			return err
+		}
+		switch {
+		case res.Delivered:
+			result = "delivered"
+			health.ConsecutiveFailures, health.LastError, health.LastSuccess = 0, "", now
+			if err := tx.DeleteDelivery(r.Name, d.Seq); err != nil {
+				return err
+			}
+		case res.Retry:
+			result = "retry"
+			d.Attempts++
+			d.LastError, d.LastAttemptAt = res.Detail, now
+			d.DueAt = now.Add(max(res.RetryAfter, backoff(d.Attempts)))
+			retryAt = d.DueAt
+			health.ConsecutiveFailures++
+			health.LastError = res.Detail
+			if err := tx.PutDelivery(&d); err != nil {
+				return err
+			}
+		default:
+			result = "failed"
+			health.ConsecutiveFailures++
+			health.LastError = res.Detail
+			retryAt = now
+		}
+		if health.ConsecutiveFailures == 1 {
+			health.FailingSince = now
+		}
+		return tx.PutReceiver(health)
+	})
+	if err != nil {
+		log.Error("cannot record a delivery result", "err", err)
+		return now.Add(time.Minute), true
+	}
+	if o.opts.OnResult != nil {
+		o.opts.OnResult(r.Name, result)
+	}
+	switch result {
+	case "delivered":
+		log.Debug("alert delivered", "status", res.Status)
+		o.receiverRecovered(r, health, now)
+		return time.Time{}, false
+	case "retry":
+		log.Warn("alert not delivered; will retry", "status", res.Status, "attempt", d.Attempts, "retry_at", retryAt.Format(time.RFC3339), "err", res.Detail)
+	default:
+		log.Error("alert refused by the destination; not retrying", "status", res.Status, "err", res.Detail)
+		if err := o.drop(r, d, now); err != nil {
+			log.Error("cannot drop a refused alert", "err", err)
+		}
+	}
+	o.receiverFailing(r, health, now)
+	return retryAt, true
+}
+
+// receiverFailing raises notifier_failing through the other receivers once
+// r has failed FailureThreshold times in a row.
+func (o *Outbox) receiverFailing(r *receiver, h store.ReceiverState, now time.Time) {
+	if h.Alerted || h.ConsecutiveFailures < o.opts.FailureThreshold {
+		return
+	}
+	h.Alerted = true
+	if err := o.store.Update(func(tx *store.Tx) error { return tx.PutReceiver(h) }); err != nil {
+		o.log.Error("cannot record receiver state", "receiver", r.Name, "err", err)
+		return
+	}
+	e := event.New(event.NotifierFailing, now, "", fmt.Sprintf(
+		"alerts to %s keep failing (%d attempts in a row since %s): %s", r.Name, h.ConsecutiveFailures, h.FailingSince.UTC().Format(time.DateTime+" UTC"), h.LastError))
+	e.Fields = map[string]string{"receiver": r.Name}
+	e.Condition = "receiver:" + r.Name
+	e.Action = fmt.Sprintf("check the webhook or token of notifier %s, then: kpay-rotator notify-test %s; queued alerts are kept and retried", r.Name, r.Name)
+	if err := o.emit(e); err != nil {
+		o.log.Error("cannot record notifier_failing", "err", err)
+	}
+}
+
+func (o *Outbox) receiverRecovered(r *receiver, h store.ReceiverState, now time.Time) {
+	if !h.Alerted {
+		return
+	}
+	h.Alerted, h.FailingSince = false, time.Time{}
+	if err := o.store.Update(func(tx *store.Tx) error { return tx.PutReceiver(h) }); err != nil {
+		o.log.Error("cannot record receiver state", "receiver", r.Name, "err", err)
+		return
+	}
+	e := event.New(event.NotifierRecovered, now, "", fmt.Sprintf("alerts reach %s again", r.Name))
+	e.Fields = map[string]string{"receiver": r.Name}
+	e.Resolves = []string{"receiver:" + r.Name}
+	if err := o.emit(e); err != nil {
+		o.log.Error("cannot record notifier_recovered", "err", err)
+	}
+}

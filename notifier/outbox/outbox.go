@@ -1,0 +1,322 @@
+// Package outbox delivers events to chat receivers at least once: every
+// event routed to a receiver is written to a bbolt outbox in the same
+// transaction that records the event, then sent with backoff, Retry-After,
+// a token bucket per destination, grouping of bursts, repeats of active
+// conditions and resolved messages when they clear. It is the one retry
+// loop; receivers only classify.
+package outbox
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"log/slog"
+	"slices"
+	"sync"
+	"time"
+
+	"kpay-rotator/event"
+	"kpay-rotator/internal/ratelimit"
+	"kpay-rotator/notifier"
+	"kpay-rotator/store"
+)
+
+// Receiver is one configured destination.
+type Receiver struct {
+	Name   string
+	Sender notifier.Sender
+	// Every and Burst are the destination's documented sending rate.
+	Every          time.Duration
+	Burst          int
+	MinSeverity    event.Severity
+	RepeatInterval time.Duration
+	GroupWait      time.Duration
+	MaxDeliveryAge time.Duration
+	// Fallback names the receiver that gets what this one cannot deliver.
+	Fallback string
+}
+
+// Options configure New.
+type Options struct {
+	Store     *store.Store
+	Receivers []Receiver
+	// Routes gives the receivers a slot's events go to (its notify list).
+	Routes func(slot string) []string
+	Now    func() time.Time
+	Logger *slog.Logger
+	// FailureThreshold is how many consecutive failed attempts make a
+	// receiver failing (notifier_failing). Default 3.
+	FailureThreshold int
+	// SendTimeout bounds one send. Default 30s.
+	SendTimeout time.Duration
+	// OnResult, when set, is told every attempt's result ("delivered",
+	// "retry", "failed", "expired") for metrics.
+	OnResult func(receiver, result string)
+}
+
+// Outbox routes, queues and delivers alerts. It implements the rotator's
+// event sink.
+type Outbox struct {
+	opts      Options
+	store     *store.Store
+	log       *slog.Logger
+	now       func() time.Time
+	receivers map[string]*receiver
+	order     []string
+	logSink   *notifier.LogSink
+}
+
+type receiver struct {
+	Receiver
+	bucket *ratelimit.Bucket
+	wake   chan struct{}
+}
+
+// New validates the receivers and builds the outbox.
+func New(opts Options) (*Outbox, error) {
+	if opts.Store == nil {
+		return nil, errors.New("outbox: Store is required")
+	}
+	if opts.Now == nil {
+		opts.Now = time.Now
+	}
+	if opts.Logger == nil {
+		opts.Logger = slog.New(slog.DiscardHandler)
+	}
+	if opts.Routes == nil {
+		opts.Routes = func(string) []string { return nil }
+	}
+	if opts.FailureThreshold <= 0 {
+		opts.FailureThreshold = 3
+	}
+	if opts.SendTimeout <= 0 {
+		opts.SendTimeout = 30 * time.Second
+	}
+	o := &Outbox{opts: opts, store: opts.Store, log: opts.Logger, now: opts.Now, receivers: map[string]*receiver{}, logSink: notifier.NewLogSink(opts.Logger)}
+	for _, r := range opts.Receivers {
+		if r.Sender == nil || r.Name == "" {
+			return nil, fmt.Errorf("outbox: receiver %q has no sender", r.Name)
+		}
+		if r.Every <= 0 {
+			r.Every = time.Second
+		}
+		if r.RepeatInterval <= 0 {
+			r.RepeatInterval = 4 * time.Hour
+		}
+		if r.MaxDeliveryAge <= 0 {
+			r.MaxDeliveryAge = 24 * time.Hour
+		}
+		o.receivers[r.Name] = &receiver{Receiver: r, bucket: ratelimit.New(r.Every, r.Burst, opts.Now()), wake: make(chan struct{}, 1)}
+		o.order = append(o.order, r.Name)
+	}
+	for _, r := range o.receivers {
+		if r.Fallback != "" && o.receivers[r.Fallback] == nil {
+			return nil, fmt.Errorf("outbox: receiver %s: fallback %q is not a receiver", r.Name, r.Fallback)
+		}
+	}
+	return o, nil
+}
+
+func newID() string {
+	var b [12]byte
+	_, _ = rand.Read(b[:])
+	return "alr_" + hex.EncodeToString(b[:])
+}
+
+// Enqueue routes e to its receivers inside the transaction that records
+// it, opens or refreshes the condition it raises at each, and sends the
+// resolution to every receiver where a condition it resolves was open.
+func (o *Outbox) Enqueue(tx *store.Tx, e event.Event) error {
+	now := o.now()
+	targets := o.route(e)
+	for _, name := range targets {
+		r := o.receivers[name]
+		if err := tx.PutDelivery(&store.Delivery{ID: newID(), Receiver: name, Events: []event.Event{e}, CreatedAt: now, DueAt: now.Add(r.GroupWait)}); err != nil {
+			return err
+		}
+		if e.Condition != "" && e.Severity >= event.Warning {
+			st, ok, err := tx.GetAlertState(name, e.Slot, e.Condition)
+			if err != nil {
+				return err
+			}
+			if !ok {
+				st = store.AlertState{Receiver: name, Slot: e.Slot, Condition: e.Condition, Since: now}
+			}
+			st.Event, st.LastSent = e, now
+			if err := tx.PutAlertState(st); err != nil {
+				return err
+			}
+		}
+	}
+	for _, cond := range e.Resolves {
+		for _, name := range o.order {
+			_, ok, err := tx.GetAlertState(name, e.Slot, cond)
+			if err != nil {
+				return err
+			}
+			if !ok {
+				continue
+			}
+			if err := tx.DeleteAlertState(name, e.Slot, cond); err != nil {
+				return err
+			}
+			if slices.Contains(targets, name) {
+				continue
+			}
+			targets = append(targets, name)
+			r := o.receivers[name]
+			if err := tx.PutDelivery(&store.Delivery{ID: newID(), Receiver: name, Events: []event.Event{e}, CreatedAt: now, DueAt: now.Add(r.GroupWait)}); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+// route is the receivers e goes to by its slot's notify list (or, for the
+// notifier's own events, every receiver but the one concerned) and their
+// min_severity.
+func (o *Outbox) route(e event.Event) []string {
+	var names []string
+	if e.Slot != "" {
+		names = o.opts.Routes(e.Slot)
+	} else {
+		for _, n := range o.order {
+			if n != e.Fields["receiver"] {
+				names = append(names, n)
+			}
+		}
+	}
+	var out []string
+	for _, n := range names {
+		if r, ok := o.receivers[n]; ok && e.Severity >= r.MinSeverity && !slices.Contains(out, n) {
+			out = append(out, n)
+		}
+	}
+	return out
+}
+
+// Committed logs the committed events and wakes the delivery loops.
+func (o *Outbox) Committed(events []event.Event) {
+	o.logSink.Committed(events)
+	for _, r := range o.receivers {
+		select {
+		case r.wake <- struct{}{}:
+		default:
+		}
+	}
+}
+
+// emit records an event of the outbox itself (a receiver failing, an
+// alert given up) and queues it like any other.
+func (o *Outbox) emit(e event.Event) error {
+	err := o.store.Update(func(tx *store.Tx) error {
+		if err := tx.AppendEvent(&e); err != nil {
+			return err
+		}
+		return o.Enqueue(tx, e)
+	})
+	if err != nil {
+		return fmt.Errorf("record %s: %w", e.Kind, err)
+	}
+	o.Committed([]event.Event{e})
+	return nil
+}
+
+// Run delivers until ctx ends: one loop per receiver, so a slow or dead
+// destination never holds up the others, and one for repeats.
+func (o *Outbox) Run(ctx context.Context) {
+	var wg sync.WaitGroup
+	for _, name := range o.order {
+		r := o.receivers[name]
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for {
+				next := o.deliver(ctx, r, o.now())
+				wait := time.Minute
+				if !next.IsZero() {
+					wait = max(next.Sub(o.now()), 10*time.Millisecond)
+				}
+				t := time.NewTimer(wait)
+				select {
+				case <-ctx.Done():
+					t.Stop()
+					return
+				case <-r.wake:
+					t.Stop()
+				case <-t.C:
+				}
+			}
+		}()
+	}
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		tick := time.NewTicker(30 * time.Second)
+		defer tick.Stop()
+		for {
+			if err := o.Repeat(o.now()); err != nil {
+				o.log.Error("cannot queue alert reminders", "err", err)
+			}
+			select {
+			case <-ctx.Done():
+				return
+			case <-tick.C:
+			}
+		}
+	}()
+	wg.Wait()
+}
+
+// Flush runs one repeat pass and one delivery pass per receiver at now,
+// synchronously: tests drive the outbox with it and a fixed clock.
+func (o *Outbox) Flush(ctx context.Context, now time.Time) error {
+	if err := o.Repeat(now); err != nil {
+		return err
+	}
+	for _, name := range o.order {
+		o.deliver(ctx, o.receivers[name], now)
+	}
+	return nil
+}
+
+// Repeat queues a reminder for every condition still active at a receiver
+// and not sent for its repeat_interval.
+func (o *Outbox) Repeat(now time.Time) error {
+	var queued bool
+	err := o.store.Update(func(tx *store.Tx) error {
+		states, err := tx.AlertStates()
+		if err != nil {
+			return err
+		}
+		for _, st := range states {
+			r, ok := o.receivers[st.Receiver]
+			if !ok {
+				// The receiver left the configuration.
+				if err := tx.DeleteAlertState(st.Receiver, st.Slot, st.Condition); err != nil {
+					return err
+				}
+				continue
+			}
+			if now.Sub(st.LastSent) < r.RepeatInterval {
+				continue
+			}
+			if err := tx.PutDelivery(&store.Delivery{ID: newID(), Receiver: r.Name, Events: []event.Event{st.Event}, Repeat: true, CreatedAt: now, DueAt: now.Add(r.GroupWait)}); err != nil {
+				return err
+			}
+			st.LastSent = now
+			if err := tx.PutAlertState(st); err != nil {
+				return err
+			}
+			queued = true
+		}
+		return nil
+	})
+	if queued {
+		o.Committed(nil)
+	}
+	return err
+}
