@@ -77,7 +77,7 @@ func (p Pair) Fingerprint() string {
 	h.Write([]byte("kpay-rotator/pair/v1\x00"))
 	h.Write([]byte(p.APIKey))
 	h.Write([]byte{0})
-	h.Write([]byte(p.SecretKey.v))
+	h.Write([]byte(p.SecretKey.Reveal()))
 	return "fp_" + hex.EncodeToString(h.Sum(nil)[:16])
 }
 
@@ -151,7 +151,7 @@ func (p Pair) Check(want Environment) error {
 		return ErrEmptySecretKey
 	}
 	var errs []error
-	for _, k := range []string{p.APIKey, p.SecretKey.v} {
+	for _, k := range []string{p.APIKey, p.SecretKey.Reveal()} {
 		if !plausibleChars(k) {
 			errs = append(errs, ErrBadCharacters)
 			break
@@ -169,15 +169,15 @@ func (p Pair) Check(want Environment) error {
 		if env == Live {
 			other = Test
 		}
-		if strings.HasPrefix(p.SecretKey.v, other.SecretKeyPrefix()) {
+		if strings.HasPrefix(p.SecretKey.Reveal(), other.SecretKeyPrefix()) {
 			errs = append(errs, ErrMixedPrefixes)
 		}
 		if len(p.APIKey)-len(env.APIKeyPrefix()) < minKeyBody || len(p.APIKey) > maxKeyLen {
 			errs = append(errs, fmt.Errorf("%w: the public key has %d characters", ErrBadLength, len(p.APIKey)))
 		}
 	}
-	if body := strings.TrimPrefix(strings.TrimPrefix(p.SecretKey.v, "sk_test_"), "sk_live_"); len(body) < minKeyBody || len(p.SecretKey.v) > maxKeyLen {
-		errs = append(errs, fmt.Errorf("%w: the secret key has %d characters", ErrBadLength, len(p.SecretKey.v)))
+	if sk := p.SecretKey.Reveal(); len(strings.TrimPrefix(strings.TrimPrefix(sk, "sk_test_"), "sk_live_")) < minKeyBody || len(sk) > maxKeyLen {
+		errs = append(errs, fmt.Errorf("%w: the secret key has %d characters", ErrBadLength, len(sk)))
 	}
 	return errors.Join(errs...)
 }
@@ -185,7 +185,8 @@ func (p Pair) Check(want Environment) error {
 // HasSecretPrefix reports whether the secret carries an sk_ prefix. Callers
 // warn (never reject) when it does not.
 func (p Pair) HasSecretPrefix() bool {
-	return strings.HasPrefix(p.SecretKey.v, "sk_test_") || strings.HasPrefix(p.SecretKey.v, "sk_live_")
+	sk := p.SecretKey.Reveal()
+	return strings.HasPrefix(sk, "sk_test_") || strings.HasPrefix(sk, "sk_live_")
 }
 
 func plausibleChars(s string) bool {

@@ -73,8 +73,12 @@ func TestSecret_EveryPrintingFormIsMasked(t *testing.T) {
 	type wrapper struct {
 		S kpay.Secret
 		P kpay.Pair
+		// fmt cannot call methods on unexported fields; the value must
+		// still not show. (A Pair there would show its public key, which
+		// is not a secret; its secret half is a Secret.)
+		hidden kpay.Secret
 	}
-	w := wrapper{s, p}
+	w := wrapper{s, p, s}
 	var outs []string
 	for _, verb := range []string{"%v", "%+v", "%#v", "%s", "%q", "%x", "%X", "%d"} {
 		outs = append(outs, fmt.Sprintf(verb, s), fmt.Sprintf(verb, p), fmt.Sprintf(verb, w), fmt.Sprintf(verb, &w))

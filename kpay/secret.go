@@ -13,22 +13,36 @@ const Masked = "[REDACTED]"
 // encoding.TextMarshaler — yields Masked, so a Secret can be logged, wrapped
 // in an error or marshalled by accident without leaking. The value is
 // reachable only through Reveal, which makes each use greppable.
+//
+// The value sits behind a pointer: fmt cannot call String on a Secret kept
+// in another struct's unexported field, and would print a string field's
+// contents there, but it prints a nested pointer only as an address.
 type Secret struct {
-	v string
+	v *string
 }
 
 // NewSecret wraps s.
-func NewSecret(s string) Secret { return Secret{v: s} }
+func NewSecret(s string) Secret {
+	if s == "" {
+		return Secret{}
+	}
+	return Secret{v: &s}
+}
 
 // Reveal returns the secret value. Call it only where the value must leave
 // the process (an HTTP header, a Secrets Manager write).
-func (s Secret) Reveal() string { return s.v }
+func (s Secret) Reveal() string {
+	if s.v == nil {
+		return ""
+	}
+	return *s.v
+}
 
 // IsZero reports whether the secret is empty.
-func (s Secret) IsZero() bool { return s.v == "" }
+func (s Secret) IsZero() bool { return s.v == nil || *s.v == "" }
 
 // Equal compares two secrets without revealing either to the caller.
-func (s Secret) Equal(o Secret) bool { return s.v == o.v }
+func (s Secret) Equal(o Secret) bool { return s.Reveal() == o.Reveal() }
 
 // String implements fmt.Stringer.
 func (s Secret) String() string { return Masked }

@@ -1,8 +1,17 @@
-// Package notifier tells people what happened. For now it is the event
-// sink: every event the rotator records is logged here once committed.
-// Delivery to chat receivers through a persistent outbox builds on the same
-// two hooks: Enqueue (inside the transaction that records the event) and
-// Committed (after it).
+// Package notifier tells people what happened. It holds the event sink:
+// every event the rotator records is logged here once committed, and
+// delivery through a persistent outbox builds on the same two hooks,
+// Enqueue (inside the transaction that records the event) and Committed
+// (after it).
+//
+// It also holds what every chat receiver shares, so that the receivers in
+// the sub-packages (slack, discord, teams, googlechat, mattermost, telegram,
+// webhook; built from configuration by receivers) differ only in payload:
+// the Alert/Result/Sender contract, credentials read at send time
+// (SecretRef), one HTTP exchange and one classification of its outcome
+// (Poster), the Redactor every outgoing string passes through, and the
+// wording of alerts (Title, Facts, Summary, Actions). Receivers only
+// classify; backoff and retries live in one place, with the outbox.
 package notifier
 
 import (

@@ -1,0 +1,141 @@
+package discord
+
+import (
+	"time"
+
+	"kpay-rotator/notifier"
+)
+
+// Limits of an embed, from Discord's reference. The total counts title,
+// description, field names and values, footer and author across all
+// embeds.
+const (
+	maxTitle       = 256
+	maxDescription = 4096
+	maxFieldValue  = 1024
+	maxTotal       = 6000
+	maxFact        = 200
+	maxItem        = 200
+	maxFooter      = 300
+)
+
+// Payload is the webhook body.
+type Payload struct {
+	AllowedMentions AllowedMentions `json:"allowed_mentions"`
+	Embeds          []Embed         `json:"embeds"`
+}
+
+// AllowedMentions with an empty Parse list stops every ping, whatever
+// the text says.
+type AllowedMentions struct {
+	Parse []string `json:"parse"`
+}
+
+// Embed is a Discord rich embed.
+type Embed struct {
+	Title       string  `json:"title"`
+	Description string  `json:"description,omitempty"`
+	Color       int     `json:"color"`
+	Fields      []Field `json:"fields,omitempty"`
+	Footer      *Footer `json:"footer,omitempty"`
+	Timestamp   string  `json:"timestamp,omitempty"`
+}
+
+// Field is an embed field.
+type Field struct {
+	Name   string `json:"name"`
+	Value  string `json:"value"`
+	Inline bool   `json:"inline,omitempty"`
+}
+
+// Footer is an embed footer.
+type Footer struct {
+	Text string `json:"text"`
+}
+
+// Escape escapes one rune of untrusted text for Discord markdown. Every
+// markup character gets a backslash (Discord hides it before any
+// punctuation), which also breaks <@id> mentions, masked links and bare
+// URL autolinks (the ':' of "http:"); '@' gets a zero-width space after
+// it so @everyone and @here are not even drawn as mentions.
+func Escape(r rune) string {
+	switch r {
+	case '\\', '*', '_', '~', '`', '|', '>', '<', '#', '-', '[', ']', '(', ')', ':', '.', '!':
+		return `\` + string(r)
+	case '@':
+		return "@\u200b"
+	}
+	return string(r)
+}
+
+// escapeTitle is Escape for the title, which holds only fixed wording and
+// slot names: just the emphasis and mention characters are escaped, so
+// that a client drawing titles without markdown shows few backslashes.
+func escapeTitle(r rune) string {
+	switch r {
+	case '\\', '*', '_', '~', '`', '|', '<':
+		return `\` + string(r)
+	case '@':
+		return "@\u200b"
+	}
+	return string(r)
+}
+
+// escapeCode is for text inside a code span, where escapes are shown
+// literally and only a backtick matters: it would end the span.
+func escapeCode(r rune) string {
+	if r == '`' {
+		return "ˋ"
+	}
+	return string(r)
+}
+
+// Render builds the message for a, within every embed limit.
+func Render(a notifier.Alert) Payload {
+	e := Embed{
+		Title: notifier.EscapeClip(notifier.Title(a), maxTitle, escapeTitle),
+		Color: notifier.Color(a.Severity()),
+	}
+	if t := notifier.Latest(a); !t.IsZero() {
+		e.Timestamp = t.UTC().Format(time.RFC3339)
+	}
+	footer := "kpay-rotator"
+	if n := notifier.Note(a); n != "" {
+		footer = n + " · " + footer
+	}
+	// Footers are drawn as plain text, and this one is fixed wording.
+	e.Footer = &Footer{Text: notifier.Clip(footer, maxFooter)}
+	if !notifier.Grouped(a) && len(a.Events) == 1 {
+		for _, f := range notifier.Facts(a.Events[0]) {
+			v := notifier.EscapeClip(f.Value, maxFact, Escape)
+			if f.Code {
+				v = "`" + notifier.EscapeClip(f.Value, maxFact, escapeCode) + "`"
+			}
+			e.Fields = append(e.Fields, Field{Name: f.Label, Value: v, Inline: true})
+		}
+	}
+	if acts := notifier.Actions(a); len(acts) > 0 {
+		lines := make([]string, len(acts))
+		for i, act := range acts {
+			lines[i] = notifier.EscapeClip(act, maxFieldValue-8, escapeCode)
+		}
+		e.Fields = append(e.Fields, Field{Name: "Next step", Value: "```\n" + notifier.List(lines, "\n", maxFieldValue-8, notifier.More) + "```"})
+	}
+	// The description gets what the 6000 total leaves, less a margin for
+	// Discord counting some characters differently from bytes.
+	used := len(e.Title) + len(e.Footer.Text)
+	for _, f := range e.Fields {
+		used += len(f.Name) + len(f.Value)
+	}
+	room := min(maxDescription, maxTotal-used-100)
+	if notifier.Grouped(a) {
+		items := make([]string, len(a.Events))
+		for i, ev := range a.Events {
+			items[i] = "• " + notifier.EscapeClip(notifier.Summary(ev), maxItem, Escape)
+		}
+		e.Description = notifier.List(items, "\n", room, notifier.More)
+	} else if len(a.Events) == 1 {
+		e.Description = notifier.EscapeClip(notifier.OneLine(a.Events[0].Message), room, Escape)
+	}
+	return Payload{AllowedMentions: AllowedMentions{Parse: []string{}}, Embeds: []Embed{e}}
+}

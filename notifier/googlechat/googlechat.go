@@ -1,0 +1,108 @@
+// Package googlechat delivers alerts to a Google Chat space's incoming
+// webhook as a cardsV2 card with a short text line, keeping each slot's
+// alerts in one thread.
+//
+// Threading: the body names a threadKey per slot and the URL asks for
+// REPLY_MESSAGE_FALLBACK_TO_NEW_THREAD; without that option Chat ignores
+// the key and starts a new thread every time.
+package googlechat
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"strings"
+	"time"
+
+	"kpay-rotator/kpay"
+	"kpay-rotator/notifier"
+)
+
+// Options configures a Receiver.
+type Options struct {
+	// URL is the webhook URL,
+	// https://chat.googleapis.com/v1/spaces/…/messages?key=…&token=…; it
+	// is the credential (token= above all), read at every send.
+	URL notifier.SecretRef
+	// HTTPClient or Transport replace the default transport; optional.
+	HTTPClient *http.Client
+	Transport  http.RoundTripper
+	// Timeout bounds one attempt; default notifier.DefaultTimeout.
+	Timeout time.Duration
+	// Now is the clock for Retry-After dates; default time.Now.
+	Now func() time.Time
+}
+
+// Receiver sends alerts to one Google Chat space.
+type Receiver struct {
+	url  notifier.SecretRef
+	post *notifier.Poster
+}
+
+// New returns a Receiver.
+func New(o Options) (*Receiver, error) {
+	if o.URL == nil {
+		return nil, errors.New("googlechat: a webhook URL is required (url_file = a file holding https://chat.googleapis.com/v1/spaces/…/messages?key=…&token=…)")
+	}
+	if err := notifier.CheckInline(o.URL, func(s kpay.Secret) error {
+		_, err := notifier.ParseURL(s, o.URL.Describe())
+		return err
+	}); err != nil {
+		return nil, errors.New("googlechat: " + err.Error())
+	}
+	return &Receiver{url: o.URL, post: notifier.NewPoster(notifier.PosterOptions{
+		HTTPClient: o.HTTPClient, Transport: o.Transport, Timeout: o.Timeout, Now: o.Now,
+	})}, nil
+}
+
+// String names the receiver by where its URL comes from.
+func (r Receiver) String() string { return "googlechat receiver, URL from " + r.url.Describe() }
+
+// Format prints String for every verb: fmt would print a credential
+// reached through an unexported field raw, past kpay.Secret's mask.
+func (r Receiver) Format(f fmt.State, _ rune) { _, _ = io.WriteString(f, r.String()) }
+
+// Rate: Chat's write quota is per space and shared by every app and
+// webhook in it (60 a minute in the older table); one message a second is
+// the budget Google's limits page leads to.
+func (r *Receiver) Rate() (every time.Duration, burst int) { return time.Second, 1 }
+
+// Send posts a into its slot's thread.
+func (r *Receiver) Send(ctx context.Context, a notifier.Alert) notifier.Result {
+	u, red, err := notifier.LoadURL(r.url)
+	if err != nil {
+		return notifier.Unsendable(red, err)
+	}
+	q := u.Query()
+	q.Set("messageReplyOption", "REPLY_MESSAGE_FALLBACK_TO_NEW_THREAD")
+	u.RawQuery = q.Encode()
+	body, err := notifier.MarshalJSON(Render(a))
+	if err != nil {
+		return notifier.Unsendable(red, err)
+	}
+	res, rep := r.post.Post(ctx, notifier.Request{
+		URL: u, Body: body, Redactor: red,
+		Header: http.Header{"Content-Type": {"application/json; charset=UTF-8"}},
+	})
+	if rep == nil {
+		return res
+	}
+	var answer struct {
+		Name  string `json:"name"`
+		Error struct {
+			Message, Status string
+		} `json:"error"`
+	}
+	if json.Unmarshal(rep.Body, &answer) == nil {
+		switch {
+		case res.Delivered && answer.Name != "":
+			res.Detail = red.Line(notifier.StatusLine(rep.Status, "message "+answer.Name))
+		case !res.Delivered && answer.Error.Message != "":
+			res.Detail = red.Line(notifier.StatusLine(rep.Status, strings.Trim(answer.Error.Status+": "+answer.Error.Message, ": ")))
+		}
+	}
+	return res
+}

@@ -1,0 +1,122 @@
+// Package receivers builds a chat receiver from its configuration. It is
+// the only package that imports every receiver, so adding a platform
+// touches one switch, and the rest of the daemon sees only
+// notifier.Sender and a rate.
+package receivers
+
+import (
+	"fmt"
+	"slices"
+	"strings"
+	"time"
+
+	"kpay-rotator/notifier"
+	"kpay-rotator/notifier/discord"
+	"kpay-rotator/notifier/googlechat"
+	"kpay-rotator/notifier/mattermost"
+	"kpay-rotator/notifier/slack"
+	"kpay-rotator/notifier/teams"
+	"kpay-rotator/notifier/telegram"
+	"kpay-rotator/notifier/webhook"
+)
+
+// Spec is one configured receiver.
+type Spec struct {
+	Name, Type string
+	// URL is the webhook URL (every type but telegram).
+	URL notifier.SecretRef
+	// Token is the telegram bot token.
+	Token notifier.SecretRef
+	// SigningSecret is the webhook type's whsec_ secret.
+	SigningSecret notifier.SecretRef
+	// ChatID is the telegram chat.
+	ChatID string
+	// APIBase replaces the Telegram Bot API address; for tests.
+	APIBase string
+}
+
+// Receiver is what Build returns: a Sender and the pace its platform
+// allows, for the outbox's per-destination limiter.
+type Receiver interface {
+	notifier.Sender
+	Rate() (every time.Duration, burst int)
+}
+
+// Types lists the receiver types Build knows.
+var Types = []string{"slack", "discord", "teams", "googlechat", "mattermost", "telegram", "webhook"}
+
+// Build returns the receiver s describes. Its errors name the receiver
+// and say what to add; they never hold a credential.
+func Build(s Spec) (Receiver, error) {
+	if err := s.check(); err != nil {
+		return nil, fmt.Errorf("notifier[%s]: %w", s.Name, err)
+	}
+	var (
+		r   Receiver
+		err error
+	)
+	switch s.Type {
+	case "slack":
+		r, err = slack.New(slack.Options{URL: s.URL})
+	case "discord":
+		r, err = discord.New(discord.Options{URL: s.URL})
+	case "teams":
+		r, err = teams.New(teams.Options{URL: s.URL})
+	case "googlechat":
+		r, err = googlechat.New(googlechat.Options{URL: s.URL})
+	case "mattermost":
+		r, err = mattermost.New(mattermost.Options{URL: s.URL})
+	case "telegram":
+		r, err = telegram.New(telegram.Options{Token: s.Token, ChatID: s.ChatID, APIBase: s.APIBase})
+	case "webhook":
+		r, err = webhook.New(webhook.Options{URL: s.URL, SigningSecret: s.SigningSecret})
+	}
+	if err != nil {
+		return nil, fmt.Errorf("notifier[%s]: %w", s.Name, err)
+	}
+	return r, nil
+}
+
+// check says, before any receiver is built, what a type needs and what it
+// does not take: a token given to slack is a mistake worth naming rather
+// than ignoring.
+func (s Spec) check() error {
+	if !slices.Contains(Types, s.Type) {
+		return fmt.Errorf("type %q is not one of: %s", s.Type, strings.Join(Types, ", "))
+	}
+	var missing, unused []string
+	need := func(ok bool, what string) {
+		if !ok {
+			missing = append(missing, what)
+		}
+	}
+	refuse := func(set bool, what string) {
+		if set {
+			unused = append(unused, what)
+		}
+	}
+	switch s.Type {
+	case "telegram":
+		need(s.Token != nil, "a bot token (token_file)")
+		need(s.ChatID != "", "chat_id")
+		refuse(s.URL != nil, "url")
+		refuse(s.SigningSecret != nil, "signing_secret")
+	case "webhook":
+		need(s.URL != nil, "a URL (url_file)")
+		need(s.SigningSecret != nil, "a signing secret (signing_secret_file, whsec_…)")
+		refuse(s.Token != nil, "token")
+		refuse(s.ChatID != "", "chat_id")
+	default:
+		need(s.URL != nil, "a webhook URL (url_file)")
+		refuse(s.Token != nil, "token")
+		refuse(s.SigningSecret != nil, "signing_secret")
+		refuse(s.ChatID != "", "chat_id")
+	}
+	switch {
+	case len(missing) > 0:
+		return fmt.Errorf("a %s receiver needs %s", s.Type, strings.Join(missing, " and "))
+	case len(unused) > 0:
+		return fmt.Errorf("a %s receiver does not use %s; remove it", s.Type, strings.Join(unused, ", "))
+	}
+	return nil
+}

@@ -1,0 +1,90 @@
+package receivers_test
+
+import (
+	"context"
+	"strings"
+	"testing"
+	"time"
+
+	"kpay-rotator/kpay"
+	"kpay-rotator/notifier"
+	"kpay-rotator/notifier/notifiertest"
+	"kpay-rotator/notifier/receivers"
+)
+
+func inline(v string) notifier.SecretRef { return notifier.InlineSecret{Value: kpay.NewSecret(v)} }
+
+// TestBuild_sendsThroughEveryType builds each type against a real HTTP
+// receiver and sends one alert: the wiring from Spec to request.
+func TestBuild_sendsThroughEveryType(t *testing.T) {
+	for _, tt := range []struct {
+		typ        string
+		every      time.Duration
+		burst      int
+		reply      string
+		wantPrefix string
+	}{
+		{"slack", time.Second, 1, "ok", notifiertest.HookPath},
+		{"discord", 2 * time.Second, 5, `{"id":"1"}`, notifiertest.HookPath},
+		{"teams", time.Second, 1, "", notifiertest.HookPath},
+		{"googlechat", time.Second, 1, `{"name":"spaces/a/messages/b"}`, notifiertest.HookPath},
+		{"mattermost", time.Second, 1, "ok", notifiertest.HookPath},
+		{"telegram", 3 * time.Second, 1, `{"ok":true,"result":{"message_id":1}}`, "/bot" + notifiertest.BotToken},
+		{"webhook", 100 * time.Millisecond, 10, "", notifiertest.HookPath},
+	} {
+		t.Run(tt.typ, func(t *testing.T) {
+			srv := notifiertest.NewServer(t, notifiertest.Reply{Status: 200, Body: tt.reply})
+			d := srv.Destination()
+			s := receivers.Spec{Name: "ops", Type: tt.typ, URL: d.URL}
+			switch tt.typ {
+			case "telegram":
+				s = receivers.Spec{Name: "ops", Type: tt.typ, Token: d.Token, ChatID: "-100123", APIBase: d.APIBase}
+			case "webhook":
+				s.SigningSecret = d.SigningSecret
+			}
+			r, err := receivers.Build(s)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if every, burst := r.Rate(); every != tt.every || burst != tt.burst {
+				t.Errorf("got rate %v/%d, want %v/%d", every, burst, tt.every, tt.burst)
+			}
+			if res := r.Send(context.Background(), notifiertest.Failing()); !res.Delivered {
+				t.Fatalf("got %+v", res)
+			}
+			if got := srv.Last(t).Path; !strings.HasPrefix(got, tt.wantPrefix) {
+				t.Errorf("got path %q, want it to start with %q", got, tt.wantPrefix)
+			}
+		})
+	}
+}
+
+func TestBuild_errors(t *testing.T) {
+	url, tok := inline("https://example.com/hook"), inline(notifiertest.BotToken)
+	for _, tt := range []struct {
+		name string
+		s    receivers.Spec
+		want string
+	}{
+		{"unknown type", receivers.Spec{Name: "ops", Type: "irc"}, `notifier[ops]: type "irc" is not one of: slack, discord`},
+		{"slack without URL", receivers.Spec{Name: "ops", Type: "slack"}, "notifier[ops]: a slack receiver needs a webhook URL (url_file)"},
+		{"teams without URL", receivers.Spec{Name: "ops", Type: "teams"}, "a teams receiver needs a webhook URL"},
+		{"googlechat without URL", receivers.Spec{Name: "ops", Type: "googlechat"}, "a googlechat receiver needs a webhook URL"},
+		{"discord with a token", receivers.Spec{Name: "ops", Type: "discord", URL: url, Token: tok}, "a discord receiver does not use token"},
+		{"telegram without anything", receivers.Spec{Name: "tg", Type: "telegram"}, "notifier[tg]: a telegram receiver needs a bot token (token_file) and chat_id"},
+		{"telegram with a URL", receivers.Spec{Name: "tg", Type: "telegram", Token: tok, ChatID: "-1", URL: url}, "does not use url"},
+		{"webhook without secret", receivers.Spec{Name: "wh", Type: "webhook", URL: url}, "a webhook receiver needs a signing secret"},
+		{"webhook with a bad secret", receivers.Spec{Name: "wh", Type: "webhook", URL: url, SigningSecret: inline("nope-s3cret")}, "notifier[wh]: webhook: the signing secret in inline value in the configuration does not start with whsec_"},
+		{"malformed inline URL", receivers.Spec{Name: "ops", Type: "mattermost", URL: inline("https://h/hooks/s3cret\x7f")}, "notifier[ops]: mattermost: the URL in inline value"},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			_, err := receivers.Build(tt.s)
+			if err == nil || !strings.Contains(err.Error(), tt.want) {
+				t.Fatalf("got %v, want %q", err, tt.want)
+			}
+			if strings.Contains(err.Error(), "s3cret") {
+				t.Errorf("error holds the credential: %v", err)
+			}
+		})
+	}
+}

@@ -1,0 +1,85 @@
+package telegram
+
+import (
+	"strings"
+
+	"kpay-rotator/notifier"
+)
+
+// MaxText is sendMessage's limit on text, in characters after entity
+// parsing; counting the HTML's bytes instead can only come out higher,
+// so staying within it in bytes is safe. Longer text is rejected, not cut.
+const MaxText = 4096
+
+// Budgets for the fixed parts; the message (or a group's list) gets what
+// remains of MaxText.
+const (
+	maxTitle  = 300
+	maxFact   = 200
+	maxAction = 800
+	maxNote   = 300
+	maxItem   = 200
+)
+
+// Escape escapes one rune for Telegram HTML: '&', '<' and '>' are all the
+// Bot API requires outside attributes, and all it takes to keep text from
+// opening a tag.
+func Escape(r rune) string {
+	switch r {
+	case '&':
+		return "&amp;"
+	case '<':
+		return "&lt;"
+	case '>':
+		return "&gt;"
+	}
+	return string(r)
+}
+
+func esc(s string, max int) string { return notifier.EscapeClip(s, max, Escape) }
+
+// Render builds the HTML text for a, at most MaxText bytes. Every cut is
+// made by EscapeClip on unescaped text or by List between whole lines,
+// so no tag or entity is ever split and every tag opened is closed.
+func Render(a notifier.Alert) string {
+	head := "<b>" + esc(notifier.Title(a), maxTitle) + "</b>"
+	var facts []string
+	if !notifier.Grouped(a) && len(a.Events) == 1 {
+		for _, f := range notifier.Facts(a.Events[0]) {
+			v := esc(f.Value, maxFact)
+			if f.Code {
+				v = "<code>" + v + "</code>"
+			}
+			facts = append(facts, f.Label+": "+v)
+		}
+	}
+	var tail []string
+	if acts := notifier.Actions(a); len(acts) > 0 {
+		lines := make([]string, len(acts))
+		for i, act := range acts {
+			lines[i] = esc(act, maxAction)
+		}
+		tail = append(tail, "Next step:\n<pre>"+notifier.List(lines, "\n", maxAction, notifier.More)+"</pre>")
+	}
+	if n := notifier.Note(a); n != "" {
+		tail = append(tail, "<i>"+esc(n, maxNote)+"</i>")
+	}
+	fixed := len(head) + len(strings.Join(facts, "\n")) + len(strings.Join(tail, "\n\n"))
+	room := MaxText - fixed - 8 // the separators joined below
+	var body string
+	if notifier.Grouped(a) {
+		items := make([]string, len(a.Events))
+		for i, e := range a.Events {
+			items[i] = "• " + esc(notifier.Summary(e), maxItem)
+		}
+		body = notifier.List(items, "\n", room, notifier.More)
+	} else if len(a.Events) == 1 {
+		body = esc(notifier.OneLine(a.Events[0].Message), room)
+	}
+	parts := []string{head + "\n" + body}
+	if len(facts) > 0 {
+		parts = append(parts, strings.Join(facts, "\n"))
+	}
+	parts = append(parts, tail...)
+	return strings.Join(parts, "\n\n")
+}

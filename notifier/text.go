@@ -1,0 +1,175 @@
+package notifier
+
+import (
+	"bytes"
+	"encoding/json"
+	"strings"
+	"unicode"
+	"unicode/utf8"
+)
+
+// Ellipsis marks text cut to fit a platform's limit.
+const Ellipsis = "…"
+
+// OneLine makes untrusted text safe to place inside a line of a message:
+// invalid UTF-8 and invisible format characters (bidi overrides that
+// reorder what a reader sees, zero-width characters that hide a mention)
+// are dropped, and every run of control characters and spaces becomes one
+// space. A newline in an event message could otherwise start a Markdown
+// list, heading or quote on platforms that render them.
+func OneLine(s string) string {
+	if plainASCII(s) {
+		return s
+	}
+	var b strings.Builder
+	b.Grow(len(s))
+	pendingSpace := false
+	for _, c := range strings.ToValidUTF8(s, "") {
+		switch {
+		case unicode.IsControl(c) || unicode.IsSpace(c):
+			pendingSpace = true
+		case unicode.Is(unicode.Cf, c):
+		default:
+			if pendingSpace && b.Len() > 0 {
+				b.WriteByte(' ')
+			}
+			pendingSpace = false
+			b.WriteRune(c)
+		}
+	}
+	return b.String()
+}
+
+// plainASCII reports whether OneLine would return s unchanged: printable
+// ASCII without leading, trailing or doubled spaces, which most event text
+// is, so the copy is skipped.
+func plainASCII(s string) bool {
+	if s == "" {
+		return true
+	}
+	if s[0] == ' ' || s[len(s)-1] == ' ' {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if c < 0x20 || c > 0x7e || (c == ' ' && s[i+1] == ' ') {
+			return false
+		}
+	}
+	return true
+}
+
+// Clip cuts s to at most max bytes on a rune boundary, ending it with
+// Ellipsis when anything was cut. Byte limits are used throughout because
+// a byte count is never smaller than the rune or UTF-16 count platforms
+// measure in, so a text within a byte limit is within theirs.
+func Clip(s string, max int) string {
+	if len(s) <= max {
+		return s
+	}
+	if max < len(Ellipsis) {
+		return ""
+	}
+	cut := max - len(Ellipsis)
+	for cut > 0 && !utf8.RuneStart(s[cut]) {
+		cut--
+	}
+	return strings.TrimRight(s[:cut], " ") + Ellipsis
+}
+
+// ClipRunes cuts s to at most max runes, ending it with Ellipsis when
+// anything was cut.
+func ClipRunes(s string, max int) string {
+	if utf8.RuneCountInString(s) <= max {
+		return s
+	}
+	if max < 1 {
+		return ""
+	}
+	n := 0
+	for i := range s {
+		if n == max-1 {
+			return strings.TrimRight(s[:i], " ") + Ellipsis
+		}
+		n++
+	}
+	return s
+}
+
+// EscapeClip escapes s rune by rune with esc and keeps the result within
+// max bytes, so a cut never falls inside an escape sequence (half an
+// "&amp;", a backslash without its character) or inside a rune. A cut
+// result ends with Ellipsis.
+func EscapeClip(s string, max int, esc Escaper) string {
+	var b strings.Builder
+	b.Grow(min(len(s), max))
+	for _, r := range s {
+		b.WriteString(esc(r))
+	}
+	if b.Len() <= max {
+		return b.String()
+	}
+	if max < len(Ellipsis) {
+		return ""
+	}
+	budget := max - len(Ellipsis)
+	b.Reset()
+	for _, r := range s {
+		e := esc(r)
+		if b.Len()+len(e) > budget {
+			break
+		}
+		b.WriteString(e)
+	}
+	return strings.TrimRight(b.String(), " ") + Ellipsis
+}
+
+// Escaper escapes one rune of untrusted text for a platform's markup.
+type Escaper func(r rune) string
+
+// List joins items with sep, keeping the total within max bytes: it stops
+// at the first item that would not fit together with a closing line more(n)
+// for the n items left out, and then appends that line. Items must already
+// be escaped for the platform and should each be clipped well below max.
+func List(items []string, sep string, max int, more func(n int) string) string {
+	var b strings.Builder
+	for i, it := range items {
+		add := len(it)
+		if b.Len() > 0 {
+			add += len(sep)
+		}
+		reserve := 0
+		if rest := len(items) - i - 1; rest > 0 {
+			reserve = len(sep) + len(more(rest))
+		}
+		if b.Len()+add+reserve > max {
+			m := more(len(items) - i)
+			if b.Len() > 0 {
+				m = sep + m
+			}
+			if b.Len()+len(m) <= max {
+				b.WriteString(m)
+			}
+			return b.String()
+		}
+		if b.Len() > 0 {
+			b.WriteString(sep)
+		}
+		b.WriteString(it)
+	}
+	return b.String()
+}
+
+// MarshalJSON encodes v the way every receiver sends it: without
+// encoding/json's HTML escaping, which would turn each '<', '>' and '&'
+// of an already-escaped text into six bytes and eat into size limits, and
+// without the trailing newline.
+func MarshalJSON(v any) ([]byte, error) {
+	var buf bytes.Buffer
+	enc := json.NewEncoder(&buf)
+	enc.SetEscapeHTML(false)
+	if err := enc.Encode(v); err != nil {
+		return nil, err
+	}
+	return bytes.TrimSuffix(buf.Bytes(), []byte("\n")), nil
+}

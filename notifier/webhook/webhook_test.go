@@ -1,0 +1,241 @@
+package webhook_test
+
+import (
+	"bytes"
+	"context"
+	"crypto/hmac"
+	"crypto/sha256"
+	"encoding/base64"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"kpay-rotator/event"
+	"kpay-rotator/kpay"
+	"kpay-rotator/notifier"
+	"kpay-rotator/notifier/notifiertest"
+	"kpay-rotator/notifier/webhook"
+)
+
+func factory(d notifiertest.Destination) (notifier.Sender, error) {
+	return webhook.New(webhook.Options{URL: d.URL, SigningSecret: d.SigningSecret, Timeout: d.Timeout, Now: d.Now})
+}
+
+// verify checks a delivery the way a receiver following the Standard
+// Webhooks spec does, written from the spec rather than from the code
+// under test: decode the key after whsec_, HMAC-SHA256 over
+// "{id}.{timestamp}.{body}", base64, and compare in constant time with
+// each "v1," entry of the space-separated signature header.
+func verify(t *testing.T, secret string, req notifiertest.Request) {
+	t.Helper()
+	id, ts, sigs := req.Header.Get("webhook-id"), req.Header.Get("webhook-timestamp"), req.Header.Get("webhook-signature")
+	if id == "" || ts == "" || sigs == "" {
+		t.Fatalf("missing headers: id %q timestamp %q signature %q", id, ts, sigs)
+	}
+	if strings.Contains(id, ".") || strings.Contains(ts, ".") {
+		t.Fatalf("id %q or timestamp %q contains '.'", id, ts)
+	}
+	key, err := base64.StdEncoding.DecodeString(strings.TrimPrefix(secret, "whsec_"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	mac := hmac.New(sha256.New, key)
+	mac.Write([]byte(id + "." + ts + "." + string(req.Body)))
+	want := mac.Sum(nil)
+	for _, s := range strings.Fields(sigs) {
+		v, b64, ok := strings.Cut(s, ",")
+		if !ok || v != "v1" {
+			continue
+		}
+		got, err := base64.StdEncoding.DecodeString(b64)
+		if err == nil && hmac.Equal(got, want) {
+			return
+		}
+	}
+	t.Fatalf("no v1 signature in %q matches the body", sigs)
+}
+
+func TestReceiver_Send_signedPayload(t *testing.T) {
+	srv := notifiertest.NewServer(t, notifiertest.Reply{Status: 204})
+	s, err := factory(srv.Destination())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res := s.Send(context.Background(), notifiertest.Failing()); !res.Delivered {
+		t.Fatalf("got %+v", res)
+	}
+	req := srv.Last(t)
+	verify(t, notifiertest.WebhookSecret, req)
+	if got := req.Header.Get("webhook-id"); got != "alert-0001" {
+		t.Errorf("got webhook-id %q, want the alert id", got)
+	}
+	if got, want := req.Header.Get("webhook-timestamp"), strconv.FormatInt(notifiertest.At.Unix(), 10); got != want {
+		t.Errorf("got webhook-timestamp %q, want %q", got, want)
+	}
+	if req.Header.Get("Content-Type") != "application/json" || req.Path != notifiertest.HookPath {
+		t.Errorf("got %q at %s", req.Header.Get("Content-Type"), req.Path)
+	}
+	var p webhook.Payload
+	req.DecodeJSON(t, &p)
+	if p.Type != "kpay_rotator.key_failing" || p.Timestamp != "2026-01-05T10:00:00Z" || p.Data.AlertID != "alert-0001" || p.Data.Severity != "critical" {
+		t.Errorf("got %+v", p)
+	}
+	if len(p.Data.Events) != 1 {
+		t.Fatalf("got %d events", len(p.Data.Events))
+	}
+	e := p.Data.Events[0]
+	if e.Slot != "payments-live" || e.Kind != event.KeyFailing || e.Pair != "kpay_live_…9f2c" || e.Fields["cutover_gap"] != "3m" || e.Action == "" {
+		t.Errorf("got event %+v", e)
+	}
+}
+
+// stepClock advances a second per reading, as retries would.
+type stepClock struct {
+	mu sync.Mutex
+	t  time.Time
+}
+
+func (c *stepClock) Now() time.Time {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.t = c.t.Add(time.Second)
+	return c.t
+}
+
+func TestReceiver_Send_retryKeepsIDAndBody(t *testing.T) {
+	srv := notifiertest.NewServer(t, notifiertest.Reply{Status: 503})
+	d := srv.Destination()
+	d.Now = (&stepClock{t: notifiertest.At}).Now
+	s, _ := factory(d)
+	a := notifiertest.Group(3, event.KeyOverdue)
+	s.Send(context.Background(), a)
+	s.Send(context.Background(), a)
+	reqs := srv.Requests()
+	if len(reqs) != 2 {
+		t.Fatalf("got %d requests", len(reqs))
+	}
+	for _, r := range reqs {
+		verify(t, notifiertest.WebhookSecret, r)
+	}
+	if a, b := reqs[0].Header.Get("webhook-id"), reqs[1].Header.Get("webhook-id"); a != b || a == "" {
+		t.Errorf("got webhook-ids %q and %q, want one stable id", a, b)
+	}
+	if a, b := reqs[0].Header.Get("webhook-timestamp"), reqs[1].Header.Get("webhook-timestamp"); a == b {
+		t.Errorf("both attempts have timestamp %s; it must be each attempt's", a)
+	}
+	if !bytes.Equal(reqs[0].Body, reqs[1].Body) {
+		t.Error("the body changed between attempts")
+	}
+	var p webhook.Payload
+	reqs[0].DecodeJSON(t, &p)
+	if p.Type != "kpay_rotator.group" || len(p.Data.Events) != 3 {
+		t.Errorf("got type %q with %d events", p.Type, len(p.Data.Events))
+	}
+}
+
+func TestMessageID(t *testing.T) {
+	a := notifiertest.Failing()
+	a.ID = "alert.with.dots"
+	id := webhook.MessageID(a)
+	if strings.Contains(id, ".") || id != webhook.MessageID(a) || !strings.HasPrefix(id, "msg_") {
+		t.Errorf("got %q, want a stable msg_ id without dots", id)
+	}
+	a.ID = ""
+	if webhook.MessageID(a) == id || webhook.MessageID(a) != webhook.MessageID(a) {
+		t.Error("an empty id does not give its own stable replacement")
+	}
+}
+
+func TestReceiver_Send_limits(t *testing.T) {
+	for name, a := range map[string]notifier.Alert{
+		"huge event":      notifiertest.Huge(),
+		"40-slot group":   notifiertest.HugeGroup(),
+		"5000-slot group": notifiertest.Group(5000, event.KeyOverdue),
+	} {
+		t.Run(name, func(t *testing.T) {
+			srv := notifiertest.NewServer(t, notifiertest.Reply{Status: 200})
+			s, _ := factory(srv.Destination())
+			s.Send(context.Background(), a)
+			req := srv.Last(t)
+			notifiertest.CheckBody(t, req.Body, webhook.DefaultMaxBody)
+			verify(t, notifiertest.WebhookSecret, req)
+			var p webhook.Payload
+			req.DecodeJSON(t, &p)
+			if got := len(p.Data.Events) + p.Data.OmittedEvents; got != len(a.Events) || len(p.Data.Events) == 0 {
+				t.Errorf("got %d events + %d omitted, want %d in all", len(p.Data.Events), p.Data.OmittedEvents, len(a.Events))
+			}
+		})
+	}
+}
+
+func TestReceiver_Send_classification(t *testing.T) {
+	notifiertest.Classify(t, factory, notifiertest.Failing(), notifiertest.StandardCases(notifiertest.Reply{Status: 200}))
+}
+
+func TestReceiver_Send_goneSaysDisable(t *testing.T) {
+	srv := notifiertest.NewServer(t, notifiertest.Reply{Status: 410})
+	s, _ := factory(srv.Destination())
+	res := s.Send(context.Background(), notifiertest.Failing())
+	if res.Retry || res.Delivered || !strings.Contains(res.Detail, "asks to be disabled") {
+		t.Errorf("got %+v", res)
+	}
+}
+
+func TestReceiver_Send_noLeak(t *testing.T) { notifiertest.NoLeak(t, factory) }
+
+func TestSigningSecret_rejected(t *testing.T) {
+	url := notifier.InlineSecret{Value: kpay.NewSecret("https://example.com/hook")}
+	for name, tt := range map[string]struct{ secret, want string }{
+		"no prefix":  {"MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw", "does not start with whsec_"},
+		"not base64": {"whsec_s3cret!!not*base64", "not base64"},
+		"too short":  {"whsec_" + base64.StdEncoding.EncodeToString([]byte("s3cret-16-bytes!")), "at least 24"},
+	} {
+		t.Run(name, func(t *testing.T) {
+			_, err := webhook.New(webhook.Options{URL: url, SigningSecret: notifier.InlineSecret{Value: kpay.NewSecret(tt.secret)}})
+			if err == nil || !strings.Contains(err.Error(), tt.want) || strings.Contains(err.Error(), strings.TrimPrefix(tt.secret, "whsec_")) {
+				t.Errorf("New: got %v, want %q without the secret", err, tt.want)
+			}
+			// From a file it is read at send time, and refused then.
+			path := filepath.Join(t.TempDir(), "secret")
+			if err := os.WriteFile(path, []byte(tt.secret), 0o600); err != nil {
+				t.Fatal(err)
+			}
+			srv := notifiertest.NewServer(t, notifiertest.Reply{})
+			r, err := webhook.New(webhook.Options{URL: srv.Destination().URL, SigningSecret: notifier.FileSecret{Path: path}})
+			if err != nil {
+				t.Fatal(err)
+			}
+			res := r.Send(context.Background(), notifiertest.Failing())
+			if res.Delivered || res.Retry || !strings.Contains(res.Detail, tt.want) || len(srv.Requests()) != 0 {
+				t.Errorf("Send: got %+v and %d requests, want a final failure saying %q, nothing sent", res, len(srv.Requests()), tt.want)
+			}
+		})
+	}
+}
+
+func TestNew_requires(t *testing.T) {
+	url := notifier.InlineSecret{Value: kpay.NewSecret("https://example.com/hook")}
+	if _, err := webhook.New(webhook.Options{SigningSecret: url}); err == nil || !strings.Contains(err.Error(), "URL is required") {
+		t.Errorf("got %v", err)
+	}
+	if _, err := webhook.New(webhook.Options{URL: url}); err == nil || !strings.Contains(err.Error(), "signing secret is required") {
+		t.Errorf("got %v", err)
+	}
+}
+
+func TestReceiver_Rate(t *testing.T) {
+	sec := notifier.InlineSecret{Value: kpay.NewSecret(notifiertest.WebhookSecret)}
+	url := notifier.InlineSecret{Value: kpay.NewSecret("https://example.com/hook")}
+	r, _ := webhook.New(webhook.Options{URL: url, SigningSecret: sec})
+	if every, burst := r.Rate(); every != 100*time.Millisecond || burst != 10 {
+		t.Errorf("got default %v/%d, want 100ms/10", every, burst)
+	}
+	r, _ = webhook.New(webhook.Options{URL: url, SigningSecret: sec, Every: time.Second, Burst: 2})
+	if every, burst := r.Rate(); every != time.Second || burst != 2 {
+		t.Errorf("got %v/%d, want the configured 1s/2", every, burst)
+	}
+}
