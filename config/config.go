@@ -17,6 +17,7 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"time"
 
@@ -112,17 +113,74 @@ type Slot struct {
 	Line int // line of the [[slot]] header
 }
 
-// Notifier is one [[notifier]]: a chat destination for alerts.
+// Notifier is one [[notifier]]: a chat destination for alerts. Which
+// credentials are set depends on Type: telegram has Token and ChatID,
+// webhook has URL and Secret, every other type has URL alone.
 type Notifier struct {
 	Name string
 	Type string // slack|discord|teams|googlechat|mattermost|telegram|webhook
-	// Exactly one of URL (inline; makes the file a secret) and URLFile
-	// (read at send time, e.g. a systemd credential) is set.
-	URL            kpay.Secret
-	URLFile        string
+
+	URL    SecretSource // url, url_file, url_env, url_credential
+	Token  SecretSource // token, token_file, token_env, token_credential (telegram)
+	Secret SecretSource // secret, secret_file, …: the whsec_ signing secret (webhook)
+	// ChatID is where telegram posts: a numeric chat id (negative for
+	// groups and channels) or "@channelname".
+	ChatID string
+
 	MinSeverity    event.Severity // default warning
-	RepeatInterval time.Duration  // an active condition repeats this often; default 4h
-	Line           int            // line of the [[notifier]] header
+	RepeatInterval time.Duration  // an active condition repeats this often; default 4h, > 0
+	// GroupWait: alerts for this notifier arriving within it go out as one
+	// message; default 10s, >= 0 and < MaxDeliveryAge.
+	GroupWait time.Duration
+	// MaxDeliveryAge: delivery of an alert is given up after this; default
+	// 24h, > 0.
+	MaxDeliveryAge time.Duration
+	// Fallback names another notifier that gets the alerts this one cannot
+	// deliver; "" for none. Fallback chains never loop.
+	Fallback string
+
+	Line int // line of the [[notifier]] header
+}
+
+// SecretSource says where a secret (webhook URL, bot token, signing
+// secret) comes from. In a parsed Config exactly one field is set; only
+// Inline holds the value, the others are read at send time, so replacing a
+// file or credential needs no reload.
+type SecretSource struct {
+	// Inline is the value written in the file (url = "…"); Load then
+	// requires the file to be mode 0600 or stricter.
+	Inline kpay.Secret
+	// File is a path (url_file), made absolute against the configuration
+	// file's directory.
+	File string
+	// Env is the name of an environment variable (url_env).
+	Env string
+	// Credential is the name of a systemd credential (url_credential):
+	// the file $CREDENTIALS_DIRECTORY/Credential, filled from
+	// LoadCredential= in the unit.
+	Credential string
+}
+
+// IsZero reports whether no source is set.
+func (s SecretSource) IsZero() bool {
+	return s.Inline.IsZero() && s.File == "" && s.Env == "" && s.Credential == ""
+}
+
+// Describe names the source for messages and logs, never the value:
+// "file /run/…", "environment variable SLACK_URL", "systemd credential
+// slack-ops", "inline value in the configuration".
+func (s SecretSource) Describe() string {
+	switch {
+	case s.File != "":
+		return "file " + s.File
+	case s.Env != "":
+		return "environment variable " + s.Env
+	case s.Credential != "":
+		return "systemd credential " + s.Credential
+	case !s.Inline.IsZero():
+		return "inline value in the configuration"
+	}
+	return "no source"
 }
 
 // Slot returns the slot called name.
@@ -170,10 +228,10 @@ func resolvePath(flagValue, defaultPath string) string {
 }
 
 // Load reads and parses the file at path. Besides Parse's checks, it
-// refuses a file that holds a secret (an inline notifier url) while its
-// mode lets group or others in, as ssh does. Problems in the file come back
-// as Problems (errors.Is(err, ErrInvalid)); a file that cannot be read
-// comes back as the wrapped I/O error.
+// refuses a file that holds a secret (an inline notifier url, token or
+// secret) while its mode lets group or others in, as ssh does. Problems in
+// the file come back as Problems (errors.Is(err, ErrInvalid)); a file that
+// cannot be read comes back as the wrapped I/O error.
 func Load(path string) (*Config, error) {
 	f, err := os.Open(path)
 	if err != nil {
@@ -207,16 +265,47 @@ func Load(path string) (*Config, error) {
 	return cfg, nil
 }
 
+// inlineSecret is where the file holds a secret value, for Load's mode
+// check.
+type inlineSecret struct {
+	line int
+	key  string     // key path, e.g. notifier[ops].token
+	spec secretSpec // which kind of secret
+}
+
 // modeProblems applies DESIGN §8: a file holding a secret must not be open
-// to group or others.
-func modeProblems(path string, mode fs.FileMode, secrets []Problem) Problems {
+// to group or others. One problem, at the first secret, counts them all.
+func modeProblems(path string, mode fs.FileMode, secrets []inlineSecret) Problems {
 	perm := mode.Perm()
 	if len(secrets) == 0 || perm&0o077 == 0 {
 		return nil
 	}
-	what, it := "a webhook URL (a secret)", "the URL"
+	// Count each kind, in the order first met.
+	var kinds []secretSpec
+	count := map[string]int{}
+	for _, s := range secrets {
+		if count[s.spec.key] == 0 {
+			kinds = append(kinds, s.spec)
+		}
+		count[s.spec.key]++
+	}
+	var parts, moves []string
+	for _, k := range kinds {
+		parts = append(parts, k.count(count[k.key]))
+		moves = append(moves, k.key+"_credential")
+	}
+	var what string
+	switch {
+	case len(kinds) > 1:
+		what = fmt.Sprintf("%d secrets (%s)", len(secrets), strings.Join(parts, ", "))
+	case len(secrets) > 1:
+		what = parts[0] + " (secrets)"
+	default:
+		what = parts[0] + " (a secret)"
+	}
+	it := "it"
 	if len(secrets) > 1 {
-		what, it = fmt.Sprintf("%d webhook URLs (secrets)", len(secrets)), "the URLs"
+		it = "them"
 	}
 	access := "readable"
 	if perm&0o044 == 0 {
@@ -224,10 +313,10 @@ func modeProblems(path string, mode fs.FileMode, secrets []Problem) Problems {
 	}
 	return Problems{{
 		File: path,
-		Line: secrets[0].Line,
-		Key:  secrets[0].Key,
-		Message: fmt.Sprintf("%s holds %s but is %s by group or others (mode %04o); run: chmod 600 %s, or move %s to url_file",
-			filepath.Base(path), what, access, perm, path, it),
+		Line: secrets[0].line,
+		Key:  secrets[0].key,
+		Message: fmt.Sprintf("%s holds %s but is %s by group or others (mode %04o); run: chmod 600 %s, or move %s out of the file with %s (or the _file or _env form)",
+			filepath.Base(path), what, access, perm, path, it, orList(moves)),
 	}}
 }
 
@@ -246,7 +335,7 @@ func Parse(data []byte, filename string) (*Config, error) {
 
 // parse returns the config as far as it could be built (nil only on a
 // TOML syntax error), its problems, and where it holds secrets.
-func parse(data []byte, filename string) (*Config, Problems, []Problem) {
+func parse(data []byte, filename string) (*Config, Problems, []inlineSecret) {
 	sum := sha256.Sum256(data)
 	cfg := &Config{Checksum: hex.EncodeToString(sum[:])}
 	p := &parser{file: filename}
@@ -282,17 +371,60 @@ func parse(data []byte, filename string) (*Config, Problems, []Problem) {
 }
 
 // syntaxMessage returns the parser's message unless it may quote a secret:
-// the TOML library echoes the text it choked on, which on a url line is
-// part of a webhook URL.
+// the TOML library echoes the text it choked on, which in the value of
+// url, token or secret is part of a webhook URL, bot token or signing key.
 func syntaxMessage(data []byte, pe toml.ParseError) string {
-	lines := strings.Split(string(data), "\n")
-	if n := pe.Position.Line; n >= 1 && n <= len(lines) {
-		if keys, _ := parseKey(strings.TrimLeft(lines[n-1], " \t"), "="); len(keys) > 0 && keys[len(keys)-1] == "url" {
-			return "in the value of url (not shown: a webhook URL is a secret); check its quotes and escapes, e.g. url = \"https://hooks.slack.com/services/…\""
-		}
+	// A duplicate key names the key, never its value.
+	if strings.HasSuffix(pe.Message, "has already been defined.") {
+		return pe.Message
 	}
-	if strings.Contains(pe.Message, "://") {
-		return "near a URL (not shown: it may be a secret); check its quotes and escapes"
+	if spec, ok := secretAtLine(data, pe.Position.Line); ok {
+		return fmt.Sprintf("in the value of %s (not shown: %s); check its quotes and escapes, e.g. %s = %s",
+			spec.key, spec.notShown, spec.key, spec.example)
+	}
+	if secretLikeRE.MatchString(pe.Message) {
+		return "near what may be a secret (not shown); check the quotes and escapes on this line"
 	}
 	return pe.Message
+}
+
+// secretLikeRE matches text that may be a secret: a URL (webhook URLs
+// carry tokens), a signing secret, a Telegram bot token.
+var secretLikeRE = regexp.MustCompile(`://|whsec_|[0-9]+:[A-Za-z0-9_-]{8,}`)
+
+// inlineKeyRE finds an inline secret key assigned anywhere on a line, as
+// in an inline table: {name = "ops", token = "…"}.
+var inlineKeyRE = regexp.MustCompile(`(?:^|[\s{,.])["']?(url|token|secret)["']?\s*=`)
+
+// secretAtLine reports whether line n (1-based) of data holds, or lies
+// inside a multi-line value of, an inline secret key. data may not be
+// valid TOML: the scan is the line index's, which never fails.
+func secretAtLine(data []byte, n int) (secretSpec, bool) {
+	lines := strings.Split(string(data), "\n")
+	if n < 1 || n > len(lines) {
+		return secretSpec{}, false
+	}
+	var val valueScanner
+	var last string // key whose value the scanner is in
+	for i, text := range lines[:n] {
+		s := strings.TrimLeft(text, " \t")
+		if !val.open() {
+			last = ""
+			if keys, rest := parseKey(s, "="); len(keys) > 0 {
+				last = keys[len(keys)-1]
+				if i < n-1 {
+					val.scan(rest)
+				}
+			}
+		} else if i < n-1 {
+			val.scan(text)
+		}
+	}
+	if spec, ok := inlineSpecs[last]; ok {
+		return spec, true
+	}
+	if m := inlineKeyRE.FindStringSubmatch(lines[n-1]); m != nil {
+		return inlineSpecs[m[1]], true
+	}
+	return secretSpec{}, false
 }

@@ -29,7 +29,7 @@ func TestParse_ExampleConfig(t *testing.T) {
 		t.Errorf("got payments-test %+v", test)
 	}
 	n, ok := c.Notifier("ops")
-	if !ok || !strings.HasPrefix(n.URLFile, "/run/credentials/kpay-rotator.service/") || !n.URL.IsZero() {
+	if !ok || n.URL != (SecretSource{Credential: "slack-ops"}) || !n.Token.IsZero() || !n.Secret.IsZero() {
 		t.Errorf("got notifier %+v", n)
 	}
 }
@@ -68,7 +68,7 @@ func TestParse_ResolvesRelativePaths(t *testing.T) {
 	if c.Daemon.StateDir != "/etc/kpay-rotator/state" || c.Daemon.InboxDir != "/etc/run/inbox" {
 		t.Errorf("got %+v", c.Daemon)
 	}
-	if got := c.Notifiers[0].URLFile; got != "/etc/kpay-rotator/creds/discord" {
+	if got := c.Notifiers[0].URL.File; got != "/etc/kpay-rotator/creds/discord" {
 		t.Errorf("got url_file %q", got)
 	}
 
@@ -166,7 +166,7 @@ func TestLoad_Permissions(t *testing.T) {
 				}
 				return
 			}
-			checkProblems(t, problemsOf(t, err), []want{{4, "notifier[ops].url", "config.toml holds a webhook URL (a secret) but is readable by group or others (mode 0" + octal(tt.mode) + "); run: chmod 600 " + path + ", or move the URL to url_file"}})
+			checkProblems(t, problemsOf(t, err), []want{{4, "notifier[ops].url", "config.toml holds a webhook URL (a secret) but is readable by group or others (mode 0" + octal(tt.mode) + "); run: chmod 600 " + path + ", or move it out of the file with url_credential (or the _file or _env form)"}})
 			if strings.Contains(err.Error(), "canary-5ecret") {
 				t.Errorf("error leaks the secret: %v", err)
 			}
@@ -203,7 +203,7 @@ func TestLoad_PermissionAddsToOtherProblems(t *testing.T) {
 	_, err := Load(path)
 	checkProblems(t, problemsOf(t, err), []want{
 		{2, "kpay.timeout", "not valid"},
-		{6, "notifier[ops].url", "kpay.toml holds 2 webhook URLs (secrets) but is writable by group or others (mode 0620); run: chmod 600 " + path + ", or move the URLs to url_file"},
+		{6, "notifier[ops].url", "kpay.toml holds 2 webhook URLs (secrets) but is writable by group or others (mode 0620); run: chmod 600 " + path + ", or move them out of the file with url_credential (or the _file or _env form)"},
 	})
 }
 
@@ -259,6 +259,9 @@ func FuzzParse(f *testing.F) {
 	f.Add([]byte("[[slot]]\nname = 'a'\nprobe_schedule = \"TZ=UTC\"\n"))
 	f.Add([]byte("slot = [{name = \"a\"}, 1]\n"))
 	f.Add([]byte("a = \"\"\"\n[[slot]]\n\"\"\"\n[x.'y'.\"z\"]\n"))
+	f.Add([]byte("[[notifier]]\nname = \"a\"\ntype = \"telegram\"\ntoken = '''\n1:x\n'''\nchat_id = -1\nfallback = \"b\"\n" +
+		"[[notifier]]\nname = \"b\"\ntype = \"webhook\"\nsecret_env = \"S\"\nurl_credential = \"..\"\nfallback = \"a\"\n"))
+	f.Add([]byte("notifier = [{name = \"a\", type = \"slack\", url = \"https://x/\\q\"}]\n"))
 	f.Fuzz(func(t *testing.T, data []byte) {
 		c, err := Parse(data, "fuzz.toml")
 		if err == nil {

@@ -21,7 +21,7 @@ type parser struct {
 	base    string     // directory relative paths resolve against; "" = working directory
 	lines   *lineIndex // key path -> line
 	probs   Problems
-	secrets []Problem // where the file holds a secret (Line, Key); for Load's mode check
+	secrets []inlineSecret // where the file holds a secret, for Load's mode check
 }
 
 func (p *parser) add(line int, key, format string, args ...any) {
@@ -119,7 +119,7 @@ func (t *table) typeProblem(k string, v any, want string) {
 }
 
 // str reads a non-empty string. It never echoes the value: some strings
-// (url) are secrets.
+// (url, token, secret) are secrets.
 func (t *table) str(k string) (string, bool) {
 	v, ok := t.m[k]
 	if !ok {
@@ -281,6 +281,12 @@ func (t *table) unknownHint(k string) string {
 	if s, ok := closest(k, t.schema.names()); ok {
 		return fmt.Sprintf("did you mean %s?", display(t.schema, s))
 	}
+	if rel := related(k, t.schema.names()); len(rel) > 0 {
+		for i, r := range rel {
+			rel[i] = display(t.schema, r)
+		}
+		return fmt.Sprintf("did you mean %s?", orList(rel))
+	}
 	var homes []string
 	for _, s := range allSchemas {
 		if s != t.schema && s != &topSchema && s.has(k) {
@@ -324,6 +330,35 @@ func closest(k string, candidates []string) (string, bool) {
 		return "", false
 	}
 	return best, true
+}
+
+// related returns the candidates that k names in other words, when it is
+// too far from any of them to be a typo: bot_token or signing_secret_file
+// end in a key (token, secret_file); secret starts one (secret_id). At
+// most three, or none: more would not help.
+func related(k string, candidates []string) []string {
+	var best string
+	for _, c := range candidates {
+		if strings.HasSuffix(k, "_"+c) && len(c) > len(best) {
+			best = c
+		}
+	}
+	if best != "" {
+		return []string{best}
+	}
+	if len(k) < 3 {
+		return nil
+	}
+	var out []string
+	for _, c := range candidates {
+		if strings.HasPrefix(c, k) || strings.HasSuffix(c, "_"+k) {
+			out = append(out, c)
+		}
+	}
+	if len(out) > 3 {
+		return nil
+	}
+	return out
 }
 
 // editDistance is the Levenshtein distance between a and b, in bytes.

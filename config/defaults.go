@@ -26,6 +26,13 @@ const (
 
 	defaultMinSeverity    = event.Warning
 	defaultRepeatInterval = 4 * time.Hour
+	// Alerts of one incident (a shared outage fails many slots) arrive
+	// within seconds of each other; 10s groups them without delaying a
+	// lone critical alert much.
+	defaultGroupWait = 10 * time.Second
+	// An alert a day old is history, not news: past this the outbox stops
+	// retrying it.
+	defaultMaxDeliveryAge = 24 * time.Hour
 )
 
 // inheritable holds the slot settings [defaults] may set for every slot.

@@ -16,7 +16,8 @@ func TestParse_DefaultsInheritance(t *testing.T) {
 		`[[notifier]]`,
 		`name = "pager"`,
 		`type = "webhook"`,
-		`url_file = "/run/credentials/kpay-rotator.service/pager"`,
+		`url_credential = "pager"`,
+		`secret_credential = "pager-secret"`,
 	)
 	builtin := Slot{
 		Name: "a", Environment: "live", SecretID: "s",

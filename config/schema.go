@@ -45,13 +45,29 @@ var (
 		{"application_id", `"3f0c9a62-1b7e-4c55-9d3a-6a1f2e8b7c10"`},
 		{"create_if_missing", "false"},
 	}, inheritedKeys...)}
+	// notifierSchema: each secret (url, token, secret) comes from one of
+	// four keys: inline, _file, _env or _credential.
 	notifierSchema = schema{section: "[[notifier]]", keys: []keySpec{
 		{"name", `"ops"`},
 		{"type", `"slack"`},
 		{"url", `"https://hooks.slack.com/services/…"`},
-		{"url_file", `"/run/credentials/kpay-rotator.service/slack-ops"`},
+		{"url_file", `"/etc/kpay-rotator/slack-ops.url"`},
+		{"url_env", `"SLACK_OPS_URL"`},
+		{"url_credential", `"slack-ops"`},
+		{"token", `"123456789:AA…"`},
+		{"token_file", `"/etc/kpay-rotator/telegram.token"`},
+		{"token_env", `"TELEGRAM_BOT_TOKEN"`},
+		{"token_credential", `"telegram-bot"`},
+		{"secret", `"whsec_…"`},
+		{"secret_file", `"/etc/kpay-rotator/webhook.secret"`},
+		{"secret_env", `"WEBHOOK_SIGNING_SECRET"`},
+		{"secret_credential", `"webhook-secret"`},
+		{"chat_id", "-1001234567890"},
 		{"min_severity", `"warning"`},
 		{"repeat_interval", `"4h"`},
+		{"group_wait", `"10s"`},
+		{"max_delivery_age", `"24h"`},
+		{"fallback", `"ops-telegram"`},
 	}}
 
 	allSchemas = []*schema{&topSchema, &daemonSchema, &kpaySchema, &awsSchema, &defaultsSchema, &slotSchema, &notifierSchema}

@@ -13,7 +13,6 @@ import (
 
 	"github.com/robfig/cron/v3"
 
-	"kpay-rotator/event"
 	"kpay-rotator/kpay"
 )
 
@@ -45,6 +44,7 @@ func (p *parser) build(raw map[string]any, cfg *Config) {
 
 	p.checkNames("slot", slotTables)
 	p.checkNames("notifier", notifierTables)
+	p.checkFallbacks(notifierTables)
 	p.checkNotify(defs, notifierTables)
 	for _, t := range slotTables {
 		p.checkNotify(t, notifierTables)
@@ -80,7 +80,7 @@ func (p *parser) daemon(t *table) Daemon {
 func (p *parser) kpay(t *table) KPay {
 	k := KPay{BaseURL: defaultBaseURL, Timeout: defaultTimeout, RequestsPerMinute: defaultRequestsPerMinute, Concurrency: defaultConcurrency}
 	if s, ok := t.str("base_url"); ok {
-		if u, err := checkURL(s, "base_url", false); err != nil {
+		if u, err := checkURL(s, "base_url", t.schema.example("base_url"), false); err != nil {
 			t.problem("base_url", "%v", err)
 		} else {
 			k.BaseURL = u
@@ -123,66 +123,13 @@ func (p *parser) aws(t *table) AWS {
 		}
 	}
 	if s, ok := t.str("endpoint"); ok {
-		if u, err := checkURL(s, "endpoint", false); err != nil {
+		if u, err := checkURL(s, "endpoint", t.schema.example("endpoint"), false); err != nil {
 			t.problem("endpoint", "%v", err)
 		} else {
 			a.Endpoint = u
 		}
 	}
 	return a
-}
-
-func (p *parser) notifier(t *table) Notifier {
-	n := Notifier{MinSeverity: defaultMinSeverity, RepeatInterval: defaultRepeatInterval, Line: t.line("")}
-	n.Name = p.name(t, "notifier")
-	t.unknown()
-	if s, ok := t.str("type"); ok {
-		if !slices.Contains(notifierTypes, s) {
-			hint := ""
-			if c, ok := closest(s, notifierTypes); ok {
-				hint = fmt.Sprintf("did you mean %q? ", c)
-			}
-			t.problem("type", "unknown notifier type %q; %suse one of: %s", s, hint, strings.Join(notifierTypes, ", "))
-		} else {
-			n.Type = s
-		}
-	} else if !t.has("type") {
-		t.missing("type", "a type ("+strings.Join(notifierTypes, "|")+")")
-	}
-
-	switch hasURL, hasFile := t.has("url"), t.has("url_file"); {
-	case hasURL && hasFile:
-		t.problem("url", "url and url_file are both set; keep one: url_file (the secret stays out of this file) or url")
-	case !hasURL && !hasFile:
-		t.p.add(t.line(""), t.keyPath("url_file"), "missing; a [[notifier]] needs url_file = \"/run/credentials/kpay-rotator.service/<name>\" (a file holding the webhook URL) or an inline url = \"https://…\"")
-	}
-	if s, ok := t.str("url"); ok {
-		p.secrets = append(p.secrets, Problem{Line: t.line("url"), Key: t.keyPath("url")})
-		// The value is a secret: checkURL's messages never quote it.
-		if _, err := checkURL(s, "url", true); err != nil {
-			t.problem("url", "%v", err)
-		} else {
-			n.URL = kpay.NewSecret(s)
-		}
-	}
-	if s, ok := t.str("url_file"); ok {
-		n.URLFile = p.resolve(s)
-	}
-	if s, ok := t.str("min_severity"); ok {
-		if sev, err := event.ParseSeverity(s); err != nil {
-			t.problem("min_severity", "%v; e.g. min_severity = \"warning\"", err)
-		} else {
-			n.MinSeverity = sev
-		}
-	}
-	if d, ok := t.duration("repeat_interval"); ok {
-		if d <= 0 {
-			t.problem("repeat_interval", "must be longer than zero; e.g. repeat_interval = \"4h\"")
-		} else {
-			n.RepeatInterval = d
-		}
-	}
-	return n
 }
 
 func (p *parser) slot(t *table, inherited layer) Slot {
@@ -397,22 +344,23 @@ func checkCron(spec string) (err error) {
 // (base_url), signed secret values (endpoint), webhook tokens (url). It
 // must be https, or plain http to a loopback host, where nothing crosses a
 // network. base_url and endpoint come back without a trailing "/". When
-// secret, messages never quote the value.
-func checkURL(raw, key string, secret bool) (string, error) {
+// secret, messages never quote the value. example is a valid value of key
+// for the messages.
+func checkURL(raw, key, example string, secret bool) (string, error) {
 	shown := fmt.Sprintf("%q", raw)
 	if secret {
 		shown = "the URL"
 	}
 	u, err := url.Parse(raw)
 	if err != nil || u.Opaque != "" {
-		return "", fmt.Errorf("%s is not a valid URL; e.g. %s = %s", shown, key, exampleURL(key))
+		return "", fmt.Errorf("%s is not a valid URL; e.g. %s = %s", shown, key, example)
 	}
 	scheme := strings.ToLower(u.Scheme)
 	if scheme != "https" && scheme != "http" {
-		return "", fmt.Errorf("%s must start with https://; e.g. %s = %s", shown, key, exampleURL(key))
+		return "", fmt.Errorf("%s must start with https://; e.g. %s = %s", shown, key, example)
 	}
 	if u.Hostname() == "" {
-		return "", fmt.Errorf("%s has no host; e.g. %s = %s", shown, key, exampleURL(key))
+		return "", fmt.Errorf("%s has no host; e.g. %s = %s", shown, key, example)
 	}
 	if scheme == "http" && !isLoopback(u.Hostname()) {
 		return "", fmt.Errorf("%s uses plain http; use https: credentials would cross the network in clear (plain http is allowed only to a loopback host: 127.0.0.1, ::1, localhost)", shown)
@@ -424,22 +372,12 @@ func checkURL(raw, key string, secret bool) (string, error) {
 		return "", fmt.Errorf("%s must not contain a user name or password", shown)
 	}
 	if u.RawQuery != "" || u.ForceQuery || u.Fragment != "" {
-		return "", fmt.Errorf("%s must not have a query (?…) or fragment (#…); e.g. %s = %s", shown, key, exampleURL(key))
+		return "", fmt.Errorf("%s must not have a query (?…) or fragment (#…); e.g. %s = %s", shown, key, example)
 	}
 	u.Scheme = scheme
 	u.Path = strings.TrimRight(u.Path, "/")
 	u.RawPath = ""
 	return u.String(), nil
-}
-
-func exampleURL(key string) string {
-	switch key {
-	case "base_url":
-		return `"https://admin.kpay.site"`
-	case "endpoint":
-		return `"https://secretsmanager.eu-west-1.amazonaws.com"`
-	}
-	return `"https://hooks.slack.com/services/…"`
 }
 
 func isLoopback(host string) bool {

@@ -16,7 +16,7 @@ import (
 	"kpay-rotator/config"
 	"kpay-rotator/healthcheck"
 	"kpay-rotator/internal/atomicfile"
-	"kpay-rotator/notifier"
+	"kpay-rotator/notifier/outbox"
 	"kpay-rotator/rotator"
 	"kpay-rotator/store"
 )
@@ -48,7 +48,6 @@ type daemon struct {
 	now   func() time.Time
 	store *store.Store
 	locks *rotator.SlotLocks
-	sink  *notifier.LogSink
 
 	mu  sync.Mutex
 	gen *generation
@@ -70,8 +69,40 @@ type generation struct {
 	cfg     *config.Config
 	secrets *awssecrets.Client
 	prober  *healthcheck.Prober
+	outbox  *outbox.Outbox
 	rot     *rotator.Rotator
 	sched   *rotator.Scheduler
+
+	// stopOutbox ends the outbox's delivery loops; outboxDone closes when
+	// they have returned.
+	stopOutbox context.CancelFunc
+	outboxDone chan struct{}
+}
+
+// start runs the generation's scheduler and delivery loops.
+func (g *generation) start() {
+	ctx, cancel := context.WithCancel(context.Background())
+	g.stopOutbox, g.outboxDone = cancel, make(chan struct{})
+	go func() { defer close(g.outboxDone); g.outbox.Run(ctx) }()
+	g.sched.Start()
+}
+
+// stop stops scheduling and delivery; queued alerts stay in the outbox.
+// Due alerts get one last delivery pass, bounded by ctx.
+func (g *generation) stop(ctx context.Context) error {
+	err := g.sched.Stop(ctx)
+	g.stopOutbox()
+	select {
+	case <-g.outboxDone:
+	case <-ctx.Done():
+		return errors.Join(err, fmt.Errorf("outbox: delivery loops still running: %w", context.Cause(ctx)))
+	}
+	flushCtx, cancel := context.WithTimeout(ctx, 2*time.Second)
+	defer cancel()
+	if ferr := g.outbox.Flush(flushCtx, time.Now()); ferr != nil {
+		err = errors.Join(err, ferr)
+	}
+	return err
 }
 
 func runDaemon(ctx context.Context, o daemonOptions) error {
@@ -91,7 +122,6 @@ func runDaemon(ctx context.Context, o daemonOptions) error {
 	d := &daemon{
 		opts: o, log: log, now: o.Now, store: st,
 		locks:    &rotator.SlotLocks{},
-		sink:     notifier.NewLogSink(log),
 		dirty:    make(chan struct{}, 1),
 		rotating: make(chan struct{}, 1),
 	}
@@ -101,7 +131,7 @@ func runDaemon(ctx context.Context, o daemonOptions) error {
 		return err
 	}
 	d.gen = gen
-	gen.sched.Start()
+	gen.start()
 	log.Info("kpay-rotator started", "version", versionString(), "config", cfg.Path, "slots", len(cfg.Slots),
 		"state", st.Path(), "pid", os.Getpid())
 	d.writeSnapshot()
@@ -173,8 +203,16 @@ func (d *daemon) build(ctx context.Context, cfg *config.Config, prev *generation
 		}
 		g.prober = p
 	}
+	rcvs, err := buildReceivers(cfg)
+	if err != nil {
+		return nil, err
+	}
+	g.outbox, err = outbox.New(outbox.Options{Store: d.store, Receivers: rcvs, Routes: routes(cfg), Now: d.now, Logger: d.log})
+	if err != nil {
+		return nil, fmt.Errorf("%w: %v", errConfig, err)
+	}
 	rot, err := rotator.New(rotator.Options{
-		Config: cfg, Store: d.store, Secrets: g.secrets, Prober: g.prober, Sink: d.sink,
+		Config: cfg, Store: d.store, Secrets: g.secrets, Prober: g.prober, Sink: g.outbox,
 		Logger: d.log, Locks: d.locks, OnCommit: d.markDirty,
 	})
 	if err != nil {
@@ -220,14 +258,14 @@ func (d *daemon) reload(ctx context.Context) {
 	}
 	stopCtx, cancel := context.WithTimeout(context.Background(), stopTimeout)
 	defer cancel()
-	if err := old.sched.Stop(stopCtx); err != nil {
-		d.log.Warn("reload: previous scheduler did not stop cleanly", "err", err)
+	if err := old.stop(stopCtx); err != nil {
+		d.log.Warn("reload: previous generation did not stop cleanly", "err", err)
 	}
 	d.onDemand.Wait()
 	d.mu.Lock()
 	d.gen = gen
 	d.mu.Unlock()
-	gen.sched.Start()
+	gen.start()
 	d.log.Info("configuration reloaded", "config", cfg.Path, "slots", len(cfg.Slots))
 	d.markDirty()
 	d.rotateNow()
@@ -280,7 +318,7 @@ func (d *daemon) shutdown() error {
 	ctx, cancel := context.WithTimeoutCause(context.Background(), stopTimeout, errors.New("graceful stop took too long"))
 	defer cancel()
 	gen := d.current()
-	err := gen.sched.Stop(ctx)
+	err := gen.stop(ctx)
 	done := make(chan struct{})
 	go func() { d.onDemand.Wait(); close(done) }()
 	select {

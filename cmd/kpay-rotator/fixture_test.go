@@ -61,6 +61,8 @@ type fixture struct {
 	// schedule is every slot's probe and retired schedule: hourly by
 	// default, so only the start pass and explicit triggers probe.
 	schedule string
+	// defaults is extra TOML for [defaults] (e.g. notify).
+	defaults string
 }
 
 var fixtureSlots = []struct{ name, env, secret string }{
@@ -122,7 +124,8 @@ requests_per_minute = 100
 probe_schedule = %q
 retired_schedule = %q
 jitter = "0s"
-`, f.kpay.URL, f.schedule, f.schedule)
+%s
+`, f.kpay.URL, f.schedule, f.schedule, f.defaults)
 	for _, s := range fixtureSlots {
 		fmt.Fprintf(&b, "\n[[slot]]\nname = %q\nenvironment = %q\nsecret_id = %q\n", s.name, s.env, s.secret)
 	}

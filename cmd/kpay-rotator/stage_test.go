@@ -190,10 +190,11 @@ func TestStage_DaemonDownThenStartWritesIt(t *testing.T) {
 	}
 	f.start()
 	eventually(t, "written on start", func() bool { return strings.Contains(f.secret("test/checkout/kpay"), newPair.APIKey) })
-	res, err := inbox.ReadResult(f.inboxDir(), "checkout-test")
-	if err != nil || res.Outcome != inbox.Written {
-		t.Errorf("result = %+v, %v", res, err)
-	}
+	// The outcome is published just after the write lands.
+	eventually(t, "outcome published", func() bool {
+		res, err := inbox.ReadResult(f.inboxDir(), "checkout-test")
+		return err == nil && res.Outcome == inbox.Written
+	})
 }
 
 func TestRotate_SignalsAndWaitsForTheSlot(t *testing.T) {

@@ -100,16 +100,16 @@ func (s Spec) check() error {
 		need(s.Token != nil, "a bot token (token_file)")
 		need(s.ChatID != "", "chat_id")
 		refuse(s.URL != nil, "url")
-		refuse(s.SigningSecret != nil, "signing_secret")
+		refuse(s.SigningSecret != nil, "secret")
 	case "webhook":
 		need(s.URL != nil, "a URL (url_file)")
-		need(s.SigningSecret != nil, "a signing secret (signing_secret_file, whsec_…)")
+		need(s.SigningSecret != nil, "a signing secret (secret_file or secret_credential, whsec_…)")
 		refuse(s.Token != nil, "token")
 		refuse(s.ChatID != "", "chat_id")
 	default:
 		need(s.URL != nil, "a webhook URL (url_file)")
 		refuse(s.Token != nil, "token")
-		refuse(s.SigningSecret != nil, "signing_secret")
+		refuse(s.SigningSecret != nil, "secret")
 		refuse(s.ChatID != "", "chat_id")
 	}
 	switch {

@@ -67,7 +67,7 @@ func New(o Options) (*Receiver, error) {
 	case o.URL == nil:
 		return nil, errors.New("webhook: a URL is required (url_file = a file holding https://…)")
 	case o.SigningSecret == nil:
-		return nil, errors.New("webhook: a signing secret is required (signing_secret_file = a file holding whsec_ and base64 of 32 random bytes, e.g. from: echo whsec_$(head -c 32 /dev/urandom | base64))")
+		return nil, errors.New("webhook: a signing secret is required (secret_file or secret_credential: whsec_ and base64 of 32 random bytes, e.g. from: echo whsec_$(head -c 32 /dev/urandom | base64))")
 	}
 	if err := notifier.CheckInline(o.URL, func(s kpay.Secret) error {
 		_, err := notifier.ParseURL(s, o.URL.Describe())

@@ -1,0 +1,140 @@
+package main
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"fmt"
+	"os"
+	"time"
+
+	"kpay-rotator/config"
+	"kpay-rotator/event"
+	"kpay-rotator/notifier"
+	"kpay-rotator/notifier/outbox"
+	"kpay-rotator/notifier/receivers"
+)
+
+// secretRef turns a configured secret source into the notifier's.
+func secretRef(s config.SecretSource) notifier.SecretRef {
+	switch {
+	case s.File != "":
+		return notifier.FileSecret{Path: s.File}
+	case s.Env != "":
+		return notifier.EnvSecret{Name: s.Env}
+	case s.Credential != "":
+		return notifier.CredentialSecret{Name: s.Credential}
+	case !s.Inline.IsZero():
+		return notifier.InlineSecret{Value: s.Inline}
+	}
+	return nil
+}
+
+// buildReceivers builds every configured receiver. Credentials are read
+// at send time, so a missing file is not an error here.
+func buildReceivers(cfg *config.Config) ([]outbox.Receiver, error) {
+	var out []outbox.Receiver
+	for _, n := range cfg.Notifiers {
+		r, err := receivers.Build(receivers.Spec{
+			Name: n.Name, Type: n.Type, ChatID: n.ChatID,
+			URL: secretRef(n.URL), Token: secretRef(n.Token), SigningSecret: secretRef(n.Secret),
+		})
+		if err != nil {
+			return nil, fmt.Errorf("%w: notifier %s: %v", errConfig, n.Name, err)
+		}
+		every, burst := r.Rate()
+		out = append(out, outbox.Receiver{
+			Name: n.Name, Sender: r, Every: every, Burst: burst,
+			MinSeverity: n.MinSeverity, RepeatInterval: n.RepeatInterval, GroupWait: n.GroupWait,
+			MaxDeliveryAge: n.MaxDeliveryAge, Fallback: n.Fallback,
+		})
+	}
+	return out, nil
+}
+
+// routes maps a slot to its notify list.
+func routes(cfg *config.Config) func(string) []string {
+	return func(slot string) []string {
+		if s, ok := cfg.Slot(slot); ok {
+			return s.Notify
+		}
+		return nil
+	}
+}
+
+func cmdNotifyTest(ctx context.Context, e *env, args []string) error {
+	fs, c := newFlagSet("notify-test", "[NAME] [flags]", `
+Send a test message through one notifier (or every one) exactly as the
+daemon would — same rendering, credentials and classification — and print
+each platform's answer. Exits 0 when every message was accepted.
+
+Run it as the daemon's user on the daemon's host so it reads the same
+credential files; credentials passed by systemd (LoadCredential=) are only
+visible inside the service: run it there with
+  systemd-run -P --property=LoadCredential=... kpay-rotator notify-test NAME
+or check them through the running daemon's log.`, e.stderr)
+	name, err := parseOptionalArg(fs, args, "NAME")
+	if err != nil {
+		return err
+	}
+	cfg, err := loadConfig(c)
+	if err != nil {
+		return err
+	}
+	if name != "" {
+		if _, ok := cfg.Notifier(name); !ok {
+			return usageError{msg: fmt.Sprintf("notify-test: unknown notifier %q; %s has: %s", name, cfg.Path, notifierNames(cfg))}
+		}
+	}
+	if len(cfg.Notifiers) == 0 {
+		return fmt.Errorf("%s has no [[notifier]]; add one (see the commented config.toml)", cfg.Path)
+	}
+	rcvs, err := buildReceivers(cfg)
+	if err != nil {
+		return err
+	}
+	host, _ := os.Hostname()
+	failed := 0
+	for _, r := range rcvs {
+		if name != "" && r.Name != name {
+			continue
+		}
+		ev := event.New(event.NotificationTest, time.Now(), "", fmt.Sprintf("Test message from kpay-rotator on %s to notifier %s: if you can read this, alerts reach you.", host, r.Name))
+		ev.Action = "nothing to do"
+		ctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+		res := r.Sender.Send(ctx, notifier.Alert{ID: testID(), Events: []event.Event{ev}, Test: true})
+		cancel()
+		switch {
+		case res.Delivered:
+			fmt.Fprintf(e.stdout, "%s: delivered (HTTP %d) %s\n", r.Name, res.Status, res.Detail)
+		default:
+			failed++
+			verdict := "refused, not retryable: fix the notifier's configuration"
+			if res.Retry {
+				verdict = "failed, retryable (the daemon would retry)"
+			}
+			fmt.Fprintf(e.stdout, "%s: %s: HTTP %d %s\n", r.Name, verdict, res.Status, res.Detail)
+		}
+	}
+	if failed > 0 {
+		return fmt.Errorf("%d notifier(s) did not accept the test message", failed)
+	}
+	return nil
+}
+
+func notifierNames(cfg *config.Config) string {
+	var names []string
+	for _, n := range cfg.Notifiers {
+		names = append(names, n.Name)
+	}
+	if len(names) == 0 {
+		return "no notifiers"
+	}
+	return fmt.Sprint(names)
+}
+
+func testID() string {
+	var b [12]byte
+	_, _ = rand.Read(b[:])
+	return "tst_" + hex.EncodeToString(b[:])
+}
