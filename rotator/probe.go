@@ -324,7 +324,7 @@ func (r *Rotator) healthEvent(k event.Kind, s config.Slot, st *store.SlotState, 
 	} else {
 		e.Condition = "health"
 	}
-	e.Fields = map[string]string{"outcome": string(res.Outcome)}
+	e.Fields = map[string]string{"outcome": string(res.Outcome), "age": FormatAge(now.Sub(rec.Born))}
 	if res.Status != 0 {
 		e.Fields["status"] = strconv.Itoa(res.Status)
 	}

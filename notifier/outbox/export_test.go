@@ -1,0 +1,5 @@
+package outbox_test
+
+import "kpay-rotator/kpay"
+
+func kpaySecret(s string) kpay.Secret { return kpay.NewSecret(s) }
