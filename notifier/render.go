@@ -267,3 +267,13 @@ func Color(s event.Severity) int {
 
 // HexColor is Color as "#rrggbb".
 func HexColor(s event.Severity) string { return fmt.Sprintf("#%06X", Color(s)) }
+
+// Message is the event's sentence for a chat message, without the
+// "slot: " lead the log line carries: the title and facts already name
+// the slot.
+func Message(e event.Event) string {
+	if e.Slot != "" {
+		return strings.TrimPrefix(e.Message, e.Slot+": ")
+	}
+	return e.Message
+}

@@ -121,3 +121,14 @@ func TestColor(t *testing.T) {
 		t.Error("unexpected palette")
 	}
 }
+
+func TestMessage_DropsTheSlotLead(t *testing.T) {
+	e := event.New(event.KeyFailing, time.Now(), "payments-live", "payments-live: KPay rejects the pair")
+	if got := notifier.Message(e); got != "KPay rejects the pair" {
+		t.Errorf("Message = %q", got)
+	}
+	e.Message = "another-slot: x"
+	if got := notifier.Message(e); got != "another-slot: x" {
+		t.Errorf("Message of another slot's lead = %q", got)
+	}
+}

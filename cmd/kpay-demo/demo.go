@@ -26,6 +26,7 @@ timeout  = "5s"
 requests_per_minute = 60
 
 [defaults]
+notify            = ["ops"]
 probe_schedule    = "@every 3s"   # a real host uses */5 * * * *
 retired_schedule  = "@every 3s"
 jitter            = "1s"
@@ -42,6 +43,13 @@ environment = "test"
 secret_id   = "test/checkout/kpay"
 max_age     = "20s"               # tiny, so the demo shows it age
 warn_before = "12s"
+
+[[notifier]]
+name         = "ops"
+type         = "slack"
+url_file     = "slack-ops.url"    # a local stand-in for a Slack channel
+group_wait   = "1s"
+min_severity = "warning"
 %s`
 
 const extraSlot = `
@@ -90,6 +98,12 @@ func run(ctx context.Context, rotatorBin string, keep bool) error {
 		say("%-20s holds %s (plus a DATABASE_URL field the daemon must never touch)", s.id, s.pair.Mask())
 	}
 
+	chat := startChat()
+	defer chat.Close()
+	if err := os.WriteFile(filepath.Join(dir, "slack-ops.url"), []byte(chat.URL+"/services/T0DEMO/B0DEMO/demo-token\n"), 0o600); err != nil {
+		return err
+	}
+
 	cfgPath := filepath.Join(dir, "config.toml")
 	if err := os.WriteFile(cfgPath, []byte(fmt.Sprintf(demoConfig, kp.URL, "")), 0o600); err != nil {
 		return err
@@ -105,6 +119,10 @@ func run(ctx context.Context, rotatorBin string, keep bool) error {
 
 	step("kpay-rotator check-config")
 	if err := d.show(ctx, "check-config"); err != nil {
+		return err
+	}
+	step("kpay-rotator notify-test: alerts go to a local stand-in for a Slack channel")
+	if err := d.show(ctx, "notify-test"); err != nil {
 		return err
 	}
 

@@ -135,7 +135,7 @@ func Render(a notifier.Alert) Payload {
 		}
 		e.Description = notifier.List(items, "\n", room, notifier.More)
 	} else if len(a.Events) == 1 {
-		e.Description = notifier.EscapeClip(notifier.OneLine(a.Events[0].Message), room, Escape)
+		e.Description = notifier.EscapeClip(notifier.OneLine(notifier.Message(a.Events[0])), room, Escape)
 	}
 	return Payload{AllowedMentions: AllowedMentions{Parse: []string{}}, Embeds: []Embed{e}}
 }

@@ -154,7 +154,7 @@ func Render(a notifier.Alert) Message {
 		if e.Environment != "" {
 			subtitle += " · " + e.Environment
 		}
-		sections = append(sections, Section{Widgets: []Widget{paragraph(notifier.EscapeClip(notifier.OneLine(e.Message), maxMessage, EscapeHTML))}})
+		sections = append(sections, Section{Widgets: []Widget{paragraph(notifier.EscapeClip(notifier.OneLine(notifier.Message(e)), maxMessage, EscapeHTML))}})
 		var facts []Widget
 		for _, f := range notifier.Facts(e) {
 			v := notifier.EscapeClip(f.Value, maxFact, EscapeHTML)

@@ -95,7 +95,7 @@ func Render(a notifier.Alert) Payload {
 		parts = append(parts, notifier.List(items, "\n", maxList, notifier.More))
 	} else if len(a.Events) == 1 {
 		e := a.Events[0]
-		parts = append(parts, notifier.EscapeClip(notifier.OneLine(e.Message), maxMessage, Escape))
+		parts = append(parts, notifier.EscapeClip(notifier.OneLine(notifier.Message(e)), maxMessage, Escape))
 		for _, f := range notifier.Facts(e) {
 			v := notifier.EscapeClip(f.Value, maxFact, Escape)
 			if f.Code {

@@ -79,7 +79,7 @@ func Render(a notifier.Alert) Payload {
 		p.Blocks = append(p.Blocks, Block{Type: "section", Text: mrkdwn(notifier.List(items, "\n", maxList, notifier.More))})
 	} else if len(a.Events) == 1 {
 		e := a.Events[0]
-		msg := notifier.OneLine(e.Message)
+		msg := notifier.OneLine(notifier.Message(e))
 		fallback += ": " + msg
 		p.Blocks = append(p.Blocks, Block{Type: "section", Text: mrkdwn(notifier.EscapeClip(msg, maxSection, Escape))})
 		var fields []Text

@@ -53,7 +53,7 @@ func TestReceiver_Send_payload(t *testing.T) {
 	if last := p.Blocks[len(p.Blocks)-1]; last.Type != "context" {
 		t.Errorf("got last block %q, want context", last.Type)
 	}
-	if !strings.HasPrefix(p.Text, "KPay key failing: payments-live: payments-live: KPay rejects") {
+	if !strings.HasPrefix(p.Text, "KPay key failing: payments-live: KPay rejects") {
 		t.Errorf("got fallback text %q", p.Text)
 	}
 	body := string(req.Body)

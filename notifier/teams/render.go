@@ -138,7 +138,7 @@ func Render(a notifier.Alert) Message {
 		body = append(body, Element{Type: "FactSet", Facts: facts})
 	} else if len(a.Events) == 1 {
 		e := a.Events[0]
-		body = append(body, Element{Type: "TextBlock", Text: text(e.Message, maxMessage), Wrap: true})
+		body = append(body, Element{Type: "TextBlock", Text: text(notifier.Message(e), maxMessage), Wrap: true})
 		var facts []Fact
 		for _, f := range notifier.Facts(e) {
 			facts = append(facts, Fact{Title: f.Label, Value: text(f.Value, maxFact)})

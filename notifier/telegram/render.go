@@ -74,7 +74,7 @@ func Render(a notifier.Alert) string {
 		}
 		body = notifier.List(items, "\n", room, notifier.More)
 	} else if len(a.Events) == 1 {
-		body = esc(notifier.OneLine(a.Events[0].Message), room)
+		body = esc(notifier.OneLine(notifier.Message(a.Events[0])), room)
 	}
 	parts := []string{head + "\n" + body}
 	if len(facts) > 0 {

@@ -58,7 +58,7 @@ func TestReceiver_Send_payload(t *testing.T) {
 		t.Errorf("body lacks link_preview_options: %s", req.Body)
 	}
 	for _, want := range []string{
-		"<b>KPay key failing: payments-live</b>\npayments-live: KPay rejects pair kpay_live_…9f2c (HTTP 401)",
+		"<b>KPay key failing: payments-live</b>\nKPay rejects pair kpay_live_…9f2c (HTTP 401)",
 		"Slot: <code>payments-live</code>", "Pair: <code>kpay_live_…9f2c</code>", "Age: 91d", "Cutover gap: 3m",
 		"Next step:\n<pre>generate a new pair in the KPay dashboard, then run: kpay-rotator stage payments-live</pre>",
 	} {
