@@ -270,6 +270,7 @@ func (r *Rotator) applyResult(c *change, s config.Slot, rec *store.PairRecord, r
 	probe := store.ProbeRecord{At: res.At, Outcome: string(res.Outcome), Status: res.Status, Latency: res.Latency, Attempts: res.Attempts, Detail: res.Detail}
 	c.probe, c.probeSlot, c.probeFP = &probe, s.Name, rec.Fingerprint
 	st.LastProbe = &probe
+	r.observe.Probe(s.Name, string(res.Outcome), res.Latency)
 
 	switch res.Outcome {
 	case healthcheck.Healthy:

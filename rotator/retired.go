@@ -66,6 +66,7 @@ func (r *Rotator) probeRetired(ctx context.Context, s config.Slot, p store.PairR
 		return ctx.Err()
 	}
 	res.At = now
+	r.observe.Probe(s.Name, "retired_"+string(res.Outcome), res.Latency)
 	c := &change{slot: s.Name}
 	c.probe = &store.ProbeRecord{At: res.At, Outcome: string(res.Outcome), Status: res.Status, Latency: res.Latency, Attempts: res.Attempts, Detail: res.Detail}
 	c.probeSlot, c.probeFP = s.Name, p.Fingerprint

@@ -302,6 +302,7 @@ func (r *Rotator) writeFailed(s config.Slot, rot *store.Rotation, cause error, n
 		e.Condition = "rotation"
 		e.Fields = map[string]string{"rotation": rot.ID, "attempts": fmt.Sprint(rot.WriteAttempts)}
 		c.emit(e)
+		r.observe.Rotation(s.Name, "stalled", 0)
 	}
 	r.log.Warn("rotation not written yet; will retry", "slot", s.Name, "rotation", rot.ID, "attempt", rot.WriteAttempts,
 		"retry_in", writeBackoff(rot.WriteAttempts).String(), "err", cause)
@@ -394,6 +395,7 @@ func (r *Rotator) written(ctx context.Context, s config.Slot, rot *store.Rotatio
 	if err := r.commit(c); err != nil {
 		return err
 	}
+	r.observe.Rotation(s.Name, "written", rot.Gap)
 	r.finishInbox(s, *rot)
 	return nil
 }
@@ -411,6 +413,7 @@ func (r *Rotator) reject(s config.Slot, rot store.Rotation, reason string, now t
 	if err := r.commit(c); err != nil {
 		return err
 	}
+	r.observe.Rotation(s.Name, "rejected", 0)
 	r.finishInbox(s, rot)
 	return nil
 }

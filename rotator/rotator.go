@@ -68,7 +68,21 @@ type Options struct {
 	// OnCommit, when set, runs after every pass that wrote to the store
 	// (the daemon refreshes its status snapshot then).
 	OnCommit func()
+	// Observer, when set, is told of every probe and finished rotation
+	// (metrics).
+	Observer Observer
 }
+
+// Observer watches probes and rotations for metrics.
+type Observer interface {
+	Probe(slot, outcome string, latency time.Duration)
+	Rotation(slot, result string, gap time.Duration)
+}
+
+type nopObserver struct{}
+
+func (nopObserver) Probe(string, string, time.Duration)    {}
+func (nopObserver) Rotation(string, string, time.Duration) {}
 
 func (o *Options) validate() error {
 	var errs []error
@@ -99,6 +113,7 @@ type Rotator struct {
 	log      *slog.Logger
 	locks    *SlotLocks
 	onCommit func()
+	observe  Observer
 }
 
 // New builds a Rotator.
@@ -111,6 +126,9 @@ func New(opts Options) (*Rotator, error) {
 	}
 	if opts.Locks == nil {
 		opts.Locks = &SlotLocks{}
+	}
+	if opts.Observer == nil {
+		opts.Observer = nopObserver{}
 	}
 	if opts.Writer == nil {
 		w, ok := opts.Secrets.(SecretWriter)
@@ -130,6 +148,7 @@ func New(opts Options) (*Rotator, error) {
 		log:      opts.Logger,
 		locks:    opts.Locks,
 		onCommit: opts.OnCommit,
+		observe:  opts.Observer,
 	}
 	for _, s := range opts.Config.Slots {
 		r.slots[s.Name] = s

@@ -10,7 +10,13 @@ import (
 	"time"
 
 	"github.com/robfig/cron/v3"
+
+	"kpay-rotator/internal/failpoint"
 )
+
+// FailSchedulerStuck is the failpoint that freezes the scheduler's
+// liveness tick (test builds only), so the watchdog and readiness react.
+const FailSchedulerStuck = "scheduler-stuck"
 
 // SchedulerOptions configure NewScheduler.
 type SchedulerOptions struct {
@@ -96,7 +102,13 @@ func NewScheduler(r *Rotator, opts SchedulerOptions) (*Scheduler, error) {
 	}
 	// A liveness tick proves the cron loop itself still dispatches jobs;
 	// the watchdog and /readyz read it.
-	if _, err := s.cron.AddFunc("@every 5s", func() { s.beat.Store(s.now().UnixNano()) }); err != nil {
+	if _, err := s.cron.AddFunc("@every 5s", func() {
+		if failpoint.Active(FailSchedulerStuck) {
+			<-s.ctx.Done() // a test build's stuck scheduler: the tick never lands
+			return
+		}
+		s.beat.Store(s.now().UnixNano())
+	}); err != nil {
 		cancel()
 		return nil, err
 	}

@@ -13,10 +13,13 @@ type Status struct {
 	GeneratedAt time.Time `json:"generated_at"`
 	// Source is "daemon" when a running daemon wrote it, "database" when
 	// read straight from a state database no daemon holds.
-	Source     string       `json:"source"`
-	PID        int          `json:"pid,omitempty"`
-	ConfigPath string       `json:"config_path,omitempty"`
-	Slots      []SlotStatus `json:"slots"`
+	Source string `json:"source"`
+	PID    int    `json:"pid,omitempty"`
+	// ReloadError is why the last reload was refused (the daemon runs the
+	// previous configuration); empty when it worked.
+	ReloadError string       `json:"reload_error,omitempty"`
+	ConfigPath  string       `json:"config_path,omitempty"`
+	Slots       []SlotStatus `json:"slots"`
 }
 
 // SlotStatus is one slot's line.

@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -16,6 +17,7 @@ import (
 	"kpay-rotator/config"
 	"kpay-rotator/healthcheck"
 	"kpay-rotator/internal/atomicfile"
+	"kpay-rotator/internal/sdnotify"
 	"kpay-rotator/notifier/outbox"
 	"kpay-rotator/rotator"
 	"kpay-rotator/store"
@@ -39,6 +41,8 @@ type daemonOptions struct {
 	Jitter *time.Duration
 	// Started, when set, is called once the daemon runs (tests).
 	Started func(*daemon)
+	// Notify talks to systemd; nil reads $NOTIFY_SOCKET.
+	Notify *sdnotify.Notifier
 }
 
 // daemon is one running kpay-rotator.
@@ -56,6 +60,23 @@ type daemon struct {
 	onDemand      sync.WaitGroup
 	rotating      chan struct{} // holds a token while an on-demand loop runs
 	rotatePending atomic.Bool
+
+	notify    *sdnotify.Notifier
+	metrics   *metrics
+	httpAddr  string
+	reloadErr atomic.Pointer[string]
+}
+
+func (d *daemon) reloadError() string {
+	if p := d.reloadErr.Load(); p != nil {
+		return *p
+	}
+	return ""
+}
+
+func (d *daemon) setReloadError(msg string) {
+	d.reloadErr.Store(&msg)
+	d.metrics.reloaded(msg == "", d.now())
 }
 
 // proberOverride lets an in-process benchmark lift KPay's request budget
@@ -109,6 +130,10 @@ func runDaemon(ctx context.Context, o daemonOptions) error {
 	if o.Now == nil {
 		o.Now = time.Now
 	}
+	if o.Notify == nil {
+		o.Notify = sdnotify.New()
+	}
+	defer o.Notify.Close()
 	log := o.Logger
 	cfg, err := loadConfigFile(o.ConfigPath)
 	if err != nil {
@@ -124,21 +149,34 @@ func runDaemon(ctx context.Context, o daemonOptions) error {
 		locks:    &rotator.SlotLocks{},
 		dirty:    make(chan struct{}, 1),
 		rotating: make(chan struct{}, 1),
+		notify:   o.Notify,
 	}
+	d.metrics = newMetrics(d)
 	gen, err := d.build(ctx, cfg, nil)
 	if err != nil {
 		st.Close()
 		return err
 	}
 	d.gen = gen
+	d.setReloadError("")
+	stopHTTP, err := d.serveHTTP(cfg.Daemon.Listen)
+	if err != nil {
+		st.Close()
+		return err
+	}
 	gen.start()
 	log.Info("kpay-rotator started", "version", versionString(), "config", cfg.Path, "slots", len(cfg.Slots),
 		"state", st.Path(), "pid", os.Getpid())
 	d.writeSnapshot()
+	if err := d.notify.Ready(d.statusLine()); err != nil {
+		log.Warn("cannot tell systemd the daemon is ready", "err", err)
+	}
 
-	snapDone := make(chan struct{})
-	snapCtx, stopSnap := context.WithCancel(context.Background())
-	go func() { defer close(snapDone); d.snapshotLoop(snapCtx) }()
+	bgCtx, stopBackground := context.WithCancel(context.Background())
+	var bg sync.WaitGroup
+	bg.Add(2)
+	go func() { defer bg.Done(); d.snapshotLoop(bgCtx) }()
+	go func() { defer bg.Done(); d.watchdogLoop(bgCtx) }()
 	// Probe everything once at start rather than waiting up to a whole
 	// schedule period to say anything.
 	d.rotateNow()
@@ -149,9 +187,13 @@ func runDaemon(ctx context.Context, o daemonOptions) error {
 	for {
 		select {
 		case <-ctx.Done():
+			_ = d.notify.Stopping()
 			err := d.shutdown()
-			stopSnap()
-			<-snapDone
+			stopBackground()
+			bg.Wait()
+			httpCtx, cancel := context.WithTimeout(context.Background(), time.Second)
+			_ = stopHTTP(httpCtx)
+			cancel()
 			d.writeSnapshot()
 			if cerr := st.Close(); cerr != nil {
 				err = errors.Join(err, cerr)
@@ -159,10 +201,66 @@ func runDaemon(ctx context.Context, o daemonOptions) error {
 			log.Info("kpay-rotator stopped")
 			return err
 		case <-o.Reload:
+			_ = d.notify.Reloading()
 			d.reload(ctx)
+			if err := d.notify.Ready(d.statusLine()); err != nil {
+				log.Warn("cannot tell systemd the reload finished", "err", err)
+			}
 		case <-o.Rotate:
 			log.Info("on-demand pass requested: probing every slot now")
 			d.rotateNow()
+		}
+	}
+}
+
+// statusLine is the one-line state systemctl status shows.
+func (d *daemon) statusLine() string {
+	doc, err := d.status()
+	if err != nil {
+		return "status unavailable: " + err.Error()
+	}
+	counts := map[string]int{}
+	for _, s := range doc.Slots {
+		counts[s.Health]++
+	}
+	line := fmt.Sprintf("%d slots: %d healthy, %d failing, %d degraded, %d unknown",
+		len(doc.Slots), counts["healthy"], counts["failing"], counts["degraded"], counts["unknown"])
+	if msg := d.reloadError(); msg != "" {
+		line = "reload failed, running the previous configuration: " + msg + "; " + line
+	}
+	return line
+}
+
+// watchdogLoop feeds systemd's watchdog at half its interval, but only
+// while the daemon is ready: a stuck scheduler or an unreadable store
+// stops the pings, and systemd restarts the service.
+func (d *daemon) watchdogLoop(ctx context.Context) {
+	interval, ok := sdnotify.WatchdogInterval()
+	if !ok || !d.notify.Enabled() {
+		return
+	}
+	tick := time.NewTicker(interval / 2)
+	defer tick.Stop()
+	quiet := false
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-tick.C:
+		}
+		problems := d.readiness()
+		// A failed reload is not a reason to be killed: the previous
+		// configuration keeps running.
+		if len(problems) > 0 && !(len(problems) == 1 && d.reloadError() != "") {
+			if !quiet {
+				d.log.Error("not feeding the systemd watchdog: the daemon is not healthy", "problems", problems)
+				quiet = true
+			}
+			continue
+		}
+		quiet = false
+		if err := d.notify.Watchdog(); err != nil {
+			d.log.Warn("cannot ping the systemd watchdog", "err", err)
 		}
 	}
 }
@@ -207,13 +305,14 @@ func (d *daemon) build(ctx context.Context, cfg *config.Config, prev *generation
 	if err != nil {
 		return nil, err
 	}
-	g.outbox, err = outbox.New(outbox.Options{Store: d.store, Receivers: rcvs, Routes: routes(cfg), Now: d.now, Logger: d.log})
+	g.outbox, err = outbox.New(outbox.Options{Store: d.store, Receivers: rcvs, Routes: routes(cfg), Now: d.now, Logger: d.log,
+		OnResult: d.metrics.notification})
 	if err != nil {
 		return nil, fmt.Errorf("%w: %v", errConfig, err)
 	}
 	rot, err := rotator.New(rotator.Options{
 		Config: cfg, Store: d.store, Secrets: g.secrets, Prober: g.prober, Sink: g.outbox,
-		Logger: d.log, Locks: d.locks, OnCommit: d.markDirty,
+		Logger: d.log, Locks: d.locks, OnCommit: d.markDirty, Observer: d.metrics,
 	})
 	if err != nil {
 		return nil, err
@@ -240,20 +339,24 @@ func (d *daemon) reload(ctx context.Context) {
 	cfg, err := loadConfigFile(d.opts.ConfigPath)
 	if err != nil {
 		d.log.Error("reload refused: the new configuration is invalid; still running the previous one", "config", d.opts.ConfigPath, "err", err)
+		d.setReloadError(firstLine(err.Error()))
 		return
 	}
 	if cfg.Checksum == old.cfg.Checksum {
 		d.log.Info("reload: configuration unchanged", "config", cfg.Path)
+		d.setReloadError("")
 		return
 	}
-	if cfg.Daemon.StateDir != old.cfg.Daemon.StateDir {
-		d.log.Error("reload refused: state_dir cannot change while running; restart the daemon to move it; still running the previous configuration",
-			"running", old.cfg.Daemon.StateDir, "new", cfg.Daemon.StateDir)
+	if cfg.Daemon.StateDir != old.cfg.Daemon.StateDir || cfg.Daemon.Listen != old.cfg.Daemon.Listen {
+		d.log.Error("reload refused: state_dir and listen cannot change while running; restart the daemon to change them; still running the previous configuration",
+			"running_state_dir", old.cfg.Daemon.StateDir, "new_state_dir", cfg.Daemon.StateDir, "running_listen", old.cfg.Daemon.Listen, "new_listen", cfg.Daemon.Listen)
+		d.setReloadError("state_dir or listen changed; restart to apply")
 		return
 	}
 	gen, err := d.build(ctx, cfg, old)
 	if err != nil {
 		d.log.Error("reload refused; still running the previous configuration", "err", err)
+		d.setReloadError(firstLine(err.Error()))
 		return
 	}
 	stopCtx, cancel := context.WithTimeout(context.Background(), stopTimeout)
@@ -266,6 +369,7 @@ func (d *daemon) reload(ctx context.Context) {
 	d.gen = gen
 	d.mu.Unlock()
 	gen.start()
+	d.setReloadError("")
 	d.log.Info("configuration reloaded", "config", cfg.Path, "slots", len(cfg.Slots))
 	d.markDirty()
 	d.rotateNow()
@@ -363,6 +467,7 @@ func (d *daemon) status() (rotator.Status, error) {
 	gen := d.current()
 	doc, err := rotator.BuildStatus(d.store, gen.cfg, d.now(), gen.sched.Next)
 	doc.Source, doc.PID = "daemon", os.Getpid()
+	doc.ReloadError = d.reloadError()
 	return doc, err
 }
 
@@ -395,4 +500,11 @@ func prepareInbox(dir string) error {
 		return fmt.Errorf("%w: inbox %s has mode %04o, so others could read staged pairs; run: chmod 700 %s", errConfig, dir, fi.Mode().Perm(), dir)
 	}
 	return nil
+}
+
+func firstLine(s string) string {
+	if i := strings.IndexByte(s, '\n'); i >= 0 {
+		return s[:i] + " (and more; see the log)"
+	}
+	return s
 }

@@ -114,6 +114,7 @@ func (f *fixture) writeConfig(extra string) {
 	fmt.Fprintf(&b, `[daemon]
 state_dir = "state"
 inbox_dir = "inbox"
+listen = "127.0.0.1:0"
 
 [kpay]
 base_url = %q

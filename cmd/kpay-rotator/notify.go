@@ -4,8 +4,14 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/hex"
+	"encoding/json"
+	"errors"
 	"fmt"
+	"io"
+	"net/http"
+	"net/url"
 	"os"
+	"strings"
 	"time"
 
 	"kpay-rotator/config"
@@ -89,6 +95,11 @@ or check them through the running daemon's log.`, e.stderr)
 	if len(cfg.Notifiers) == 0 {
 		return fmt.Errorf("%s has no [[notifier]]; add one (see the commented config.toml)", cfg.Path)
 	}
+	if _, running, _ := runningDaemon(cfg); running {
+		if err := notifyTestViaDaemon(ctx, e, cfg, name); err == nil || !errors.Is(err, errNoHTTP) {
+			return err
+		}
+	}
 	rcvs, err := buildReceivers(cfg)
 	if err != nil {
 		return err
@@ -137,4 +148,48 @@ func testID() string {
 	var b [12]byte
 	_, _ = rand.Read(b[:])
 	return "tst_" + hex.EncodeToString(b[:])
+}
+
+// errNoHTTP: the daemon runs but its HTTP endpoint did not answer.
+var errNoHTTP = errors.New("the daemon's HTTP endpoint did not answer")
+
+// notifyTestViaDaemon asks the running daemon to send the test: it holds
+// the service's credentials (LoadCredential=), which this shell may not.
+func notifyTestViaDaemon(ctx context.Context, e *env, cfg *config.Config, name string) error {
+	base, err := daemonURL(cfg)
+	if err != nil {
+		return errNoHTTP
+	}
+	req, _ := http.NewRequestWithContext(ctx, http.MethodPost, base+"/v1/notify-test?name="+url.QueryEscape(name), nil)
+	resp, err := (&http.Client{Timeout: 2 * time.Minute}).Do(req)
+	if err != nil {
+		return errNoHTTP
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		b, _ := io.ReadAll(io.LimitReader(resp.Body, 4096))
+		return fmt.Errorf("the daemon refused the test: %s: %s", resp.Status, strings.TrimSpace(string(b)))
+	}
+	var results []notifyTestResult
+	if err := json.NewDecoder(resp.Body).Decode(&results); err != nil {
+		return fmt.Errorf("read the daemon's answer: %w", err)
+	}
+	fmt.Fprintln(e.stdout, "sent through the running daemon:")
+	failed := 0
+	for _, r := range results {
+		switch {
+		case r.Delivered:
+			fmt.Fprintf(e.stdout, "%s: delivered (HTTP %d) %s\n", r.Notifier, r.Status, r.Detail)
+		case r.Retry:
+			failed++
+			fmt.Fprintf(e.stdout, "%s: failed, retryable (the daemon would retry): HTTP %d %s\n", r.Notifier, r.Status, r.Detail)
+		default:
+			failed++
+			fmt.Fprintf(e.stdout, "%s: refused, not retryable: fix the notifier's configuration: HTTP %d %s\n", r.Notifier, r.Status, r.Detail)
+		}
+	}
+	if failed > 0 {
+		return fmt.Errorf("%d notifier(s) did not accept the test message", failed)
+	}
+	return nil
 }

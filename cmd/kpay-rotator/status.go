@@ -6,6 +6,8 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net"
+	"net/http"
 	"os"
 	"path/filepath"
 	"strings"
@@ -62,6 +64,10 @@ func readStatus(cfg *config.Config, now time.Time) (rotator.Status, error) {
 	st, err := store.Open(dbPath, store.Options{ReadOnly: true, LockTimeout: probeLock})
 	switch {
 	case errors.Is(err, store.ErrLocked):
+		// The daemon runs: ask it; its snapshot answers if HTTP cannot.
+		if doc, err := fetchStatus(cfg); err == nil {
+			return doc, nil
+		}
 		return readSnapshot(filepath.Join(cfg.Daemon.StateDir, snapshotName))
 	case err != nil:
 		return rotator.Status{}, fmt.Errorf("read state: %w", err)
@@ -87,7 +93,11 @@ func readSnapshot(path string) (rotator.Status, error) {
 func renderStatus(w io.Writer, doc rotator.Status, now time.Time) {
 	switch doc.Source {
 	case "daemon":
-		fmt.Fprintf(w, "daemon running (pid %d), status as of %s\n\n", doc.PID, ago(doc.GeneratedAt, now))
+		fmt.Fprintf(w, "daemon running (pid %d), status as of %s\n", doc.PID, ago(doc.GeneratedAt, now))
+		if doc.ReloadError != "" {
+			fmt.Fprintf(w, "the last reload was refused, the previous configuration runs: %s\n", doc.ReloadError)
+		}
+		fmt.Fprintln(w)
 	case "database":
 		fmt.Fprintf(w, "daemon not running; last recorded state\n\n")
 	default:
@@ -206,4 +216,48 @@ func rotationNote(r *rotator.RotationStatus, now time.Time) string {
 		note += ", cutover gap " + r.CutoverGap
 	}
 	return note
+}
+
+// daemonURL is the running daemon's HTTP base: listen from the
+// configuration, or the address it recorded when listen asks for port 0.
+func daemonURL(cfg *config.Config) (string, error) {
+	addr := cfg.Daemon.Listen
+	if host, port, err := net.SplitHostPort(addr); err == nil && (port == "0" || port == "") {
+		b, err := os.ReadFile(filepath.Join(cfg.Daemon.StateDir, listenAddrFile))
+		if err != nil {
+			return "", err
+		}
+		addr = strings.TrimSpace(string(b))
+		_ = host
+	}
+	host, port, err := net.SplitHostPort(addr)
+	if err != nil {
+		return "", err
+	}
+	switch host {
+	case "", "0.0.0.0":
+		host = "127.0.0.1"
+	case "::":
+		host = "::1"
+	}
+	return "http://" + net.JoinHostPort(host, port), nil
+}
+
+var statusClient = &http.Client{Timeout: 3 * time.Second}
+
+func fetchStatus(cfg *config.Config) (rotator.Status, error) {
+	var doc rotator.Status
+	base, err := daemonURL(cfg)
+	if err != nil {
+		return doc, err
+	}
+	resp, err := statusClient.Get(base + "/v1/status")
+	if err != nil {
+		return doc, err
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		return doc, fmt.Errorf("GET /v1/status: %s", resp.Status)
+	}
+	return doc, json.NewDecoder(resp.Body).Decode(&doc)
 }

@@ -1,0 +1,142 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+
+	"kpay-rotator/event"
+	"kpay-rotator/internal/atomicfile"
+	"kpay-rotator/notifier"
+	"kpay-rotator/store"
+)
+
+// listenAddrFile records the address the HTTP server bound, for `status`
+// when listen asks for port 0.
+const listenAddrFile = "listen.addr"
+
+// beatStale is how old the scheduler's liveness tick may be before the
+// daemon calls itself not ready and stops feeding the watchdog: the tick
+// runs every 5 s.
+const beatStale = 20 * time.Second
+
+// serveHTTP starts the loopback HTTP server: /healthz, /readyz, /metrics,
+// /v1/status and POST /v1/notify-test. None of them ever shows a secret.
+func (d *daemon) serveHTTP(addr string) (stop func(context.Context) error, err error) {
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		return nil, fmt.Errorf("%w: listen on %s: %v; set [daemon] listen to a free loopback address", errConfig, addr, err)
+	}
+	mux := http.NewServeMux()
+	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) { fmt.Fprintln(w, "ok") })
+	mux.HandleFunc("GET /readyz", d.handleReady)
+	mux.Handle("GET /metrics", promhttp.HandlerFor(d.metrics.reg, promhttp.HandlerOpts{ErrorLog: nil}))
+	mux.HandleFunc("GET /v1/status", d.handleStatus)
+	mux.HandleFunc("POST /v1/notify-test", d.handleNotifyTest)
+	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 5 * time.Second, ReadTimeout: 10 * time.Second, WriteTimeout: 60 * time.Second}
+	go func() {
+		if err := srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
+			d.log.Error("HTTP server stopped", "err", err)
+		}
+	}()
+	d.httpAddr = ln.Addr().String()
+	state := d.current().cfg.Daemon.StateDir
+	if err := atomicfile.Write(filepath.Join(state, listenAddrFile), []byte(d.httpAddr+"\n"), 0o644); err != nil {
+		d.log.Warn("cannot record the HTTP address", "err", err)
+	}
+	d.log.Info("serving /healthz, /readyz, /metrics and /v1/status", "listen", d.httpAddr)
+	return func(ctx context.Context) error {
+		_ = os.Remove(filepath.Join(state, listenAddrFile))
+		return srv.Shutdown(ctx)
+	}, nil
+}
+
+// readiness says what is wrong, if anything: the store must answer, the
+// scheduler must be ticking, and the last reload must have worked.
+func (d *daemon) readiness() []string {
+	var problems []string
+	if err := d.store.View(func(*store.Tx) error { return nil }); err != nil {
+		problems = append(problems, "state database: "+err.Error())
+	}
+	gen := d.current()
+	if age := d.now().Sub(gen.sched.LastBeat()); age > beatStale {
+		problems = append(problems, fmt.Sprintf("scheduler: no tick for %s", age.Round(time.Second)))
+	}
+	if msg := d.reloadError(); msg != "" {
+		problems = append(problems, "last reload failed: "+msg)
+	}
+	return problems
+}
+
+func (d *daemon) handleReady(w http.ResponseWriter, _ *http.Request) {
+	problems := d.readiness()
+	if len(problems) == 0 {
+		fmt.Fprintln(w, "ready")
+		return
+	}
+	w.WriteHeader(http.StatusServiceUnavailable)
+	for _, p := range problems {
+		fmt.Fprintln(w, p)
+	}
+}
+
+func (d *daemon) handleStatus(w http.ResponseWriter, _ *http.Request) {
+	doc, err := d.status()
+	if err != nil {
+		http.Error(w, "status: "+err.Error(), http.StatusInternalServerError)
+		return
+	}
+	w.Header().Set("Content-Type", "application/json")
+	enc := json.NewEncoder(w)
+	enc.SetIndent("", "  ")
+	_ = enc.Encode(doc)
+}
+
+// notifyTestResult is one receiver's answer to a test message.
+type notifyTestResult struct {
+	Notifier  string `json:"notifier"`
+	Delivered bool   `json:"delivered"`
+	Retry     bool   `json:"retry"`
+	Status    int    `json:"status"`
+	Detail    string `json:"detail"`
+}
+
+// handleNotifyTest sends a test message through the running daemon's
+// receivers, which see the service's credentials ($CREDENTIALS_DIRECTORY)
+// that an admin's shell does not.
+func (d *daemon) handleNotifyTest(w http.ResponseWriter, r *http.Request) {
+	name := r.URL.Query().Get("name")
+	gen := d.current()
+	rcvs, err := buildReceivers(gen.cfg)
+	if err != nil {
+		http.Error(w, err.Error(), http.StatusInternalServerError)
+		return
+	}
+	host, _ := os.Hostname()
+	var out []notifyTestResult
+	for _, rc := range rcvs {
+		if name != "" && rc.Name != name {
+			continue
+		}
+		ev := event.New(event.NotificationTest, time.Now(), "", fmt.Sprintf("Test message from kpay-rotator on %s to notifier %s: if you can read this, alerts reach you.", host, rc.Name))
+		ev.Action = "nothing to do"
+		ctx, cancel := context.WithTimeout(r.Context(), 30*time.Second)
+		res := rc.Sender.Send(ctx, notifier.Alert{ID: testID(), Events: []event.Event{ev}, Test: true})
+		cancel()
+		out = append(out, notifyTestResult{Notifier: rc.Name, Delivered: res.Delivered, Retry: res.Retry, Status: res.Status, Detail: res.Detail})
+	}
+	if name != "" && len(out) == 0 {
+		http.Error(w, fmt.Sprintf("unknown notifier %q", name), http.StatusNotFound)
+		return
+	}
+	w.Header().Set("Content-Type", "application/json")
+	_ = json.NewEncoder(w).Encode(out)
+}

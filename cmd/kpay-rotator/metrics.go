@@ -1,0 +1,155 @@
+package main
+
+import (
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+
+	"kpay-rotator/store"
+)
+
+// metrics are the daemon's Prometheus series. Per-slot state (age, health)
+// and the outbox depth are read from the store at scrape time, so they are
+// never stale and cost nothing between scrapes; counters and histograms
+// are fed by the rotator's and outbox's hooks.
+type metrics struct {
+	reg *prometheus.Registry
+
+	probes        *prometheus.CounterVec
+	probeDuration prometheus.Histogram
+	rotations     *prometheus.CounterVec
+	cutoverGap    prometheus.Histogram
+	notifications *prometheus.CounterVec
+	reloadOK      prometheus.Gauge
+	reloadTime    prometheus.Gauge
+}
+
+func newMetrics(d *daemon) *metrics {
+	m := &metrics{
+		reg: prometheus.NewRegistry(),
+		probes: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "kpay_rotator_probes_total", Help: "KPay probes by slot and result (healthy, rejected, wrong_environment, wrong_application, unexpected, transient; retired_… for retired pairs).",
+		}, []string{"slot", "result"}),
+		probeDuration: prometheus.NewHistogram(prometheus.HistogramOpts{
+			Name: "kpay_rotator_probe_duration_seconds", Help: "Duration of the last HTTP attempt of each KPay probe.",
+			Buckets: []float64{.05, .1, .25, .5, 1, 2.5, 5, 10},
+		}),
+		rotations: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "kpay_rotator_rotations_total", Help: "Rotations by slot and result (written, rejected, stalled).",
+		}, []string{"slot", "result"}),
+		cutoverGap: prometheus.NewHistogram(prometheus.HistogramOpts{
+			Name: "kpay_rotator_cutover_gap_seconds", Help: "Time from the first rejection of the old pair to the new pair written, per rotation that had an outage.",
+			Buckets: []float64{10, 30, 60, 120, 300, 600, 1800, 3600, 7200},
+		}),
+		notifications: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "kpay_rotator_notifications_total", Help: "Alert delivery attempts by receiver and result (delivered, retry, failed, expired).",
+		}, []string{"receiver", "result"}),
+		reloadOK: prometheus.NewGauge(prometheus.GaugeOpts{
+			Name: "kpay_rotator_config_last_reload_successful", Help: "1 if the last configuration load or reload succeeded.",
+		}),
+		reloadTime: prometheus.NewGauge(prometheus.GaugeOpts{
+			Name: "kpay_rotator_config_last_reload_success_timestamp_seconds", Help: "When the configuration was last loaded successfully.",
+		}),
+	}
+	m.reg.MustRegister(m.probes, m.probeDuration, m.rotations, m.cutoverGap, m.notifications, m.reloadOK, m.reloadTime,
+		&stateCollector{d: d},
+		collectors.NewGoCollector(),
+		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	return m
+}
+
+func (m *metrics) reloaded(ok bool, at time.Time) {
+	if ok {
+		m.reloadOK.Set(1)
+		m.reloadTime.Set(float64(at.Unix()))
+	} else {
+		m.reloadOK.Set(0)
+	}
+}
+
+// Probe implements rotator.Observer.
+func (m *metrics) Probe(slot, outcome string, latency time.Duration) {
+	m.probes.WithLabelValues(slot, outcome).Inc()
+	if latency > 0 {
+		m.probeDuration.Observe(latency.Seconds())
+	}
+}
+
+// Rotation implements rotator.Observer.
+func (m *metrics) Rotation(slot, result string, gap time.Duration) {
+	m.rotations.WithLabelValues(slot, result).Inc()
+	if gap > 0 {
+		m.cutoverGap.Observe(gap.Seconds())
+	}
+}
+
+func (m *metrics) notification(receiver, result string) {
+	m.notifications.WithLabelValues(receiver, result).Inc()
+}
+
+var (
+	descAge = prometheus.NewDesc("kpay_rotator_key_age_seconds",
+		"Age of each slot's current pair.", []string{"slot", "environment"}, nil)
+	descHealth = prometheus.NewDesc("kpay_rotator_key_health",
+		"1 for the current health state of each slot's current pair (unknown, healthy, degraded, failing), 0 for the others.", []string{"slot", "state"}, nil)
+	descAgeState = prometheus.NewDesc("kpay_rotator_key_age_state",
+		"1 for the current age state of each slot's pair (fresh, due, overdue).", []string{"slot", "state"}, nil)
+	descPending = prometheus.NewDesc("kpay_rotator_outbox_pending",
+		"Alerts queued for delivery, per receiver.", []string{"receiver"}, nil)
+	descRotating = prometheus.NewDesc("kpay_rotator_rotation_in_flight",
+		"1 while a staged pair is not yet written, per slot.", []string{"slot"}, nil)
+)
+
+// stateCollector reads slot state and the outbox at scrape time.
+type stateCollector struct{ d *daemon }
+
+func (c *stateCollector) Describe(ch chan<- *prometheus.Desc) {
+	ch <- descAge
+	ch <- descHealth
+	ch <- descAgeState
+	ch <- descPending
+	ch <- descRotating
+}
+
+func (c *stateCollector) Collect(ch chan<- prometheus.Metric) {
+	gen := c.d.current()
+	now := c.d.now()
+	_ = c.d.store.View(func(tx *store.Tx) error {
+		for _, s := range gen.cfg.Slots {
+			st, ok, err := tx.Slot(s.Name)
+			if err != nil {
+				return err
+			}
+			health := string(store.HealthUnknown)
+			if ok {
+				health = string(st.Health)
+				if p, ok, _ := tx.Pair(s.Name, st.Current); ok {
+					ch <- prometheus.MustNewConstMetric(descAge, prometheus.GaugeValue, now.Sub(p.Born).Seconds(), s.Name, string(s.Environment))
+				}
+			}
+			for _, state := range []store.Health{store.HealthUnknown, store.HealthHealthy, store.HealthDegraded, store.HealthFailing} {
+				ch <- prometheus.MustNewConstMetric(descHealth, prometheus.GaugeValue, b2f(health == string(state)), s.Name, string(state))
+			}
+			if ok && st.Age != "" {
+				for _, state := range []store.AgeState{store.AgeFresh, store.AgeDue, store.AgeOverdue} {
+					ch <- prometheus.MustNewConstMetric(descAgeState, prometheus.GaugeValue, b2f(st.Age == state), s.Name, string(state))
+				}
+			}
+			_, active, _ := tx.ActiveRotation(s.Name)
+			ch <- prometheus.MustNewConstMetric(descRotating, prometheus.GaugeValue, b2f(active), s.Name)
+		}
+		pending := tx.Pending()
+		for _, n := range gen.cfg.Notifiers {
+			ch <- prometheus.MustNewConstMetric(descPending, prometheus.GaugeValue, float64(pending[n.Name]), n.Name)
+		}
+		return nil
+	})
+}
+
+func b2f(b bool) float64 {
+	if b {
+		return 1
+	}
+	return 0
+}

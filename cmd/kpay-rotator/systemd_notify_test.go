@@ -1,0 +1,158 @@
+package main
+
+import (
+	"net"
+	"path/filepath"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"kpay-rotator/rotator"
+)
+
+// notifySocket is a unixgram socket standing in for systemd's.
+type notifySocket struct {
+	conn *net.UnixConn
+	path string
+	mu   sync.Mutex
+	msgs []notifyMsg
+}
+
+type notifyMsg struct {
+	at   time.Time
+	text string
+}
+
+func newNotifySocket(t *testing.T) *notifySocket {
+	t.Helper()
+	path := filepath.Join(t.TempDir(), "notify.sock")
+	c, err := net.ListenUnixgram("unixgram", &net.UnixAddr{Name: path, Net: "unixgram"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	n := &notifySocket{conn: c, path: path}
+	go func() {
+		buf := make([]byte, 4096)
+		for {
+			k, err := c.Read(buf)
+			if err != nil {
+				return
+			}
+			n.mu.Lock()
+			n.msgs = append(n.msgs, notifyMsg{time.Now(), string(buf[:k])})
+			n.mu.Unlock()
+		}
+	}()
+	t.Cleanup(func() { c.Close() })
+	return n
+}
+
+func (n *notifySocket) all() []notifyMsg {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	return append([]notifyMsg(nil), n.msgs...)
+}
+
+func (n *notifySocket) count(prefix string) int {
+	c := 0
+	for _, m := range n.all() {
+		if strings.HasPrefix(m.text, prefix) {
+			c++
+		}
+	}
+	return c
+}
+
+// TestSDNotify_ReadyReloadWatchdogStopping drives the built binary with a
+// real NOTIFY_SOCKET, as systemd does for Type=notify.
+func TestSDNotify_ReadyReloadWatchdogStopping(t *testing.T) {
+	f := newFixture(t)
+	sock := newNotifySocket(t)
+	const watchdog = 2 * time.Second
+	p := f.startBin(binPath, []string{"NOTIFY_SOCKET=" + sock.path, "WATCHDOG_USEC=2000000"})
+	eventually(t, "READY=1", func() bool { return sock.count("READY=1") == 1 })
+	if first := sock.all()[0].text; !strings.HasPrefix(first, "READY=1\nSTATUS=2 slots") {
+		t.Errorf("first notification = %q, want READY=1 with a status line", first)
+	}
+	// The daemon is ready only once it can answer: status works now.
+	if doc := f.status(); doc.Source != "daemon" {
+		t.Errorf("status right after READY: source %q", doc.Source)
+	}
+	eventually(t, "watchdog pings", func() bool { return sock.count("WATCHDOG=1") >= 4 })
+	var pings []time.Time
+	for _, m := range sock.all() {
+		if m.text == "WATCHDOG=1" {
+			pings = append(pings, m.at)
+		}
+	}
+	for i := 1; i < len(pings); i++ {
+		// Half the interval is the cadence; a gap near the whole interval
+		// would let systemd kill a healthy daemon.
+		if gap := pings[i].Sub(pings[i-1]); gap > watchdog*3/4 {
+			t.Errorf("watchdog gap %s, want about %s (half of WatchdogSec)", gap, watchdog/2)
+		}
+	}
+
+	p.signal(syscall.SIGHUP)
+	eventually(t, "RELOADING then READY", func() bool { return sock.count("READY=1") == 2 })
+	msgs := sock.all()
+	var reloading int = -1
+	for i, m := range msgs {
+		if strings.HasPrefix(m.text, "RELOADING=1\nMONOTONIC_USEC=") {
+			reloading = i
+		}
+	}
+	if reloading < 0 {
+		t.Fatalf("no RELOADING=1 with MONOTONIC_USEC: %v", msgs)
+	}
+	ready := -1
+	for i := reloading + 1; i < len(msgs); i++ {
+		if strings.HasPrefix(msgs[i].text, "READY=1") {
+			ready = i
+			break
+		}
+	}
+	if ready < 0 {
+		t.Errorf("no READY=1 after RELOADING=1")
+	}
+
+	p.signal(syscall.SIGTERM)
+	if code := p.wait(10 * time.Second); code != 0 {
+		t.Fatalf("exit %d", code)
+	}
+	if sock.count("STOPPING=1") != 1 {
+		t.Errorf("STOPPING=1 sent %d times, want 1", sock.count("STOPPING=1"))
+	}
+}
+
+// TestSDNotify_StuckSchedulerStopsWatchdog freezes the scheduler (a
+// failpoint of the test build) and expects the pings to stop, so systemd
+// would restart the daemon.
+func TestSDNotify_StuckSchedulerStopsWatchdog(t *testing.T) {
+	f := newFixture(t)
+	sock := newNotifySocket(t)
+	// A one-second watchdog makes the 20 s staleness the wait; the stuck
+	// tick is the only thing that differs from a healthy run.
+	p := f.startBin(failBinPath, []string{"NOTIFY_SOCKET=" + sock.path, "WATCHDOG_USEC=1000000", "KPAY_ROTATOR_FAILPOINTS=" + rotator.FailSchedulerStuck})
+	eventually(t, "READY=1", func() bool { return sock.count("READY=1") == 1 })
+	// At first the start tick is fresh, so pings flow...
+	eventually(t, "initial pings", func() bool { return sock.count("WATCHDOG=1") >= 1 })
+	// ...then stop once the tick is stale, and the log says why.
+	deadline := time.Now().Add(40 * time.Second)
+	for !strings.Contains(p.log(), "not feeding the systemd watchdog") {
+		if time.Now().After(deadline) {
+			t.Fatalf("pings never stopped:\n%s", p.log())
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	n := sock.count("WATCHDOG=1")
+	time.Sleep(2 * time.Second) // two ping periods: none may come
+	if got := sock.count("WATCHDOG=1"); got != n {
+		t.Errorf("pings continued with a stuck scheduler: %d more", got-n)
+	}
+	if !strings.Contains(p.log(), "scheduler: no tick for") {
+		t.Errorf("log does not name the stuck scheduler")
+	}
+}
