@@ -11,6 +11,21 @@ import (
 // at most concurrency slots at a time; the prober's own budget still caps
 // requests to KPay.
 func (r *Rotator) ProbeAll(ctx context.Context, now func() time.Time, concurrency int) error {
+	return r.forAll(ctx, concurrency, func(name string) error {
+		if err := r.ProbeSlot(ctx, name, now()); err != nil {
+			return err
+		}
+		return r.ProbeRetired(ctx, name, now())
+	})
+}
+
+// TrackAll runs TrackSlot for every slot: secrets only, no KPay request,
+// so it is as fast as Secrets Manager answers.
+func (r *Rotator) TrackAll(ctx context.Context, now func() time.Time, concurrency int) error {
+	return r.forAll(ctx, concurrency, func(name string) error { return r.TrackSlot(ctx, name, now()) })
+}
+
+func (r *Rotator) forAll(ctx context.Context, concurrency int, do func(string) error) error {
 	if concurrency < 1 {
 		concurrency = 1
 	}
@@ -28,11 +43,7 @@ func (r *Rotator) ProbeAll(ctx context.Context, now func() time.Time, concurrenc
 		wg.Add(1)
 		go func(name string) {
 			defer func() { <-sem; wg.Done() }()
-			err := r.ProbeSlot(ctx, name, now())
-			if err == nil {
-				err = r.ProbeRetired(ctx, name, now())
-			}
-			if err != nil {
+			if err := do(name); err != nil {
 				mu.Lock()
 				errs = append(errs, err)
 				mu.Unlock()

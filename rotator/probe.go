@@ -21,6 +21,18 @@ import (
 // a rejected pair) become slot state and events, not errors: the error is
 // for failures to do the pass at all (unknown slot, store failure, ctx).
 func (r *Rotator) ProbeSlot(ctx context.Context, name string, now time.Time) error {
+	return r.pass(ctx, name, now, true)
+}
+
+// TrackSlot is ProbeSlot without asking KPay: it reads the secret, adopts
+// and dates the pair and moves the age state. Used first on every slot at
+// start, so status is complete long before the request budget lets every
+// slot be probed.
+func (r *Rotator) TrackSlot(ctx context.Context, name string, now time.Time) error {
+	return r.pass(ctx, name, now, false)
+}
+
+func (r *Rotator) pass(ctx context.Context, name string, now time.Time, probe bool) error {
 	s, err := r.slot(name)
 	if err != nil {
 		return err
@@ -64,16 +76,21 @@ func (r *Rotator) ProbeSlot(ctx context.Context, name string, now time.Time) err
 		return err
 	}
 
-	res := r.probeCurrent(ctx, s, &st, pair)
+	var res healthcheck.Result
+	if probe {
+		res = r.probeCurrent(ctx, s, &st, pair)
+	}
 	if ctx.Err() != nil && res.Outcome == healthcheck.Transient {
 		// Shutting down mid-probe says nothing about the pair.
 		return ctx.Err()
 	}
-	if res.Outcome == healthcheck.Transient && res.Attempts == 0 {
+	switch {
+	case !probe:
+	case res.Outcome == healthcheck.Transient && res.Attempts == 0:
 		// No request left the host (the request budget was spent): that
 		// is this daemon's limit, not KPay's answer; record no verdict.
 		r.log.Warn("probe skipped: KPay request budget exhausted; lengthen probe_schedule or raise requests_per_minute", "slot", s.Name)
-	} else {
+	default:
 		r.applyResult(c, s, &rec, res, now)
 	}
 

@@ -375,10 +375,22 @@ func (d *daemon) reload(ctx context.Context) {
 	d.rotateNow()
 }
 
-// rotateNow asks for an on-demand pass over every slot. A request that
-// arrives while a pass runs is never dropped: the running loop makes one
-// more pass, so a staged pair or a fresh dashboard change is always seen.
+// rotateNow asks for an on-demand pass. Staged pairs are taken at once,
+// in their own goroutine: every second until they are written is a
+// payments outage, and they must not queue behind a probe pass that the
+// request budget can stretch over minutes. The probe pass is coalesced: a
+// request that arrives while one runs makes it go round once more, so a
+// fresh dashboard change is always seen.
 func (d *daemon) rotateNow() {
+	gen := d.current()
+	d.onDemand.Add(1)
+	go func() {
+		defer d.onDemand.Done()
+		ctx := gen.sched.Context()
+		if err := gen.rot.AdvanceRotations(ctx, d.now); err != nil && ctx.Err() == nil {
+			d.log.Error("rotation pass failed", "err", err)
+		}
+	}()
 	d.rotatePending.Store(true)
 	select {
 	case d.rotating <- struct{}{}:
@@ -390,16 +402,7 @@ func (d *daemon) rotateNow() {
 		defer d.onDemand.Done()
 		for {
 			for d.rotatePending.Swap(false) {
-				gen := d.current()
-				ctx := gen.sched.Context()
-				// Staged pairs first: every second until they are written
-				// is a payments outage; probing 1,000 slots can wait.
-				if err := gen.rot.AdvanceRotations(ctx, d.now); err != nil && ctx.Err() == nil {
-					d.log.Error("rotation pass failed", "err", err)
-				}
-				if err := gen.rot.ProbeAll(ctx, d.now, gen.cfg.KPay.Concurrency); err != nil && ctx.Err() == nil {
-					d.log.Error("on-demand pass failed", "err", err)
-				}
+				d.probeAll()
 			}
 			<-d.rotating
 			// A request may have landed between the last check and the
@@ -414,6 +417,20 @@ func (d *daemon) rotateNow() {
 			}
 		}
 	}()
+}
+
+// probeAll reads and dates every slot first (Secrets Manager only), then
+// probes them within KPay's request budget.
+func (d *daemon) probeAll() {
+	gen := d.current()
+	ctx := gen.sched.Context()
+	if err := gen.rot.TrackAll(ctx, d.now, 8); err != nil && ctx.Err() == nil {
+		d.log.Error("tracking pass failed", "err", err)
+	}
+	d.markDirty()
+	if err := gen.rot.ProbeAll(ctx, d.now, gen.cfg.KPay.Concurrency); err != nil && ctx.Err() == nil {
+		d.log.Error("on-demand pass failed", "err", err)
+	}
 }
 
 // shutdown stops scheduling and waits for passes, bounded by stopTimeout.

@@ -25,7 +25,7 @@ type notifyMsg struct {
 	text string
 }
 
-func newNotifySocket(t *testing.T) *notifySocket {
+func newNotifySocket(t testing.TB) *notifySocket {
 	t.Helper()
 	path := filepath.Join(t.TempDir(), "notify.sock")
 	c, err := net.ListenUnixgram("unixgram", &net.UnixAddr{Name: path, Net: "unixgram"})
