@@ -84,12 +84,13 @@ func (r *Rotator) pass(ctx context.Context, name string, now time.Time, probe bo
 		// Shutting down mid-probe says nothing about the pair.
 		return ctx.Err()
 	}
+	skipped := false
 	switch {
 	case !probe:
 	case res.Outcome == healthcheck.Transient && res.Attempts == 0:
 		// No request left the host (the request budget was spent): that
 		// is this daemon's limit, not KPay's answer; record no verdict.
-		r.log.Warn("probe skipped: KPay request budget exhausted; lengthen probe_schedule or raise requests_per_minute", "slot", s.Name)
+		skipped = true
 	default:
 		r.applyResult(c, s, &rec, res, now)
 	}
@@ -99,8 +100,18 @@ func (r *Rotator) pass(ctx context.Context, name string, now time.Time, probe bo
 	}
 	st.UpdatedAt = now
 	c.pairs = append(c.pairs, rec)
-	return r.commit(c)
+	if err := r.commit(c); err != nil {
+		return err
+	}
+	if skipped {
+		return fmt.Errorf("slot %s: %w", s.Name, ErrBudgetExhausted)
+	}
+	return nil
 }
+
+// ErrBudgetExhausted: the probe was skipped because KPay's request budget
+// (requests_per_minute) had no room; the slot was still read and dated.
+var ErrBudgetExhausted = errors.New("probe skipped: KPay request budget exhausted; lengthen probe_schedule or raise requests_per_minute")
 
 func (r *Rotator) loadState(s config.Slot) (store.SlotState, error) {
 	var st store.SlotState

@@ -2,6 +2,7 @@ package rotator
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"math/rand/v2"
@@ -125,7 +126,11 @@ func (s *Scheduler) run(slot string, jitter time.Duration, what string, pass fun
 			return
 		}
 	}
-	if err := pass(s.ctx, slot, s.now()); err != nil && s.ctx.Err() == nil {
+	switch err := pass(s.ctx, slot, s.now()); {
+	case err == nil, s.ctx.Err() != nil:
+	case errors.Is(err, ErrBudgetExhausted):
+		s.log.Warn(what+" skipped", "slot", slot, "err", err)
+	default:
 		s.log.Error(what+" failed", "slot", slot, "err", err)
 	}
 }
