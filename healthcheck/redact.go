@@ -4,8 +4,9 @@ import (
 	"cmp"
 	"slices"
 	"strings"
-	"unicode"
 	"unicode/utf8"
+
+	"kpay-rotator/internal/textsafe"
 
 	"kpay-rotator/kpay"
 )
@@ -56,111 +57,21 @@ func newRedactor(p kpay.Pair) redactor {
 // so a key split by one is still found; truncation last, so it cannot cut
 // a key into a prefix that no longer matches.
 func (r redactor) clean(s string, limit int) string {
-	if !plainASCII(s) {
-		s = normalize(s)
-	}
+	s = textsafe.OneLine(s)
 	s = r.redact(s)
 	return truncate(s, limit)
-}
-
-// plainASCII reports whether s is printable ASCII with single inner spaces,
-// which normalize would return unchanged. Most of what KPay sends (ids,
-// environment names) is, and skipping the copy keeps probes cheap.
-func plainASCII(s string) bool {
-	if s == "" {
-		return true
-	}
-	if s[0] == ' ' || s[len(s)-1] == ' ' {
-		return false
-	}
-	for i := 0; i < len(s); i++ {
-		c := s[i]
-		if c < 0x20 || c > 0x7e || (c == ' ' && s[i+1] == ' ') {
-			return false
-		}
-	}
-	return true
-}
-
-func normalize(s string) string {
-	var b strings.Builder
-	b.Grow(len(s))
-	pendingSpace := false
-	for _, c := range strings.ToValidUTF8(s, "") {
-		switch {
-		case unicode.IsControl(c) || unicode.IsSpace(c):
-			pendingSpace = true
-		case unicode.Is(unicode.Cf, c):
-			// Invisible: deleting it cannot join two words a reader
-			// would have seen apart.
-		default:
-			if pendingSpace && b.Len() > 0 {
-				b.WriteByte(' ')
-			}
-			pendingSpace = false
-			b.WriteRune(c)
-		}
-	}
-	return b.String()
 }
 
 // redact replaces every occurrence of the pair's values, in any letter
 // case (hex may come back upper-cased), with kpay.Masked.
 func (r redactor) redact(s string) string {
 	for _, n := range r.needles {
-		s = replaceFold(s, n, kpay.Masked)
+		s = textsafe.ReplaceFold(s, n, kpay.Masked)
 	}
 	return s
 }
 
-func replaceFold(s, old, repl string) string {
-	i := indexFold(s, old)
-	if i < 0 {
-		return s
-	}
-	var b strings.Builder
-	for i >= 0 {
-		b.WriteString(s[:i])
-		b.WriteString(repl)
-		s = s[i+len(old):]
-		i = indexFold(s, old)
-	}
-	b.WriteString(s)
-	return b.String()
-}
-
-// indexFold is strings.Index ignoring ASCII case. Keys are ASCII, so
-// comparing bytes folded to lower case is exact for them.
-func indexFold(s, sub string) int {
-	n := len(sub)
-	if n == 0 || n > len(s) {
-		return -1
-	}
-	first := lowerASCII(sub[0])
-	for i := 0; i+n <= len(s); i++ {
-		if lowerASCII(s[i]) != first {
-			continue
-		}
-		j := 1
-		for j < n && lowerASCII(s[i+j]) == lowerASCII(sub[j]) {
-			j++
-		}
-		if j == n {
-			return i
-		}
-	}
-	return -1
-}
-
-func lowerASCII(c byte) byte {
-	if 'A' <= c && c <= 'Z' {
-		return c + 'a' - 'A'
-	}
-	return c
-}
-
-// truncate cuts s to at most limit bytes on a rune boundary, marking the
-// cut with an ellipsis.
+// truncate cuts s to at most limit bytes on a rune boundary.
 func truncate(s string, limit int) string {
 	if len(s) <= limit {
 		return s

@@ -6,6 +6,8 @@ import (
 	"slices"
 	"strings"
 
+	"kpay-rotator/internal/textsafe"
+
 	"kpay-rotator/kpay"
 )
 
@@ -97,7 +99,7 @@ func (r *Redactor) Redact(s string) string {
 		return s
 	}
 	for _, n := range r.needles {
-		s = replaceFold(s, n, kpay.Masked)
+		s = textsafe.ReplaceFold(s, n, kpay.Masked)
 	}
 	return s
 }
@@ -113,50 +115,4 @@ const MaxDetail = 400
 // secret that no longer matches.
 func (r *Redactor) Line(s string) string {
 	return Clip(r.Redact(OneLine(s)), MaxDetail)
-}
-
-func replaceFold(s, old, repl string) string {
-	i := indexFold(s, old)
-	if i < 0 {
-		return s
-	}
-	var b strings.Builder
-	for i >= 0 {
-		b.WriteString(s[:i])
-		b.WriteString(repl)
-		s = s[i+len(old):]
-		i = indexFold(s, old)
-	}
-	b.WriteString(s)
-	return b.String()
-}
-
-// indexFold is strings.Index ignoring ASCII letter case, which is exact
-// for the ASCII tokens and URLs it looks for.
-func indexFold(s, sub string) int {
-	n := len(sub)
-	if n == 0 || n > len(s) {
-		return -1
-	}
-	first := lowerASCII(sub[0])
-	for i := 0; i+n <= len(s); i++ {
-		if lowerASCII(s[i]) != first {
-			continue
-		}
-		j := 1
-		for j < n && lowerASCII(s[i+j]) == lowerASCII(sub[j]) {
-			j++
-		}
-		if j == n {
-			return i
-		}
-	}
-	return -1
-}
-
-func lowerASCII(c byte) byte {
-	if 'A' <= c && c <= 'Z' {
-		return c + 'a' - 'A'
-	}
-	return c
 }

@@ -4,60 +4,19 @@ import (
 	"bytes"
 	"encoding/json"
 	"strings"
-	"unicode"
 	"unicode/utf8"
+
+	"kpay-rotator/internal/textsafe"
 )
 
 // Ellipsis marks text cut to fit a platform's limit.
 const Ellipsis = "…"
 
-// OneLine makes untrusted text safe to place inside a line of a message:
-// invalid UTF-8 and invisible format characters (bidi overrides that
-// reorder what a reader sees, zero-width characters that hide a mention)
-// are dropped, and every run of control characters and spaces becomes one
-// space. A newline in an event message could otherwise start a Markdown
-// list, heading or quote on platforms that render them.
-func OneLine(s string) string {
-	if plainASCII(s) {
-		return s
-	}
-	var b strings.Builder
-	b.Grow(len(s))
-	pendingSpace := false
-	for _, c := range strings.ToValidUTF8(s, "") {
-		switch {
-		case unicode.IsControl(c) || unicode.IsSpace(c):
-			pendingSpace = true
-		case unicode.Is(unicode.Cf, c):
-		default:
-			if pendingSpace && b.Len() > 0 {
-				b.WriteByte(' ')
-			}
-			pendingSpace = false
-			b.WriteRune(c)
-		}
-	}
-	return b.String()
-}
-
-// plainASCII reports whether OneLine would return s unchanged: printable
-// ASCII without leading, trailing or doubled spaces, which most event text
-// is, so the copy is skipped.
-func plainASCII(s string) bool {
-	if s == "" {
-		return true
-	}
-	if s[0] == ' ' || s[len(s)-1] == ' ' {
-		return false
-	}
-	for i := 0; i < len(s); i++ {
-		c := s[i]
-		if c < 0x20 || c > 0x7e || (c == ' ' && s[i+1] == ' ') {
-			return false
-		}
-	}
-	return true
-}
+// OneLine makes untrusted text safe to place inside a line of a message
+// (textsafe.OneLine): a newline in an event message could otherwise start a
+// Markdown list, heading or quote on platforms that render them, and an
+// invisible character could hide a mention.
+func OneLine(s string) string { return textsafe.OneLine(s) }
 
 // Clip cuts s to at most max bytes on a rune boundary, ending it with
 // Ellipsis when anything was cut. Byte limits are used throughout because
