@@ -64,11 +64,18 @@ func readStatus(cfg *config.Config, now time.Time) (rotator.Status, error) {
 	st, err := store.Open(dbPath, store.Options{ReadOnly: true, LockTimeout: probeLock})
 	switch {
 	case errors.Is(err, store.ErrLocked):
-		// The daemon runs: ask it; its snapshot answers if HTTP cannot.
-		if doc, err := fetchStatus(cfg); err == nil {
-			return doc, nil
+		// The daemon runs: ask it; its snapshot answers if HTTP cannot. A
+		// daemon that is just starting has neither for a moment.
+		for i := 0; ; i++ {
+			if doc, err := fetchStatus(cfg); err == nil {
+				return doc, nil
+			}
+			doc, err := readSnapshot(filepath.Join(cfg.Daemon.StateDir, snapshotName))
+			if err == nil || i == 20 {
+				return doc, err
+			}
+			time.Sleep(100 * time.Millisecond)
 		}
-		return readSnapshot(filepath.Join(cfg.Daemon.StateDir, snapshotName))
 	case err != nil:
 		return rotator.Status{}, fmt.Errorf("read state: %w", err)
 	}
