@@ -472,6 +472,10 @@ func (d *daemon) snapshotLoop(ctx context.Context) {
 		case <-tick.C:
 		}
 		d.writeSnapshot()
+		// systemctl status follows the slots, not just start and reload.
+		if err := d.notify.Status(d.statusLine()); err != nil {
+			d.log.Debug("cannot update the systemd status line", "err", err)
+		}
 		select {
 		case <-ctx.Done():
 			return

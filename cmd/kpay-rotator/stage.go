@@ -91,12 +91,18 @@ written, 1 when it was rejected (with the reason) or is still pending.`, e.stder
 	if !running {
 		return fmt.Errorf("the daemon is not running: the pair stays staged in %s and is taken when the daemon starts (systemctl start kpay-rotator); do not stage it again", cfg.Daemon.InboxDir)
 	}
+	signalled := true
 	if err := signalDaemon(pid); err != nil {
 		// The daemon also looks at the inbox every few seconds.
 		fmt.Fprintf(e.stderr, "warning: %v; the daemon will still find the pair within seconds\n", err)
+		signalled = false
 	}
 	if *noWait {
-		fmt.Fprintf(e.stdout, "the daemon (pid %d) was signalled; follow it with: kpay-rotator status\n", pid)
+		if signalled {
+			fmt.Fprintf(e.stdout, "the daemon (pid %d) was signalled; follow it with: kpay-rotator status\n", pid)
+		} else {
+			fmt.Fprintln(e.stdout, "the daemon takes it on its next inbox check (every 5 s); follow it with: kpay-rotator status")
+		}
 		return nil
 	}
 	return waitOutcome(ctx, e, cfg, slot, req.ID, *timeout)
