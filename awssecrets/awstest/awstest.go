@@ -47,6 +47,7 @@ type Emulator struct {
 	mu     sync.Mutex
 	faults []Fault
 	calls  map[string]int
+	serial sync.Mutex
 }
 
 // Start starts the emulator on a loopback port.
@@ -67,6 +68,11 @@ func Start() *Emulator {
 				return
 			}
 		}
+		// kumo v0.33.1 writes a secret's last-accessed date under its
+		// read lock (GetSecretValue racing DescribeSecret trips the race
+		// detector): one request at a time keeps its map consistent.
+		e.serial.Lock()
+		defer e.serial.Unlock()
 		proxy.ServeHTTP(w, r)
 	}))
 	e.URL = e.front.URL

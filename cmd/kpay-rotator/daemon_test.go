@@ -99,6 +99,11 @@ func TestDaemon_InProcess(t *testing.T) {
 	// The admin writes the new pair by hand: adopted, the old one revoked.
 	f.putPair("prod/payments/kpay", newPair)
 	rotateAndWait("payments-live")
+	// The retired probe follows the slot's probe in the same pass.
+	eventually(t, "old pair revoked", func() bool {
+		r := slotOf(status(), "payments-live").Retired
+		return len(r) == 1 && r[0].Role == "revoked"
+	})
 	s := slotOf(status(), "payments-live")
 	if s.Pair != newPair.Mask() || s.Health != "healthy" || len(s.Retired) != 1 || s.Retired[0].Role != "revoked" {
 		t.Fatalf("after drift: %+v", s)
