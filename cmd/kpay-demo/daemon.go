@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -150,4 +151,32 @@ func (d *daemon) kill() {
 		_ = d.cmd.Process.Kill()
 		<-d.done
 	}
+}
+
+// showHTTP prints what the daemon's HTTP listener answers on path (the
+// lines starting with prefix, if one is given), as curl would.
+func (d *daemon) showHTTP(ctx context.Context, stateDir, path, prefix string) error {
+	addr, err := os.ReadFile(filepath.Join(stateDir, "listen.addr"))
+	if err != nil {
+		return fmt.Errorf("the daemon's HTTP address: %w", err)
+	}
+	url := "http://" + strings.TrimSpace(string(addr)) + path
+	fmt.Printf("    $ curl -s %s", url)
+	if prefix != "" {
+		fmt.Printf(" | grep ^%s", prefix)
+	}
+	fmt.Println()
+	req, _ := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return err
+	}
+	defer resp.Body.Close()
+	body, _ := io.ReadAll(resp.Body)
+	for _, line := range strings.Split(strings.TrimSpace(string(body)), "\n") {
+		if prefix == "" || strings.HasPrefix(line, prefix) {
+			fmt.Println("    " + line)
+		}
+	}
+	return nil
 }

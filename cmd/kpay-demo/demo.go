@@ -203,6 +203,14 @@ func run(ctx context.Context, rotatorBin string, keep bool) error {
 		return err
 	}
 
+	step("What ops tooling sees: /readyz and /metrics on the loopback listener")
+	if err := d.showHTTP(ctx, filepath.Join(dir, "state"), "/readyz", ""); err != nil {
+		return err
+	}
+	if err := d.showHTTP(ctx, filepath.Join(dir, "state"), "/metrics", "kpay_rotator_key_"); err != nil {
+		return err
+	}
+
 	step("Adding a slot to the configuration and reloading with SIGHUP")
 	if err := os.WriteFile(cfgPath, []byte(fmt.Sprintf(demoConfig, kp.URL, extraSlot)), 0o600); err != nil {
 		return err
