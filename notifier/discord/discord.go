@@ -9,31 +9,18 @@ package discord
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"io"
 	"net/http"
 	"strconv"
 	"time"
 
-	"kpay-rotator/kpay"
 	"kpay-rotator/notifier"
 )
 
-// Options configures a Receiver.
-type Options struct {
-	// URL is the webhook URL, https://discord.com/api/webhooks/<id>/<token>,
-	// optionally with ?thread_id=…; it is the credential, read at every
-	// send.
-	URL notifier.SecretRef
-	// HTTPClient or Transport replace the default transport; optional.
-	HTTPClient *http.Client
-	Transport  http.RoundTripper
-	// Timeout bounds one attempt; default notifier.DefaultTimeout.
-	Timeout time.Duration
-	// Now is the clock for Retry-After dates; default time.Now.
-	Now func() time.Time
-}
+// Options configures a Receiver: its webhook URL, read at every send,
+// and optional transport settings.
+type Options = notifier.URLOptions
 
 // Receiver sends alerts to one Discord webhook.
 type Receiver struct {
@@ -43,18 +30,11 @@ type Receiver struct {
 
 // New returns a Receiver.
 func New(o Options) (*Receiver, error) {
-	if o.URL == nil {
-		return nil, errors.New("discord: a webhook URL is required (url_file = a file holding https://discord.com/api/webhooks/…)")
+	ep, err := notifier.NewEndpoint("discord", "a webhook URL", "url_file = a file holding https://discord.com/api/webhooks/…", o, nil)
+	if err != nil {
+		return nil, err
 	}
-	if err := notifier.CheckInline(o.URL, func(s kpay.Secret) error {
-		_, err := notifier.ParseURL(s, o.URL.Describe())
-		return err
-	}); err != nil {
-		return nil, errors.New("discord: " + err.Error())
-	}
-	return &Receiver{url: o.URL, post: notifier.NewPoster(notifier.PosterOptions{
-		HTTPClient: o.HTTPClient, Transport: o.Transport, Timeout: o.Timeout, Now: o.Now,
-	})}, nil
+	return &Receiver{url: ep.URL, post: ep.Post}, nil
 }
 
 // String names the receiver by where its URL comes from.

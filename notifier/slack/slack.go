@@ -9,31 +9,17 @@ package slack
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"io"
-	"net/http"
 	"strings"
 	"time"
 
-	"kpay-rotator/kpay"
 	"kpay-rotator/notifier"
 )
 
-// Options configures a Receiver.
-type Options struct {
-	// URL is the webhook URL, https://hooks.slack.com/services/T…/B…/…;
-	// it is the credential, read at every send.
-	URL notifier.SecretRef
-	// HTTPClient or Transport replace the default transport (tests,
-	// egress proxies); optional.
-	HTTPClient *http.Client
-	Transport  http.RoundTripper
-	// Timeout bounds one attempt; default notifier.DefaultTimeout.
-	Timeout time.Duration
-	// Now is the clock for Retry-After dates; default time.Now.
-	Now func() time.Time
-}
+// Options configures a Receiver: its webhook URL, read at every send,
+// and optional transport settings.
+type Options = notifier.URLOptions
 
 // Receiver sends alerts to one Slack webhook.
 type Receiver struct {
@@ -43,26 +29,18 @@ type Receiver struct {
 
 // New returns a Receiver.
 func New(o Options) (*Receiver, error) {
-	if o.URL == nil {
-		return nil, errors.New("slack: a webhook URL is required (url_file = a file holding https://hooks.slack.com/services/…)")
+	ep, err := notifier.NewEndpoint("slack", "a webhook URL", "url_file = a file holding https://hooks.slack.com/services/…", o, nil)
+	if err != nil {
+		return nil, err
 	}
-	if err := notifier.CheckInline(o.URL, func(s kpay.Secret) error {
-		_, err := notifier.ParseURL(s, o.URL.Describe())
-		return err
-	}); err != nil {
-		return nil, errors.New("slack: " + err.Error())
-	}
-	return &Receiver{url: o.URL, post: notifier.NewPoster(notifier.PosterOptions{
-		HTTPClient: o.HTTPClient, Transport: o.Transport, Timeout: o.Timeout, Now: o.Now,
-	})}, nil
+	return &Receiver{url: ep.URL, post: ep.Post}, nil
 }
 
 // String names the receiver by where its URL comes from.
 func (r Receiver) String() string { return "slack receiver, URL from " + r.url.Describe() }
 
-// Format prints String for every verb. Without it %v would print the
-// credential: fmt cannot call kpay.Secret's masking methods on a value
-// reached through an unexported field, so it prints the raw string.
+// Format prints String for every verb, so %v of a receiver says where
+// its credential comes from instead of dumping its fields.
 func (r Receiver) Format(f fmt.State, _ rune) { _, _ = io.WriteString(f, r.String()) }
 
 // Rate is Slack's documented pace for incoming webhooks: one message a

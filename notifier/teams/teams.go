@@ -13,10 +13,8 @@ package teams
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"io"
-	"net/http"
 	"net/url"
 	"strings"
 	"time"
@@ -25,19 +23,9 @@ import (
 	"kpay-rotator/notifier"
 )
 
-// Options configures a Receiver.
-type Options struct {
-	// URL is the workflow's trigger URL (…api.powerplatform.com/… with
-	// its sig= query); it is the credential, read at every send.
-	URL notifier.SecretRef
-	// HTTPClient or Transport replace the default transport; optional.
-	HTTPClient *http.Client
-	Transport  http.RoundTripper
-	// Timeout bounds one attempt; default notifier.DefaultTimeout.
-	Timeout time.Duration
-	// Now is the clock for Retry-After dates; default time.Now.
-	Now func() time.Time
-}
+// Options configures a Receiver: its webhook URL, read at every send,
+// and optional transport settings.
+type Options = notifier.URLOptions
 
 // Receiver sends alerts to one Teams workflow.
 type Receiver struct {
@@ -47,18 +35,11 @@ type Receiver struct {
 
 // New returns a Receiver.
 func New(o Options) (*Receiver, error) {
-	if o.URL == nil {
-		return nil, errors.New("teams: a Workflows webhook URL is required (url_file = a file holding the URL of the workflow's \"When a Teams webhook request is received\" trigger)")
+	ep, err := notifier.NewEndpoint("teams", "a Workflows webhook URL", "url_file = a file holding the URL of the workflow's \"When a Teams webhook request is received\" trigger", o, parse)
+	if err != nil {
+		return nil, err
 	}
-	if err := notifier.CheckInline(o.URL, func(s kpay.Secret) error {
-		_, err := parse(s, o.URL.Describe())
-		return err
-	}); err != nil {
-		return nil, errors.New("teams: " + err.Error())
-	}
-	return &Receiver{url: o.URL, post: notifier.NewPoster(notifier.PosterOptions{
-		HTTPClient: o.HTTPClient, Transport: o.Transport, Timeout: o.Timeout, Now: o.Now,
-	})}, nil
+	return &Receiver{url: ep.URL, post: ep.Post}, nil
 }
 
 // parse accepts a Workflows URL and refuses a retired connector's.
