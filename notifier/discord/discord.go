@@ -40,8 +40,8 @@ func New(o Options) (*Receiver, error) {
 // String names the receiver by where its URL comes from.
 func (r Receiver) String() string { return "discord receiver, URL from " + r.url.Describe() }
 
-// Format prints String for every verb: fmt would print a credential
-// reached through an unexported field raw, past kpay.Secret's mask.
+// Format prints String for every verb, so %v of a receiver says where
+// its credential comes from instead of dumping its fields.
 func (r Receiver) Format(f fmt.State, _ rune) { _, _ = io.WriteString(f, r.String()) }
 
 // Rate is a safe default; Discord does not publish webhook limits and

@@ -58,8 +58,8 @@ func parse(s kpay.Secret, from string) (*url.URL, error) {
 // String names the receiver by where its URL comes from.
 func (r Receiver) String() string { return "teams receiver, URL from " + r.url.Describe() }
 
-// Format prints String for every verb: fmt would print a credential
-// reached through an unexported field raw, past kpay.Secret's mask.
+// Format prints String for every verb, so %v of a receiver says where
+// its credential comes from instead of dumping its fields.
 func (r Receiver) Format(f fmt.State, _ rune) { _, _ = io.WriteString(f, r.String()) }
 
 // Rate: Microsoft documents no limit for Workflows triggers; throttling

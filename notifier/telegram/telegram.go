@@ -96,8 +96,8 @@ func (r Receiver) String() string {
 	return "telegram receiver for chat " + r.chatID + ", token from " + r.token.Describe()
 }
 
-// Format prints String for every verb: fmt would print a credential
-// reached through an unexported field raw, past kpay.Secret's mask.
+// Format prints String for every verb, so %v of a receiver says where
+// its credential comes from instead of dumping its fields.
 func (r Receiver) Format(f fmt.State, _ rune) { _, _ = io.WriteString(f, r.String()) }
 
 // Rate: Telegram asks bots to stay near one message a second per chat and

@@ -120,8 +120,8 @@ func (r Receiver) String() string {
 	return "webhook receiver, URL from " + r.url.Describe() + ", signing secret from " + r.secret.Describe()
 }
 
-// Format prints String for every verb: fmt would print a credential
-// reached through an unexported field raw, past kpay.Secret's mask.
+// Format prints String for every verb, so %v of a receiver says where
+// its credential comes from instead of dumping its fields.
 func (r Receiver) Format(f fmt.State, _ rune) { _, _ = io.WriteString(f, r.String()) }
 
 // Rate is the configured pace (Options.Every, Options.Burst).
