@@ -167,8 +167,7 @@ func runDaemon(ctx context.Context, o daemonOptions) error {
 	gen.start()
 	log.Info("kpay-rotator started", "version", versionString(), "config", cfg.Path, "slots", len(cfg.Slots),
 		"state", st.Path(), "pid", os.Getpid())
-	d.writeSnapshot()
-	if err := d.notify.Ready(d.statusLine()); err != nil {
+	if err := d.notify.Ready(d.statusLine(d.writeSnapshot())); err != nil {
 		log.Warn("cannot tell systemd the daemon is ready", "err", err)
 	}
 
@@ -203,7 +202,7 @@ func runDaemon(ctx context.Context, o daemonOptions) error {
 		case <-o.Reload:
 			_ = d.notify.Reloading()
 			d.reload(ctx)
-			if err := d.notify.Ready(d.statusLine()); err != nil {
+			if err := d.notify.Ready(d.statusLine(d.status())); err != nil {
 				log.Warn("cannot tell systemd the reload finished", "err", err)
 			}
 		case <-o.Rotate:
@@ -213,9 +212,9 @@ func runDaemon(ctx context.Context, o daemonOptions) error {
 	}
 }
 
-// statusLine is the one-line state systemctl status shows.
-func (d *daemon) statusLine() string {
-	doc, err := d.status()
+// statusLine is the one-line state systemctl status shows, from a status
+// document already built (building one reads every slot).
+func (d *daemon) statusLine(doc rotator.Status, err error) string {
 	if err != nil {
 		return "status unavailable: " + err.Error()
 	}
@@ -471,9 +470,8 @@ func (d *daemon) snapshotLoop(ctx context.Context) {
 		case <-d.dirty:
 		case <-tick.C:
 		}
-		d.writeSnapshot()
 		// systemctl status follows the slots, not just start and reload.
-		if err := d.notify.Status(d.statusLine()); err != nil {
+		if err := d.notify.Status(d.statusLine(d.writeSnapshot())); err != nil {
 			d.log.Debug("cannot update the systemd status line", "err", err)
 		}
 		select {
@@ -492,11 +490,13 @@ func (d *daemon) status() (rotator.Status, error) {
 	return doc, err
 }
 
-func (d *daemon) writeSnapshot() {
+// writeSnapshot publishes the status document for `status` and returns
+// it, so the systemd status line is made from the same read.
+func (d *daemon) writeSnapshot() (rotator.Status, error) {
 	doc, err := d.status()
 	if err != nil {
 		d.log.Warn("cannot build status snapshot", "err", err)
-		return
+		return doc, err
 	}
 	b, err := json.MarshalIndent(doc, "", "  ")
 	if err == nil {
@@ -505,6 +505,7 @@ func (d *daemon) writeSnapshot() {
 	if err != nil {
 		d.log.Warn("cannot write status snapshot", "err", err)
 	}
+	return doc, nil
 }
 
 // prepareInbox creates the inbox directory, private to the daemon's user,
