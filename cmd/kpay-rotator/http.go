@@ -13,9 +13,7 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
-	"kpay-rotator/event"
 	"kpay-rotator/internal/atomicfile"
-	"kpay-rotator/notifier"
 	"kpay-rotator/store"
 )
 
@@ -114,24 +112,10 @@ type notifyTestResult struct {
 // that an admin's shell does not.
 func (d *daemon) handleNotifyTest(w http.ResponseWriter, r *http.Request) {
 	name := r.URL.Query().Get("name")
-	gen := d.current()
-	rcvs, err := buildReceivers(gen.cfg)
+	out, err := sendTests(r.Context(), d.current().cfg, name)
 	if err != nil {
 		http.Error(w, err.Error(), http.StatusInternalServerError)
 		return
-	}
-	host, _ := os.Hostname()
-	var out []notifyTestResult
-	for _, rc := range rcvs {
-		if name != "" && rc.Name != name {
-			continue
-		}
-		ev := event.New(event.NotificationTest, time.Now(), "", fmt.Sprintf("Test message from kpay-rotator on %s to notifier %s: if you can read this, alerts reach you.", host, rc.Name))
-		ev.Action = "nothing to do"
-		ctx, cancel := context.WithTimeout(r.Context(), 30*time.Second)
-		res := rc.Sender.Send(ctx, notifier.Alert{ID: testID(), Events: []event.Event{ev}, Test: true})
-		cancel()
-		out = append(out, notifyTestResult{Notifier: rc.Name, Delivered: res.Delivered, Retry: res.Retry, Status: res.Status, Detail: res.Detail})
 	}
 	if name != "" && len(out) == 0 {
 		http.Error(w, fmt.Sprintf("unknown notifier %q", name), http.StatusNotFound)

@@ -100,12 +100,22 @@ or check them through the running daemon's log.`, e.stderr)
 			return err
 		}
 	}
-	rcvs, err := buildReceivers(cfg)
+	results, err := sendTests(ctx, cfg, name)
 	if err != nil {
 		return err
 	}
+	return printTests(e.stdout, results)
+}
+
+// sendTests sends a test message through every receiver of cfg, or only
+// the one called name, exactly as the daemon would send an alert.
+func sendTests(ctx context.Context, cfg *config.Config, name string) ([]notifyTestResult, error) {
+	rcvs, err := buildReceivers(cfg)
+	if err != nil {
+		return nil, err
+	}
 	host, _ := os.Hostname()
-	failed := 0
+	var out []notifyTestResult
 	for _, r := range rcvs {
 		if name != "" && r.Name != name {
 			continue
@@ -115,17 +125,26 @@ or check them through the running daemon's log.`, e.stderr)
 		ctx, cancel := context.WithTimeout(ctx, 30*time.Second)
 		res := r.Sender.Send(ctx, notifier.Alert{ID: testID(), Events: []event.Event{ev}, Test: true})
 		cancel()
-		switch {
-		case res.Delivered:
-			fmt.Fprintf(e.stdout, "%s: delivered (HTTP %d) %s\n", r.Name, res.Status, res.Detail)
-		default:
-			failed++
-			verdict := "refused, not retryable: fix the notifier's configuration"
-			if res.Retry {
-				verdict = "failed, retryable (the daemon would retry)"
-			}
-			fmt.Fprintf(e.stdout, "%s: %s: HTTP %d %s\n", r.Name, verdict, res.Status, res.Detail)
+		out = append(out, notifyTestResult{Notifier: r.Name, Delivered: res.Delivered, Retry: res.Retry, Status: res.Status, Detail: res.Detail})
+	}
+	return out, nil
+}
+
+// printTests prints each platform's answer and fails when any notifier did
+// not accept its test message.
+func printTests(w io.Writer, results []notifyTestResult) error {
+	failed := 0
+	for _, r := range results {
+		if r.Delivered {
+			fmt.Fprintf(w, "%s: delivered (HTTP %d) %s\n", r.Notifier, r.Status, r.Detail)
+			continue
 		}
+		failed++
+		verdict := "refused, not retryable: fix the notifier's configuration"
+		if r.Retry {
+			verdict = "failed, retryable (the daemon would retry)"
+		}
+		fmt.Fprintf(w, "%s: %s: HTTP %d %s\n", r.Notifier, verdict, r.Status, r.Detail)
 	}
 	if failed > 0 {
 		return fmt.Errorf("%d notifier(s) did not accept the test message", failed)
@@ -175,21 +194,5 @@ func notifyTestViaDaemon(ctx context.Context, e *env, cfg *config.Config, name s
 		return fmt.Errorf("read the daemon's answer: %w", err)
 	}
 	fmt.Fprintln(e.stdout, "sent through the running daemon:")
-	failed := 0
-	for _, r := range results {
-		switch {
-		case r.Delivered:
-			fmt.Fprintf(e.stdout, "%s: delivered (HTTP %d) %s\n", r.Notifier, r.Status, r.Detail)
-		case r.Retry:
-			failed++
-			fmt.Fprintf(e.stdout, "%s: failed, retryable (the daemon would retry): HTTP %d %s\n", r.Notifier, r.Status, r.Detail)
-		default:
-			failed++
-			fmt.Fprintf(e.stdout, "%s: refused, not retryable: fix the notifier's configuration: HTTP %d %s\n", r.Notifier, r.Status, r.Detail)
-		}
-	}
-	if failed > 0 {
-		return fmt.Errorf("%d notifier(s) did not accept the test message", failed)
-	}
-	return nil
+	return printTests(e.stdout, results)
 }
