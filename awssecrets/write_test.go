@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"strings"
 	"testing"
 
 	"kpay-rotator/awssecrets"
@@ -69,7 +70,7 @@ func TestClient_PutErrorsSayWhatToFix(t *testing.T) {
 	emu.PutJSON(ctx, "s", `{}`)
 	emu.Inject(awstest.Fault{Op: "PutSecretValue", Status: 400, Code: "AccessDeniedException", Count: 1})
 	_, err := c.Put(ctx, "s", value, "11111111-2222-4333-8444-555555555556")
-	if !errors.Is(err, awssecrets.ErrAccessDenied) || !contains(err, "secretsmanager:PutSecretValue") {
+	if !errors.Is(err, awssecrets.ErrAccessDenied) || err == nil || !strings.Contains(err.Error(), "secretsmanager:PutSecretValue") {
 		t.Errorf("access denied = %v", err)
 	}
 	emu.Inject(awstest.Fault{Op: "PutSecretValue", Status: 400, Code: "LimitExceededException", Count: 1})
@@ -94,8 +95,4 @@ func TestClient_Create(t *testing.T) {
 	if err != nil || v != value.Reveal() {
 		t.Errorf("created value mismatch (err %v)", err)
 	}
-}
-
-func contains(err error, s string) bool {
-	return err != nil && len(s) > 0 && stringsContains(err.Error(), s)
 }

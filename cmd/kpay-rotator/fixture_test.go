@@ -9,7 +9,6 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -160,21 +159,9 @@ func envOf(slot string) kpay.Environment {
 type proc struct {
 	t      testing.TB
 	cmd    *exec.Cmd
-	mu     sync.Mutex
-	stderr bytes.Buffer
+	stderr syncBuffer // the daemon writes it while tests read it
 	done   chan struct{}
 	err    error
-}
-
-type lockedWriter struct {
-	mu *sync.Mutex
-	b  *bytes.Buffer
-}
-
-func (w lockedWriter) Write(p []byte) (int, error) {
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	return w.b.Write(p)
 }
 
 func (f *fixture) start(args ...string) *proc {
@@ -188,7 +175,7 @@ func (f *fixture) startBin(bin string, env []string, args ...string) *proc {
 	p := &proc{t: f.t, done: make(chan struct{})}
 	p.cmd = exec.Command(bin, append([]string{"run", "--config", f.cfgPath}, args...)...)
 	p.cmd.Env = append(os.Environ(), env...)
-	p.cmd.Stderr = lockedWriter{&p.mu, &p.stderr}
+	p.cmd.Stderr = &p.stderr
 	if err := p.cmd.Start(); err != nil {
 		f.t.Fatal(err)
 	}
@@ -207,11 +194,7 @@ func (f *fixture) startBin(bin string, env []string, args ...string) *proc {
 	return p
 }
 
-func (p *proc) log() string {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	return p.stderr.String()
-}
+func (p *proc) log() string { return p.stderr.String() }
 
 func (p *proc) signal(s os.Signal) {
 	p.t.Helper()
