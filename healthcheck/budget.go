@@ -60,6 +60,17 @@ func (c *cooldown) answered(now time.Time, retryAfter time.Duration) {
 	}
 }
 
+// held is what is left at now of a pause KPay asked for (Retry-After),
+// ignoring the silence pause.
+func (c *cooldown) held(now time.Time) time.Duration {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if !c.holdUntil.After(now) {
+		return 0
+	}
+	return c.holdUntil.Sub(now)
+}
+
 // remaining is the pause left at now and the strikes behind it.
 func (c *cooldown) remaining(now time.Time) (wait time.Duration, strikes int) {
 	c.mu.Lock()

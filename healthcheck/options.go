@@ -92,7 +92,9 @@ func New(opts Options) (*Prober, error) {
 	}
 	rt := o.Transport
 	if rt == nil {
-		rt = newTransport(o.Concurrency)
+		// The hand-over lane has as many probe slots again, and must never
+		// wait for a connection routine probes hold.
+		rt = newTransport(2 * o.Concurrency)
 	}
 	p := &Prober{
 		url:            meURL,
@@ -104,6 +106,8 @@ func New(opts Options) (*Prober, error) {
 		log:            o.Logger,
 		sem:            make(chan struct{}, o.Concurrency),
 		budget:         ratelimit.PerMinute(o.RequestsPerMinute, o.Burst, o.Now()),
+		urgentSem:      make(chan struct{}, o.Concurrency),
+		urgent:         ratelimit.PerMinute(o.RequestsPerMinute, o.RequestsPerMinute, o.Now()),
 		sleep:          sleepCtx,
 		jitter:         rand.Int64N,
 		client: &http.Client{
@@ -214,10 +218,10 @@ func isLoopback(host string) bool {
 	return ip != nil && ip.IsLoopback()
 }
 
-// newTransport is the default transport, tuned for a few probes at a time
-// to one host. Every phase (dial, TLS, headers, body) is bounded by the
+// newTransport is the default transport, tuned for at most conns probes at
+// a time to one host. Every phase (dial, TLS, headers, body) is bounded by the
 // attempt's context, so no per-phase timeouts are set.
-func newTransport(concurrency int) *http.Transport {
+func newTransport(conns int) *http.Transport {
 	return &http.Transport{
 		// Operators behind an egress proxy set HTTPS_PROXY; the default
 		// client honours it and so do we.
@@ -235,10 +239,10 @@ func newTransport(concurrency int) *http.Transport {
 		// for each probe would triple the packets KPay sees and inflate
 		// the latency we report. The default of 2 per host would churn
 		// at Concurrency 4.
-		MaxIdleConns:        concurrency,
-		MaxIdleConnsPerHost: concurrency,
+		MaxIdleConns:        conns,
+		MaxIdleConnsPerHost: conns,
 		// Never more sockets than probes in flight.
-		MaxConnsPerHost: concurrency,
+		MaxConnsPerHost: conns,
 		// Long enough to carry connections across the bursts of a probe
 		// schedule, short enough to drop them before typical NAT and load
 		// balancer idle timeouts (350 s on AWS NAT) kill them silently.

@@ -59,11 +59,12 @@ func TestNew_defaults(t *testing.T) {
 	}
 	defer p.Close()
 	if p.timeout != DefaultTimeout || p.attemptTimeout != DefaultTimeout/2 || p.maxAttempts != DefaultMaxAttempts ||
-		cap(p.sem) != DefaultConcurrency || p.userAgent != DefaultUserAgent || p.budget.Burst() != 5 || p.budget.Interval() != 2*time.Second {
+		cap(p.sem) != DefaultConcurrency || cap(p.urgentSem) != DefaultConcurrency || p.urgent.Burst() != DefaultRequestsPerMinute || p.userAgent != DefaultUserAgent || p.budget.Burst() != 5 || p.budget.Interval() != 2*time.Second {
 		t.Errorf("defaults not applied: %+v", p)
 	}
 	tr, ok := p.client.Transport.(*http.Transport)
-	if !ok || tr.MaxIdleConnsPerHost != DefaultConcurrency || tr.DisableKeepAlives {
+	// Routine and hand-over probe slots each get their connections.
+	if !ok || tr.MaxConnsPerHost != 2*DefaultConcurrency || tr.MaxIdleConnsPerHost != 2*DefaultConcurrency || tr.DisableKeepAlives {
 		t.Errorf("default transport: got %T %+v", p.client.Transport, tr)
 	}
 }

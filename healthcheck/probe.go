@@ -54,7 +54,12 @@ type Prober struct {
 
 	sem      chan struct{}
 	budget   *ratelimit.Bucket
-	cool     cooldown
+	// The hand-over lane: its own probe slots, so it never waits behind
+	// routine probes holding theirs, and its own bucket, which caps how
+	// far it may overdraw the shared budget (see ProbeUrgent).
+	urgentSem chan struct{}
+	urgent    *ratelimit.Bucket
+	cool      cooldown
 	requests atomic.Int64
 	waiting  atomic.Int64 // probes waiting for a concurrency slot
 
@@ -81,7 +86,29 @@ func (p *Prober) Close() { p.client.CloseIdleConnections() }
 // Options.Timeout, and returns what it found. It never returns an error:
 // every failure is a Result, and only Rejected, WrongEnvironment and
 // WrongApplication count against the pair.
+//
+// Probe is the routine lane: it waits its turn for a probe slot, for the
+// request budget and for any cooldown.
 func (p *Prober) Probe(ctx context.Context, pair kpay.Pair, want Expect) Result {
+	return p.probe(ctx, pair, want, false)
+}
+
+// ProbeUrgent is Probe through the hand-over lane, for requests made while
+// payments may be down: verifying a staged pair, confirming a first
+// rejection. It never queues behind routine probes: it has probe slots of
+// its own and takes its budget token at once. The token still comes out of
+// the shared budget, which may go into debt that routine probes then pay
+// back by waiting, so the daemon's long-run rate stays requests_per_minute.
+// The lane's own bucket (the budget's rate, a minute's worth of burst)
+// bounds the overdraft, so a script staging hundreds of pairs cannot burst
+// at KPay. It does not wait out a cooldown caused by KPay going silent (one
+// request cannot make a block worse, and waiting would lengthen an outage)
+// but does honour a Retry-After KPay asked for.
+func (p *Prober) ProbeUrgent(ctx context.Context, pair kpay.Pair, want Expect) Result {
+	return p.probe(ctx, pair, want, true)
+}
+
+func (p *Prober) probe(ctx context.Context, pair kpay.Pair, want Expect, urgent bool) Result {
 	start := p.now()
 	mask := pair.Mask()
 	red := newRedactor(pair)
@@ -107,10 +134,14 @@ func (p *Prober) Probe(ctx context.Context, pair kpay.Pair, want Expect) Result 
 	// only time out, and a timeout counts as KPay not answering.
 	lastStart := deadline.Add(-minAttemptTime)
 
-	if !p.acquire(pctx) {
+	sem := p.sem
+	if urgent {
+		sem = p.urgentSem
+	}
+	if !p.acquire(pctx, sem) {
 		return p.finish(ctx, mask, Result{Outcome: Transient, Detail: capitalize(waitEnded(pctx, "a free probe slot (too many probes in flight)"))}, 0)
 	}
-	defer func() { <-p.sem }()
+	defer func() { <-sem }()
 
 	var (
 		res      Result
@@ -118,7 +149,7 @@ func (p *Prober) Probe(ctx context.Context, pair kpay.Pair, want Expect) Result 
 		lastRA   time.Duration
 	)
 	for {
-		if reason, wait, ok := p.admit(pctx, lastStart); !ok {
+		if reason, wait, ok := p.admit(pctx, lastStart, urgent); !ok {
 			res = stopped(res, reason, wait)
 			break
 		}
@@ -188,17 +219,17 @@ func headerSafe(s string, spaces bool) bool {
 	return true
 }
 
-// acquire takes a concurrency slot, waiting until ctx ends.
-func (p *Prober) acquire(ctx context.Context) bool {
+// acquire takes a concurrency slot of sem, waiting until ctx ends.
+func (p *Prober) acquire(ctx context.Context, sem chan struct{}) bool {
 	select {
-	case p.sem <- struct{}{}:
+	case sem <- struct{}{}:
 		return true
 	default:
 	}
 	p.waiting.Add(1)
 	defer p.waiting.Add(-1)
 	select {
-	case p.sem <- struct{}{}:
+	case sem <- struct{}{}:
 		return true
 	case <-ctx.Done():
 		return false
@@ -207,14 +238,18 @@ func (p *Prober) acquire(ctx context.Context) bool {
 
 // admit waits out the cooldown, then takes a budget token, so that the
 // attempt can start by deadline. When it cannot, it says why and how long
-// a retry should wait.
-func (p *Prober) admit(ctx context.Context, deadline time.Time) (reason string, retryAfter time.Duration, ok bool) {
+// a retry should wait. An urgent attempt skips the silence part of the
+// cooldown and takes its token through the hand-over lane.
+func (p *Prober) admit(ctx context.Context, deadline time.Time, urgent bool) (reason string, retryAfter time.Duration, ok bool) {
 	for {
 		now := p.now()
 		if now.After(deadline) {
 			return "too little time was left before the probe deadline to try again", 0, false
 		}
 		wait, strikes := p.cool.remaining(now)
+		if urgent {
+			wait, strikes = p.cool.held(now), 0
+		}
 		if wait <= 0 {
 			break
 		}
@@ -230,13 +265,23 @@ func (p *Prober) admit(ctx context.Context, deadline time.Time) (reason string, 
 		}
 	}
 	now := p.now()
-	wait, ok := p.budget.Reserve(now, deadline)
+	bucket := p.budget
+	if urgent {
+		bucket = p.urgent
+	}
+	wait, ok := bucket.Reserve(now, deadline)
 	if !ok {
+		if urgent {
+			return fmt.Sprintf("the hand-over lane has used its share of the request budget: the next request is allowed in %s, after the probe deadline", wait.Round(time.Millisecond)), wait, false
+		}
 		return fmt.Sprintf("request budget exhausted: the next request is allowed in %s, after the probe deadline", wait.Round(time.Millisecond)), wait, false
 	}
 	if wait > 0 && p.sleep(ctx, wait) != nil {
-		p.budget.Unreserve(p.now())
+		bucket.Unreserve(p.now())
 		return waitEnded(ctx, "the request budget"), 0, false
+	}
+	if urgent {
+		p.budget.Take(p.now()) // counted against the shared budget too
 	}
 	return "", 0, true
 }

@@ -62,6 +62,17 @@ func (b *Bucket) Reserve(now, deadline time.Time) (wait time.Duration, ok bool) 
 	return wait, true
 }
 
+// Take takes a token now, whatever the balance: the bucket may go into
+// debt, and later reservations wait until it is paid back. It is how a
+// request that must not wait (a hand-over while payments are down) still
+// counts against the budget.
+func (b *Bucket) Take(now time.Time) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	b.refill(now)
+	b.tokens--
+}
+
 // Unreserve returns a token whose wait was cut short, so a cancelled caller
 // does not spend the others' budget.
 func (b *Bucket) Unreserve(now time.Time) {

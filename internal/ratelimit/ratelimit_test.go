@@ -59,3 +59,19 @@ func TestBucket_refillIsCappedAndMonotonic(t *testing.T) {
 		t.Fatalf("token past burst: got wait %s, want 1s", wait)
 	}
 }
+
+func TestBucket_takeGoesIntoDebtThatLaterReservationsPay(t *testing.T) {
+	t0 := time.Date(2026, 9, 1, 12, 0, 0, 0, time.UTC)
+	far := t0.Add(time.Hour)
+	b := ratelimit.PerMinute(6, 1, t0) // a token every 10s, one at most
+	for range 3 {
+		b.Take(t0) // never waits, even past an empty bucket
+	}
+	// Balance is -2: the next token accrues after three intervals.
+	if wait, ok := b.Reserve(t0, far); !ok || wait != 30*time.Second {
+		t.Fatalf("after three takes: got wait %s ok %v, want 30s true", wait, ok)
+	}
+	if _, ok := b.Reserve(t0, t0.Add(35*time.Second)); ok {
+		t.Fatalf("a reservation the debt pushes past its deadline was granted")
+	}
+}
