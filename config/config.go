@@ -102,13 +102,16 @@ type Slot struct {
 	StallAfter  time.Duration // rotation_stalled when a verified pair is still unwritten after this; default 2m
 	Jitter      time.Duration // random delay before each probe; default 30s
 
-	// Cron specs accepted by cron.ParseStandard; defaults "*/5 * * * *"
-	// and "* * * * *".
+	// Cron specs accepted by cron.ParseStandard; ProbeSchedule may also be
+	// AutoSchedule, its default. RetiredSchedule defaults to "* * * * *".
 	ProbeSchedule, RetiredSchedule string
 
 	FailureThreshold int      // consecutive rejections before failing; default 2, >= 1
 	Notify           []string // notifier names, each defined; default from [defaults], else none
-	CreateIfMissing  bool     // create the secret if it does not exist; default false
+	// SecurityNotify: notifier names that also get the events that may
+	// mean a compromise (unplanned_revocation); default none.
+	SecurityNotify  []string
+	CreateIfMissing bool // create the secret if it does not exist; default false
 
 	Line int // line of the [[slot]] header
 }

@@ -35,13 +35,19 @@ const (
 	defaultMaxDeliveryAge = 24 * time.Hour
 )
 
+// AutoSchedule is the probe_schedule that lets the daemon choose: every
+// slot probed at an even pace that fits the request budget (at least once
+// a minute), so a pair revoked outside a rotation is reported within
+// about a minute and a half with up to 20 slots (DESIGN §3).
+const AutoSchedule = "auto"
+
 // inheritable holds the slot settings [defaults] may set for every slot.
 type inheritable struct {
 	MaxAge, WarnBefore, RevokeGrace, Jitter time.Duration
 	StallAfter                              time.Duration
 	ProbeSchedule, RetiredSchedule          string
 	FailureThreshold                        int
-	Notify                                  []string
+	Notify, SecurityNotify                  []string
 }
 
 var builtinDefaults = inheritable{
@@ -52,11 +58,14 @@ var builtinDefaults = inheritable{
 	// Dashboard regeneration kills the old pair at once, so a rotation
 	// that cannot be written is a payments outage: alert quickly.
 	StallAfter:       2 * time.Minute,
-	ProbeSchedule:    "*/5 * * * *",
+	ProbeSchedule:    AutoSchedule,
 	RetiredSchedule:  "* * * * *",
 	FailureThreshold: 2,
 	// No built-in notifier: alerts go only where the file says.
 	Notify: nil,
+	// Security events (unplanned_revocation) go to notify and, when set,
+	// these too.
+	SecurityNotify: nil,
 }
 
 // layer is one level of inheritance: built-ins, then [defaults], then a
@@ -83,6 +92,7 @@ func builtinLayer() layer {
 func (p *parser) overlay(t *table, base layer, from string) layer {
 	l := layer{inheritable: base.inheritable, origin: map[string]string{}, invalid: map[string]bool{}}
 	l.Notify = slices.Clone(base.Notify)
+	l.SecurityNotify = slices.Clone(base.SecurityNotify)
 
 	if d, ok := t.duration("max_age"); ok {
 		if d <= 0 {
@@ -120,11 +130,19 @@ func (p *parser) overlay(t *table, base layer, from string) layer {
 			l.FailureThreshold = n
 		}
 	}
-	if names, ok := t.strs("notify"); ok {
+	for _, k := range []string{"notify", "security_notify"} {
+		names, ok := t.strs(k)
+		if !ok {
+			continue
+		}
 		if dup, ok := firstDuplicate(names); ok {
-			t.problem("notify", "names %q twice; list each notifier once", dup)
-		} else {
+			t.problem(k, "names %q twice; list each notifier once", dup)
+			continue
+		}
+		if k == "notify" {
 			l.Notify = names
+		} else {
+			l.SecurityNotify = names
 		}
 	}
 

@@ -24,7 +24,7 @@ func TestParse_DefaultsInheritance(t *testing.T) {
 		APIKeyField: "KPAY_API_KEY", SecretKeyField: "KPAY_SECRET_KEY",
 		MaxAge: 90 * day, WarnBefore: 14 * day, RevokeGrace: 24 * time.Hour, Jitter: 30 * time.Second,
 		StallAfter:    2 * time.Minute,
-		ProbeSchedule: "*/5 * * * *", RetiredSchedule: "* * * * *",
+		ProbeSchedule: AutoSchedule, RetiredSchedule: "* * * * *",
 		FailureThreshold: 2,
 	}
 	with := func(f func(*Slot)) Slot { s := builtin; f(&s); return s }
@@ -46,13 +46,19 @@ func TestParse_DefaultsInheritance(t *testing.T) {
 			`jitter = "1m"`,
 			`stall_after = "5m"`,
 			`notify = ["ops"]`,
+			`security_notify = ["pager"]`,
 		), "", with(func(s *Slot) {
 			s.MaxAge, s.WarnBefore, s.RevokeGrace, s.Jitter = 60*day, 7*day, 2*day, time.Minute
 			s.StallAfter = 5 * time.Minute
 			s.ProbeSchedule, s.RetiredSchedule = "*/10 * * * *", "*/2 * * * *"
 			s.FailureThreshold = 3
 			s.Notify = []string{"ops"}
+			s.SecurityNotify = []string{"pager"}
 		})},
+		{"slot's security_notify overrides [defaults]'", src(`security_notify = ["ops"]`), src(`security_notify = ["pager"]`), with(func(s *Slot) {
+			s.SecurityNotify = []string{"pager"}
+		})},
+		{"auto schedule written out", src(`probe_schedule = "auto"`), "", builtin},
 		{"slot overrides [defaults]", src(
 			`max_age = "60d"`,
 			`failure_threshold = 3`,

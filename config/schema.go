@@ -27,13 +27,14 @@ var (
 	inheritedKeys = []keySpec{
 		{"max_age", `"90d"`},
 		{"warn_before", `"14d"`},
-		{"probe_schedule", `"*/5 * * * *"`},
+		{"probe_schedule", `"auto"`},
 		{"retired_schedule", `"* * * * *"`},
 		{"failure_threshold", "2"},
 		{"revoke_grace", `"24h"`},
 		{"jitter", `"30s"`},
 		{"stall_after", `"2m"`},
 		{"notify", `["ops"]`},
+		{"security_notify", `["security"]`},
 	}
 	defaultsSchema = schema{section: "[defaults]", keys: inheritedKeys}
 	slotSchema     = schema{section: "[[slot]]", keys: append([]keySpec{

@@ -45,9 +45,11 @@ func (p *parser) build(raw map[string]any, cfg *Config) {
 	p.checkNames("slot", slotTables)
 	p.checkNames("notifier", notifierTables)
 	p.checkFallbacks(notifierTables)
-	p.checkNotify(defs, notifierTables)
-	for _, t := range slotTables {
-		p.checkNotify(t, notifierTables)
+	for _, k := range []string{"notify", "security_notify"} {
+		p.checkNotify(defs, k, notifierTables)
+		for _, t := range slotTables {
+			p.checkNotify(t, k, notifierTables)
+		}
 	}
 	p.checkSharedFields(cfg.Slots, slotTables)
 }
@@ -186,6 +188,7 @@ func (p *parser) slot(t *table, inherited layer) Slot {
 	s.ProbeSchedule, s.RetiredSchedule = l.ProbeSchedule, l.RetiredSchedule
 	s.FailureThreshold = l.FailureThreshold
 	s.Notify = l.Notify
+	s.SecurityNotify = l.SecurityNotify
 	return s
 }
 
@@ -258,10 +261,11 @@ func (p *parser) checkNames(noun string, tables []*table) {
 	}
 }
 
-// checkNotify reports notify entries of t naming no [[notifier]]. Only
-// where t sets notify itself: inherited lists are checked at [defaults].
-func (p *parser) checkNotify(t *table, notifiers []*table) {
-	if !t.has("notify") || t.bad["notify"] {
+// checkNotify reports entries of t's notifier list k (notify,
+// security_notify) naming no [[notifier]]. Only where t sets k itself:
+// inherited lists are checked at [defaults].
+func (p *parser) checkNotify(t *table, k string, notifiers []*table) {
+	if !t.has(k) || t.bad[k] {
 		return
 	}
 	var defined []string
@@ -270,7 +274,7 @@ func (p *parser) checkNotify(t *table, notifiers []*table) {
 			defined = append(defined, v)
 		}
 	}
-	names, _ := t.strs("notify")
+	names, _ := t.strs(k)
 	for _, name := range names {
 		if slices.Contains(defined, name) {
 			continue
@@ -282,7 +286,7 @@ func (p *parser) checkNotify(t *table, notifiers []*table) {
 		case len(defined) > 0:
 			hint = fmt.Sprintf("defined notifiers: %s; ", strings.Join(defined, ", "))
 		}
-		t.problem("notify", "names notifier %q, which is not defined; %sadd a [[notifier]] with name = %q or remove it from the list", name, hint, name)
+		t.problem(k, "names notifier %q, which is not defined; %sadd a [[notifier]] with name = %q or remove it from the list", name, hint, name)
 	}
 }
 
@@ -320,6 +324,9 @@ func (t *table) schedule(k string) (string, bool) {
 	s, ok := t.str(k)
 	if !ok {
 		return "", false
+	}
+	if k == "probe_schedule" && s == AutoSchedule {
+		return s, true
 	}
 	if err := checkCron(s); err != nil {
 		t.problem(k, "invalid cron spec %q: %v; use 5 fields (minute hour day-of-month month day-of-week), e.g. %s = %s, or a descriptor such as \"@hourly\" or \"@every 10m\"", s, err, k, t.schema.example(k))

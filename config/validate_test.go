@@ -242,6 +242,26 @@ func TestParse_Rules(t *testing.T) {
 			`secret_id = "s"`,
 			`notify = ["opps"]`,
 		), []want{{9, "slot[a].notify", `names notifier "opps", which is not defined; did you mean "ops"?`}}},
+		{"security_notify names an unknown notifier", src(
+			`[[notifier]]`,
+			`name = "security"`,
+			`type = "slack"`,
+			`url_file = "/a"`,
+			`[defaults]`,
+			`security_notify = ["securty", "security", "security"]`,
+			`[[slot]]`,
+			`name = "a"`,
+			`environment = "live"`,
+			`secret_id = "s"`,
+			`security_notify = ["sec"]`,
+		), []want{
+			{6, "defaults.security_notify", `names "security" twice`},
+			{11, "slot[a].security_notify", `names notifier "sec", which is not defined`},
+		}},
+		{"probe_schedule auto is not a cron spec elsewhere", src(
+			`[defaults]`,
+			`retired_schedule = "auto"`,
+		), []want{{2, "defaults.retired_schedule", `invalid cron spec "auto"`}}},
 		{"defaults notify names an unknown notifier, reported once", src(
 			`[defaults]`,
 			`notify = [`,

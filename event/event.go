@@ -27,6 +27,12 @@ const (
 	OldKeyStillValid        Kind = "old_key_still_valid"
 	SecretChangedExternally Kind = "secret_changed_externally"
 	RotationStalled         Kind = "rotation_stalled"
+	// UnplannedRevocation: KPay rejects the current pair (401) while no
+	// rotation is open and nothing is staged: someone regenerated or
+	// revoked it outside a rotation, perhaps after a leak.
+	UnplannedRevocation Kind = "unplanned_revocation"
+	// RotationCancelled: a rotation window closed without a new pair.
+	RotationCancelled Kind = "rotation_cancelled"
 	// SecretUnreadable is raised when a slot's secret cannot be read or
 	// parsed (missing, access denied, not JSON, fields missing). DESIGN §5
 	// does not list it; an ops engineer still needs to hear about it.
@@ -97,6 +103,8 @@ var severities = map[Kind]Severity{
 	OldKeyStillValid:        Warning,
 	SecretChangedExternally: Info,
 	RotationStalled:         Critical,
+	UnplannedRevocation:     Critical,
+	RotationCancelled:       Info,
 	SecretUnreadable:        Critical,
 	SecretReadable:          Resolved,
 	NotifierFailing:         Critical,
@@ -112,6 +120,10 @@ func (k Kind) Severity() Severity {
 	}
 	return Warning
 }
+
+// Security reports whether k may mean a compromise: such events also go
+// to the slot's security_notify receivers.
+func (k Kind) Security() bool { return k == UnplannedRevocation }
 
 // Kinds lists every known kind.
 func Kinds() []Kind {

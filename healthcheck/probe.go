@@ -52,16 +52,16 @@ type Prober struct {
 	now            func() time.Time
 	log            *slog.Logger
 
-	sem      chan struct{}
-	budget   *ratelimit.Bucket
+	sem    chan struct{}
+	budget *ratelimit.Bucket
 	// The hand-over lane: its own probe slots, so it never waits behind
 	// routine probes holding theirs, and its own bucket, which caps how
 	// far it may overdraw the shared budget (see ProbeUrgent).
 	urgentSem chan struct{}
 	urgent    *ratelimit.Bucket
 	cool      cooldown
-	requests atomic.Int64
-	waiting  atomic.Int64 // probes waiting for a concurrency slot
+	requests  atomic.Int64
+	waiting   atomic.Int64 // probes waiting for a concurrency slot
 
 	// Test hooks: how to wait, and how to draw a jittered backoff in
 	// [0, n).

@@ -7,6 +7,15 @@
 // The request file is the only place besides memory and Secrets Manager
 // where a pair's value lives; the daemon removes it once the pair is
 // written or rejected.
+//
+// A third file, the window, holds no secret: stage writes it before it
+// asks the admin to regenerate the pair, so the daemon knows a rotation is
+// under way and that the current pair is about to stop working.
+//
+// Files here are written without fsync (atomicfile's Volatile variants):
+// the inbox lives on tmpfs, where fsync does nothing, and a staged pair
+// must not outlive a reboot anyway (the journal then asks for it again).
+// That keeps the disk off the path while payments are down.
 package inbox
 
 import (
@@ -20,6 +29,7 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"syscall"
 	"time"
@@ -35,6 +45,7 @@ var (
 	ErrLoosePerms    = errors.New("inbox file is readable or writable by group or others")
 	ErrMalformed     = errors.New("inbox file is malformed")
 	ErrNoResult      = errors.New("no result yet")
+	ErrNoWindow      = errors.New("no rotation window open")
 	errTooLarge      = errors.New("inbox file is too large")
 )
 
@@ -42,6 +53,7 @@ const (
 	maxRequestSize = 16 << 10
 	requestSuffix  = ".pair"
 	resultSuffix   = ".result"
+	windowSuffix   = ".window"
 )
 
 // Request is a staged pair.
@@ -88,7 +100,7 @@ func Write(dir string, r Request, uid, gid int) error {
 	if err != nil {
 		return fmt.Errorf("encode staged pair: %w", err)
 	}
-	err = atomicfile.CreateExclusive(path, b, 0o600, uid, gid)
+	err = atomicfile.CreateExclusiveVolatile(path, b, 0o600, uid, gid)
 	if errors.Is(err, fs.ErrExist) {
 		return fmt.Errorf("%w: %s exists", ErrAlreadyStaged, path)
 	}
@@ -144,8 +156,9 @@ func Remove(dir, slot string) error {
 	return nil
 }
 
-// Staged lists the slots with a staged pair in dir.
-func Staged(dir string) ([]string, error) {
+// Pending lists the slots with a staged pair or an open window in dir,
+// each once.
+func Pending(dir string) ([]string, error) {
 	entries, err := os.ReadDir(dir)
 	if errors.Is(err, os.ErrNotExist) {
 		return nil, nil
@@ -155,7 +168,11 @@ func Staged(dir string) ([]string, error) {
 	}
 	var slots []string
 	for _, e := range entries {
-		if name, ok := strings.CutSuffix(e.Name(), requestSuffix); ok && !strings.HasPrefix(name, ".") {
+		name, ok := strings.CutSuffix(e.Name(), requestSuffix)
+		if !ok {
+			name, ok = strings.CutSuffix(e.Name(), windowSuffix)
+		}
+		if ok && !strings.HasPrefix(name, ".") && !slices.Contains(slots, name) {
 			slots = append(slots, name)
 		}
 	}
@@ -169,6 +186,9 @@ type Outcome string
 const (
 	Written  Outcome = "written"
 	Rejected Outcome = "rejected"
+	// Refused: the pair was not taken at all (it is the one the secret
+	// already holds); no rotation was started or journaled.
+	Refused Outcome = "refused"
 )
 
 // Result is the daemon's answer to a request. It holds no secret.
@@ -191,7 +211,15 @@ func WriteResult(dir string, r Result, uid, gid int) error {
 	if err != nil {
 		return err
 	}
-	return atomicfile.WriteOwned(ResultPath(dir, r.Slot), append(b, '\n'), 0o600, uid, gid)
+	return atomicfile.WriteVolatile(ResultPath(dir, r.Slot), append(b, '\n'), 0o600, uid, gid)
+}
+
+// RemoveResult deletes slot's result; a missing file is not an error.
+func RemoveResult(dir, slot string) error {
+	if err := os.Remove(ResultPath(dir, slot)); err != nil && !errors.Is(err, os.ErrNotExist) {
+		return fmt.Errorf("remove result: %w", err)
+	}
+	return nil
 }
 
 // ReadResult reads slot's latest result.
@@ -208,4 +236,63 @@ func ReadResult(dir, slot string) (Result, error) {
 		return r, fmt.Errorf("%w: result file for %s: %v", ErrMalformed, slot, err)
 	}
 	return r, nil
+}
+
+// Window is an open rotation window: stage tells the daemon a rotation of
+// Slot has started before it asks the admin to regenerate the pair, so the
+// daemon expects the current pair to be rejected. It holds no secret; the
+// pair that follows carries the same ID.
+type Window struct {
+	ID       string    `json:"id"`
+	Slot     string    `json:"slot"`
+	OpenedAt time.Time `json:"opened_at"`
+	// OpenedBy is who ran stage, user@host.
+	OpenedBy string `json:"opened_by,omitempty"`
+}
+
+// WindowPath is where slot's open window lives in dir.
+func WindowPath(dir, slot string) string { return filepath.Join(dir, slot+windowSuffix) }
+
+// OpenWindow records w in dir, replacing an older window of the slot.
+func OpenWindow(dir string, w Window, uid, gid int) error {
+	b, err := json.Marshal(w)
+	if err != nil {
+		return fmt.Errorf("encode rotation window: %w", err)
+	}
+	return atomicfile.WriteVolatile(WindowPath(dir, w.Slot), b, 0o600, uid, gid)
+}
+
+// ReadWindow returns slot's open window, or ErrNoWindow.
+func ReadWindow(dir, slot string) (Window, error) {
+	var w Window
+	b, err := os.ReadFile(WindowPath(dir, slot))
+	if errors.Is(err, os.ErrNotExist) {
+		return w, ErrNoWindow
+	}
+	if err != nil {
+		return w, fmt.Errorf("read rotation window: %w", err)
+	}
+	if len(b) > maxRequestSize || json.Unmarshal(b, &w) != nil || w.ID == "" || w.Slot != slot {
+		return Window{}, fmt.Errorf("%w: %s is not a rotation window for slot %s; remove it and run kpay-rotator stage %s again", ErrMalformed, WindowPath(dir, slot), slot, slot)
+	}
+	return w, nil
+}
+
+// CloseWindow removes slot's window; a missing file is not an error.
+func CloseWindow(dir, slot string) error {
+	if err := os.Remove(WindowPath(dir, slot)); err != nil && !errors.Is(err, os.ErrNotExist) {
+		return fmt.Errorf("close rotation window: %w", err)
+	}
+	return nil
+}
+
+// Exists reports whether slot has a staged pair or an open window in dir:
+// a rotation is under way, even before the daemon has journaled it.
+func Exists(dir, slot string) bool {
+	for _, p := range []string{RequestPath(dir, slot), WindowPath(dir, slot)} {
+		if _, err := os.Lstat(p); err == nil {
+			return true
+		}
+	}
+	return false
 }

@@ -39,8 +39,8 @@ func TestWriteRead_RoundTripMode0600(t *testing.T) {
 	if got.ID != req.ID || !got.Pair.Equal(pair) || !got.Born.Equal(req.Born) {
 		t.Errorf("read back %+v", got)
 	}
-	if slots, _ := inbox.Staged(dir); len(slots) != 1 || slots[0] != "payments-live" {
-		t.Errorf("Staged = %v", slots)
+	if slots, _ := inbox.Pending(dir); len(slots) != 1 || slots[0] != "payments-live" {
+		t.Errorf("Pending = %v", slots)
 	}
 	if err := inbox.Remove(dir, "payments-live"); err != nil {
 		t.Fatal(err)
@@ -132,5 +132,43 @@ func TestResult_RoundTrip(t *testing.T) {
 	got, err := inbox.ReadResult(dir, "s")
 	if err != nil || got.ID != "rot_1" || got.Outcome != inbox.Written || got.VersionID != "v2" {
 		t.Errorf("ReadResult = %+v, %v", got, err)
+	}
+}
+
+func TestWindow_OpenReadCloseAndPendingListsEachSlotOnce(t *testing.T) {
+	dir := t.TempDir()
+	now := time.Date(2026, 11, 28, 12, 0, 0, 0, time.UTC)
+	if _, err := inbox.ReadWindow(dir, "payments-live"); !errors.Is(err, inbox.ErrNoWindow) {
+		t.Fatalf("no window yet: got %v, want ErrNoWindow", err)
+	}
+	w := inbox.Window{ID: inbox.NewID(now), Slot: "payments-live", OpenedAt: now, OpenedBy: "root@ops-1"}
+	if err := inbox.OpenWindow(dir, w, -1, -1); err != nil {
+		t.Fatal(err)
+	}
+	if !inbox.Exists(dir, "payments-live") || inbox.Exists(dir, "checkout-test") {
+		t.Errorf("Exists: want true for the slot with a window only")
+	}
+	got, err := inbox.ReadWindow(dir, "payments-live")
+	if err != nil || got != w {
+		t.Fatalf("ReadWindow = %+v, %v; want %+v", got, err, w)
+	}
+	// A pair following the window makes no second entry.
+	if err := inbox.Write(dir, inbox.Request{ID: w.ID, Slot: "payments-live", Pair: pair, StagedAt: now}, -1, -1); err != nil {
+		t.Fatal(err)
+	}
+	if slots, _ := inbox.Pending(dir); len(slots) != 1 || slots[0] != "payments-live" {
+		t.Errorf("Pending with a window and a pair = %v, want [payments-live]", slots)
+	}
+	if err := inbox.CloseWindow(dir, "payments-live"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := inbox.ReadWindow(dir, "payments-live"); !errors.Is(err, inbox.ErrNoWindow) {
+		t.Errorf("after close: got %v, want ErrNoWindow", err)
+	}
+	if err := os.WriteFile(inbox.WindowPath(dir, "checkout-test"), []byte("{not json"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := inbox.ReadWindow(dir, "checkout-test"); !errors.Is(err, inbox.ErrMalformed) {
+		t.Errorf("garbage window: got %v, want ErrMalformed", err)
 	}
 }

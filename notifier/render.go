@@ -32,6 +32,8 @@ var wordings = map[event.Kind]wording{
 	event.RotationStalled:         {"KPay rotation stalled: %s", "%d KPay rotations stalled"},
 	event.SecretUnreadable:        {"KPay secret unreadable: %s", "%d KPay secrets unreadable"},
 	event.SecretReadable:          {"KPay secret readable again: %s", "%d KPay secrets readable again"},
+	event.UnplannedRevocation:     {"KPay key revoked outside a rotation: %s", "%d KPay keys revoked outside a rotation"},
+	event.RotationCancelled:       {"KPay rotation cancelled: %s", "%d KPay rotations cancelled"},
 }
 
 func wordingOf(k event.Kind) wording {
@@ -133,6 +135,7 @@ func Facts(e event.Event) []Fact {
 	add("Pair", e.Pair, true)
 	add("Age", e.Fields["age"], false)
 	add("Cutover gap", e.Fields["cutover_gap"], false)
+	add("Failing for", e.Fields["failing_for"], false)
 	add("Secret", e.SecretID, true)
 	if !e.At.IsZero() {
 		// UTC with the zone spelled out: the reader may be anywhere, and
@@ -168,6 +171,9 @@ func Status(e event.Event) string {
 	}
 	if gap := e.Fields["cutover_gap"]; gap != "" {
 		b.WriteString(" · cutover gap " + gap)
+	}
+	if d := e.Fields["failing_for"]; d != "" {
+		b.WriteString(" · failing for " + d)
 	}
 	return OneLine(b.String())
 }

@@ -43,6 +43,10 @@ func (fakeProber) Probe(context.Context, kpay.Pair, healthcheck.Expect) healthch
 	return healthcheck.Result{Outcome: healthcheck.Healthy, Status: 200, Attempts: 1}
 }
 
+func (f fakeProber) ProbeUrgent(ctx context.Context, p kpay.Pair, want healthcheck.Expect) healthcheck.Result {
+	return f.Probe(ctx, p, want)
+}
+
 func TestBornOf_BackfillsFromVersionHistory(t *testing.T) {
 	t0 := time.Date(2026, 6, 1, 0, 0, 0, 0, time.UTC)
 	a := kpay.Pair{APIKey: "kpay_live_" + fmt.Sprintf("%048x", 1), SecretKey: kpay.NewSecret(fmt.Sprintf("%064x", 1))}

@@ -8,8 +8,126 @@ import (
 	"time"
 )
 
-// ProbeAll runs ProbeSlot then ProbeRetired for every slot now (SIGUSR1),
-// at most concurrency slots at a time; the prober's own budget still caps
+// On-demand work: what a signal, a command or a pass asks for now rather
+// than at a scheduled time. Each runs in its own goroutine under the
+// scheduler's context, and Stop waits for it.
+
+// trackConcurrency bounds the Secrets Manager reads of a tracking pass.
+const trackConcurrency = 8
+
+// Handover takes staged pairs and open windows now (SIGUSR2, from `stage`).
+// It never starts a probe pass: a hand-over costs its verification and
+// one probe of the pair it retires, whatever the number of slots.
+func (s *Scheduler) Handover() {
+	s.spawn(func() {
+		if err := s.r.AdvanceRotations(s.ctx, s.now); err != nil && s.ctx.Err() == nil {
+			s.log.Error("rotation pass failed", "err", err)
+		}
+	})
+}
+
+// RotateNow takes staged pairs, then reads, dates and probes every slot
+// (SIGUSR1, `rotate`, and once at start). Staged pairs go first in their
+// own goroutine: they must not queue behind a pass that the request
+// budget can stretch over minutes. Passes are coalesced: a request that
+// arrives while one runs makes it go round once more, so a fresh
+// dashboard change is always seen.
+func (s *Scheduler) RotateNow() {
+	s.Handover()
+	s.sweepAgain.Store(true)
+	select {
+	case s.sweeping <- struct{}{}:
+	default:
+		return // the running pass sees sweepAgain
+	}
+	s.spawn(func() {
+		for {
+			for s.sweepAgain.Swap(false) {
+				s.sweep()
+			}
+			<-s.sweeping
+			// A request may have landed between the last check and the
+			// release; take the token back for it unless another did.
+			if !s.sweepAgain.Load() {
+				return
+			}
+			select {
+			case s.sweeping <- struct{}{}:
+			default:
+				return
+			}
+		}
+	})
+}
+
+// sweep reads and dates every slot first (Secrets Manager only), then
+// probes them within KPay's request budget.
+func (s *Scheduler) sweep() {
+	if err := s.r.TrackAll(s.ctx, s.now, trackConcurrency); err != nil && s.ctx.Err() == nil {
+		s.log.Error("tracking pass failed", "err", err)
+	}
+	if err := s.r.ProbeAll(s.ctx, s.now, s.r.cfg.KPay.Concurrency); err != nil && s.ctx.Err() == nil {
+		s.log.Error("on-demand pass failed", "err", err)
+	}
+}
+
+// Confirm implements Followups: slot's current pair is probed again,
+// through the hand-over lane, after the confirmation delay. One
+// confirmation per slot is pending at a time.
+func (s *Scheduler) Confirm(slot string) {
+	s.mu.Lock()
+	if s.confirming[slot] {
+		s.mu.Unlock()
+		return
+	}
+	s.confirming[slot] = true
+	s.mu.Unlock()
+	started := s.spawn(func() {
+		t := time.NewTimer(s.confirm)
+		defer t.Stop()
+		select {
+		case <-t.C:
+		case <-s.ctx.Done():
+			return
+		}
+		// Cleared first: this pass may ask for the next confirmation.
+		s.mu.Lock()
+		delete(s.confirming, slot)
+		s.mu.Unlock()
+		if err := s.r.ConfirmSlot(s.ctx, slot, s.now()); err != nil && s.ctx.Err() == nil {
+			s.log.Warn("confirmation probe failed", "slot", slot, "err", err)
+		}
+	})
+	if !started {
+		s.mu.Lock()
+		delete(s.confirming, slot)
+		s.mu.Unlock()
+	}
+}
+
+// WatchRetired implements Followups: the pair a rotation just retired is
+// probed now, in the routine lane.
+func (s *Scheduler) WatchRetired(slot string) {
+	s.spawn(func() {
+		if err := s.r.ProbeRetired(s.ctx, slot, s.now()); err != nil && s.ctx.Err() == nil {
+			s.log.Warn("probe of the retired pair failed", "slot", slot, "err", err)
+		}
+	})
+}
+
+// spawn runs f in a goroutine Stop waits for, unless Stop has begun.
+func (s *Scheduler) spawn(f func()) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.stopped {
+		return false
+	}
+	s.work.Go(f)
+	return true
+}
+
+// ProbeAll runs ProbeSlot then ProbeRetired for every slot now, at most
+// concurrency slots at a time; the prober's own budget still caps
 // requests to KPay.
 //
 // Slots the budget has no room for are still read and dated; they are

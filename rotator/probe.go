@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net/http"
 	"strconv"
 	"time"
 
@@ -11,6 +12,7 @@ import (
 	"kpay-rotator/config"
 	"kpay-rotator/event"
 	"kpay-rotator/healthcheck"
+	"kpay-rotator/inbox"
 	"kpay-rotator/kpay"
 	"kpay-rotator/store"
 )
@@ -21,7 +23,14 @@ import (
 // a rejected pair) become slot state and events, not errors: the error is
 // for failures to do the pass at all (unknown slot, store failure, ctx).
 func (r *Rotator) ProbeSlot(ctx context.Context, name string, now time.Time) error {
-	return r.pass(ctx, name, now, true)
+	return r.pass(ctx, name, now, routineProbe)
+}
+
+// ConfirmSlot is ProbeSlot through the prober's hand-over lane: the
+// re-probe, within seconds, of a current pair KPay has just rejected, so
+// failure_threshold rejections take seconds rather than schedule periods.
+func (r *Rotator) ConfirmSlot(ctx context.Context, name string, now time.Time) error {
+	return r.pass(ctx, name, now, urgentProbe)
 }
 
 // TrackSlot is ProbeSlot without asking KPay: it reads the secret, adopts
@@ -29,15 +38,48 @@ func (r *Rotator) ProbeSlot(ctx context.Context, name string, now time.Time) err
 // start, so status is complete long before the request budget lets every
 // slot be probed.
 func (r *Rotator) TrackSlot(ctx context.Context, name string, now time.Time) error {
-	return r.pass(ctx, name, now, false)
+	return r.pass(ctx, name, now, noProbe)
 }
 
-func (r *Rotator) pass(ctx context.Context, name string, now time.Time, probe bool) error {
+type probeMode int
+
+const (
+	noProbe probeMode = iota
+	routineProbe
+	urgentProbe
+)
+
+// pass reads and adopts under the slot's lock, probes without it, then
+// takes the lock again to record the verdict. A probe can wait seconds
+// for KPay or for the request budget, and a hand-over of the same slot
+// must never wait behind it.
+func (r *Rotator) pass(ctx context.Context, name string, now time.Time, mode probeMode) error {
 	s, err := r.slot(name)
 	if err != nil {
 		return err
 	}
-	unlock := r.locks.Lock(name)
+	st, pair, ok, err := r.track(ctx, s, now)
+	if err != nil || !ok || mode == noProbe {
+		return err
+	}
+	res := r.probeCurrent(ctx, s, st, pair, mode == urgentProbe)
+	switch {
+	case ctx.Err() != nil && res.Outcome == healthcheck.Transient:
+		// Shutting down mid-probe says nothing about the pair.
+		return ctx.Err()
+	case res.Outcome == healthcheck.Transient && res.Attempts == 0:
+		// No request left the host (the request budget was spent): that
+		// is this daemon's limit, not KPay's answer; record no verdict.
+		return fmt.Errorf("slot %s: %w", s.Name, ErrBudgetExhausted)
+	}
+	return r.record(s, pair.Fingerprint(), res, now)
+}
+
+// track is the first half of a pass, under the slot's lock: finish a
+// staged rotation, read the secret, adopt its pair, move the age band.
+// It commits only what changed. ok is false when the secret gave no pair.
+func (r *Rotator) track(ctx context.Context, s config.Slot, now time.Time) (st store.SlotState, pair kpay.Pair, ok bool, err error) {
+	unlock := r.locks.Lock(s.Name)
 	defer unlock()
 
 	// A staged or half-done rotation goes first: its pair may already be
@@ -45,24 +87,28 @@ func (r *Rotator) pass(ctx context.Context, name string, now time.Time, probe bo
 	// for a change made outside the daemon.
 	if err := r.advance(ctx, s, now); err != nil {
 		if ctx.Err() != nil {
-			return ctx.Err()
+			return st, pair, false, ctx.Err()
 		}
-		r.log.Error("rotation step failed", "slot", name, "err", err)
+		r.log.Error("rotation step failed", "slot", s.Name, "err", err)
 	}
 
-	st, err := r.loadState(s)
+	st, err = r.loadState(s)
 	if err != nil {
-		return err
+		return st, pair, false, err
 	}
-	c := &change{slot: name, state: &st}
+	before := st
+	c := &change{slot: s.Name, state: &st}
 
 	v, pair, err := r.readPair(ctx, s)
 	if err != nil {
 		if ctx.Err() != nil {
-			return ctx.Err()
+			return st, pair, false, ctx.Err()
 		}
 		r.sourceFailed(c, s, err, now)
-		return r.commit(c)
+		if st == before {
+			return st, pair, false, nil
+		}
+		return st, pair, false, r.commit(c)
 	}
 	if st.SourceError != "" {
 		e := newEvent(event.SecretReadable, now, s, pair.Mask(), "", fmt.Sprintf("%s: the secret %s is readable again", s.Name, s.SecretID))
@@ -71,42 +117,55 @@ func (r *Rotator) pass(ctx context.Context, name string, now time.Time, probe bo
 		st.SourceError, st.SourceErrorAt = "", time.Time{}
 	}
 
-	rec, err := r.adopt(ctx, c, s, v, pair, now)
+	rec, adopted, err := r.adopt(ctx, c, s, v, pair, now)
 	if err != nil {
-		return err
+		return st, pair, false, err
 	}
-
-	var res healthcheck.Result
-	if probe {
-		res = r.probeCurrent(ctx, s, &st, pair)
-	}
-	if ctx.Err() != nil && res.Outcome == healthcheck.Transient {
-		// Shutting down mid-probe says nothing about the pair.
-		return ctx.Err()
-	}
-	skipped := false
-	switch {
-	case !probe:
-	case res.Outcome == healthcheck.Transient && res.Attempts == 0:
-		// No request left the host (the request budget was spent): that
-		// is this daemon's limit, not KPay's answer; record no verdict.
-		skipped = true
-	default:
-		r.applyResult(c, s, &rec, res, now)
-	}
-
 	if k, ok := ageStep(&st, rec.Born, now, s.MaxAge, s.WarnBefore); ok {
 		c.emit(r.ageEvent(k, s, rec, now))
 	}
+	if !adopted && st == before && len(c.events) == 0 {
+		return st, pair, true, nil
+	}
 	st.UpdatedAt = now
 	c.pairs = append(c.pairs, rec)
-	if err := r.commit(c); err != nil {
+	return st, pair, true, r.commit(c)
+}
+
+// record is the second half of a pass: apply a probe's verdict, under the
+// slot's lock, to the state as it is now. Should the pair have been
+// replaced while the probe ran (a hand-over finished), the verdict is
+// history of that pair and moves nothing.
+func (r *Rotator) record(s config.Slot, fp string, res healthcheck.Result, now time.Time) error {
+	unlock := r.locks.Lock(s.Name)
+	defer unlock()
+	st, err := r.loadState(s)
+	if err != nil {
 		return err
 	}
-	if skipped {
-		return fmt.Errorf("slot %s: %w", s.Name, ErrBudgetExhausted)
+	var rec store.PairRecord
+	var known bool
+	if err := r.store.View(func(tx *store.Tx) error {
+		rec, known, err = tx.Pair(s.Name, fp)
+		return err
+	}); err != nil {
+		return err
 	}
-	return nil
+	if st.Current != fp || !known {
+		c := &change{slot: s.Name}
+		c.probe, c.probeSlot, c.probeFP = probeRecord(res, now), s.Name, fp
+		r.log.Debug("probe answered for a pair replaced meanwhile; kept as its history only", "slot", s.Name, "outcome", res.Outcome)
+		return r.commit(c)
+	}
+	c := &change{slot: s.Name, state: &st}
+	r.applyResult(c, s, &rec, res, now)
+	st.UpdatedAt = now
+	c.pairs = append(c.pairs, rec)
+	return r.commit(c)
+}
+
+func probeRecord(res healthcheck.Result, now time.Time) *store.ProbeRecord {
+	return &store.ProbeRecord{At: now, Outcome: string(res.Outcome), Status: res.Status, Latency: res.Latency, Attempts: res.Attempts, Detail: res.Detail}
 }
 
 // ErrBudgetExhausted: the probe was skipped because KPay's request budget
@@ -174,12 +233,12 @@ func sourceAction(s config.Slot, err error) string {
 
 // adopt makes pair the slot's current pair: dates it on first sight, and
 // on drift retires the previous pair and says so.
-func (r *Rotator) adopt(ctx context.Context, c *change, s config.Slot, v awssecrets.Version, pair kpay.Pair, now time.Time) (store.PairRecord, error) {
+func (r *Rotator) adopt(ctx context.Context, c *change, s config.Slot, v awssecrets.Version, pair kpay.Pair, now time.Time) (rec store.PairRecord, adopted bool, err error) {
 	st := c.state
 	fp := pair.Fingerprint()
-	var rec, prev store.PairRecord
+	var prev store.PairRecord
 	var known, prevKnown bool
-	err := r.store.View(func(tx *store.Tx) error {
+	err = r.store.View(func(tx *store.Tx) error {
 		var err error
 		if rec, known, err = tx.Pair(s.Name, fp); err != nil {
 			return err
@@ -190,10 +249,10 @@ func (r *Rotator) adopt(ctx context.Context, c *change, s config.Slot, v awssecr
 		return err
 	})
 	if err != nil {
-		return rec, err
+		return rec, false, err
 	}
 	if st.Current == fp && known {
-		return rec, nil
+		return rec, false, nil
 	}
 	if !known {
 		born, source := r.bornOf(ctx, s, v, fp, now)
@@ -220,7 +279,20 @@ func (r *Rotator) adopt(ctx context.Context, c *change, s config.Slot, v awssecr
 		e.Action = fmt.Sprintf("if nobody meant to change it, check CloudTrail for PutSecretValue on %s", s.SecretID)
 		e.Fields = map[string]string{"version_id": v.VersionID, "previous_pair": prev.Mask}
 		e.Resolves = []string{"age"}
+		// A pair pasted by hand ends an outage too: from the first
+		// rejection of the old pair to the new version's creation.
+		if gap := pastedGap(st, v, now); gap > 0 {
+			rec.CutoverGap = gap
+			e.Message += fmt.Sprintf("; payments could not authenticate for %s (cutover gap, from the first rejection of the old pair to this version)", gap.Round(time.Second))
+			e.Fields["cutover_gap"] = gap.Round(time.Second).String()
+			r.observe.Rotation(s.Name, "external", gap)
+		}
 		c.emit(e)
+		// A rotation window left open is moot now: the pair it was for
+		// came another way.
+		if rot, ok := r.activeRotation(s.Name); ok && rot.State == store.RotationOpen {
+			r.cancel(c, s, rot, "the secret was changed outside kpay-rotator while the rotation was open", now)
+		}
 		// A new pair starts a fresh age band and fresh counts. Its health
 		// keeps the previous verdict until the probe in this same pass
 		// speaks: a failing slot that a good pair fixes then says
@@ -228,10 +300,26 @@ func (r *Rotator) adopt(ctx context.Context, c *change, s config.Slot, v awssecr
 		st.Age = ""
 		st.Rejections, st.Transients = 0, 0
 		st.FirstRejectedAt = time.Time{}
+		st.FailingQuiet = false
 	}
 	st.Current = fp
 	st.VersionID = v.VersionID
-	return rec, nil
+	return rec, true, nil
+}
+
+// pastedGap is the cutover gap of a pair put into the secret by hand:
+// from the first rejection of the pair it replaced to the version's
+// creation (when the version was noticed, if Secrets Manager gave no
+// date). Zero when no rejection preceded it.
+func pastedGap(st *store.SlotState, v awssecrets.Version, now time.Time) time.Duration {
+	if st.Rejections == 0 || st.FirstRejectedAt.IsZero() {
+		return 0
+	}
+	end := v.Created
+	if end.IsZero() || end.After(now) {
+		end = now
+	}
+	return max(0, end.Sub(st.FirstRejectedAt))
 }
 
 // maxBackfill bounds how many older versions are read to date a pair.
@@ -272,7 +360,7 @@ func (r *Rotator) bornOf(ctx context.Context, s config.Slot, v awssecrets.Versio
 }
 
 // probeCurrent checks the pair locally, then against KPay.
-func (r *Rotator) probeCurrent(ctx context.Context, s config.Slot, st *store.SlotState, pair kpay.Pair) healthcheck.Result {
+func (r *Rotator) probeCurrent(ctx context.Context, s config.Slot, st store.SlotState, pair kpay.Pair, urgent bool) healthcheck.Result {
 	if err := pair.Check(s.Environment); err != nil {
 		// A malformed pair in the secret is rejected without spending
 		// KPay's request budget on it.
@@ -286,18 +374,27 @@ func (r *Rotator) probeCurrent(ctx context.Context, s config.Slot, st *store.Slo
 	if want.ApplicationID == "" {
 		want.ApplicationID = st.ApplicationID
 	}
+	if urgent {
+		return r.prober.ProbeUrgent(ctx, pair, want)
+	}
 	return r.prober.Probe(ctx, pair, want)
 }
 
 // applyResult records a probe of the current pair and moves health.
+//
+// A rejection while a rotation is under way (a window open, a pair
+// staged) is expected: the admin regenerated the pair on purpose, and the
+// failure is recorded (the outage clock starts) but not alerted. With no
+// rotation under way, a first rejection asks for a confirmation within
+// seconds, and reaching failure_threshold raises unplanned_revocation when
+// KPay said 401, key_failing otherwise.
 func (r *Rotator) applyResult(c *change, s config.Slot, rec *store.PairRecord, res healthcheck.Result, now time.Time) {
 	st := c.state
 	// Records carry the pass's clock, not the prober's, so an injected
 	// clock governs every age and window.
 	res.At = now
-	probe := store.ProbeRecord{At: res.At, Outcome: string(res.Outcome), Status: res.Status, Latency: res.Latency, Attempts: res.Attempts, Detail: res.Detail}
-	c.probe, c.probeSlot, c.probeFP = &probe, s.Name, rec.Fingerprint
-	st.LastProbe = &probe
+	c.probe, c.probeSlot, c.probeFP = probeRecord(res, now), s.Name, rec.Fingerprint
+	st.LastProbe = c.probe
 	r.observe.Probe(s.Name, string(res.Outcome), res.Latency)
 
 	switch res.Outcome {
@@ -314,32 +411,115 @@ func (r *Rotator) applyResult(c *change, s config.Slot, rec *store.PairRecord, r
 	case healthcheck.Unexpected:
 		rec.LastAccepted = res.At // a 403 proves the pair authenticated
 	}
-	k, ok := healthStep(st, res, s.FailureThreshold, now)
-	if !ok {
-		return
+	k, moved := healthStep(st, res, s.FailureThreshold, now)
+	phase := noRotation
+	if res.Outcome.IsRejection() || st.FailingQuiet {
+		phase = r.phase(s, now)
 	}
-	c.emit(r.healthEvent(k, s, st, *rec, res, now))
+	switch {
+	case moved && k == event.KeyFailing && phase != noRotation:
+		st.FailingQuiet = true
+		r.log.Info("KPay rejects the current pair during a rotation, as expected; waiting for the new pair",
+			"slot", s.Name, "pair", rec.Mask, "since", st.FirstRejectedAt)
+	case moved && k == event.KeyFailing:
+		c.emit(r.failingEvent(s, st, *rec, res, now, false))
+	case !moved && st.FailingQuiet && st.Health == store.HealthFailing && phase == noRotation:
+		// The rotation that explained the failure ended without
+		// replacing the pair: say it now.
+		st.FailingQuiet = false
+		c.emit(r.failingEvent(s, st, *rec, res, now, true))
+	case moved:
+		c.emit(r.healthEvent(k, s, *rec, res, now))
+	}
+	if st.Health != store.HealthFailing {
+		st.FailingQuiet = false
+	}
+	c.confirm = res.Outcome.IsRejection() && st.Rejections < s.FailureThreshold && phase == noRotation
 }
 
-func (r *Rotator) healthEvent(k event.Kind, s config.Slot, st *store.SlotState, rec store.PairRecord, res healthcheck.Result, now time.Time) event.Event {
+// rotationPhase is how far a rotation of the slot is under way.
+type rotationPhase int
+
+const (
+	noRotation rotationPhase = iota
+	// inRotation: a window is open or a pair is staged; the current
+	// pair's rejection is expected.
+	inRotation
+	// windowStalled: a window is open past stall_after with no pair;
+	// rotation_stalled speaks for the failure.
+	windowStalled
+)
+
+func (r *Rotator) phase(s config.Slot, now time.Time) rotationPhase {
+	rot, ok := r.activeRotation(s.Name)
+	switch {
+	case ok && rot.State == store.RotationOpen && now.Sub(rot.OpenedAt) >= s.StallAfter:
+		return windowStalled
+	case ok, inbox.Exists(r.cfg.Daemon.InboxDir, s.Name):
+		return inRotation
+	}
+	return noRotation
+}
+
+// failingEvent is the alert for a current pair that reached
+// failure_threshold with no rotation to explain it. A 401 from KPay then
+// means the pair was regenerated or revoked outside a rotation, unless
+// afterRotation: a rotation was open when it failed and ended without a
+// new pair.
+func (r *Rotator) failingEvent(s config.Slot, st *store.SlotState, rec store.PairRecord, res healthcheck.Result, now time.Time, afterRotation bool) event.Event {
+	since := st.FirstRejectedAt.UTC().Format(time.DateTime + " UTC")
+	k := event.KeyFailing
+	var msg, action string
+	switch res.Outcome {
+	case healthcheck.Rejected:
+		if afterRotation {
+			msg = fmt.Sprintf("%s: KPay rejects the current pair %s (%s) since %s, and the rotation open then ended without a new pair; payments using secret %s fail until a valid pair is in place",
+				s.Name, rec.Mask, describe(res), since, s.SecretID)
+			action = fmt.Sprintf("run kpay-rotator stage %s and paste the pair regenerated in the KPay dashboard", s.Name)
+			break
+		}
+		if res.Status == http.StatusUnauthorized {
+			k = event.UnplannedRevocation
+			msg = fmt.Sprintf("%s: KPay rejects the current pair %s (HTTP 401, %s since %s) and no rotation is open: it was regenerated or revoked in the KPay dashboard outside a rotation; payments using secret %s fail now",
+				s.Name, rec.Mask, inARow(st.Rejections), since, s.SecretID)
+			if !rec.LastAccepted.IsZero() {
+				msg += fmt.Sprintf(" (KPay last accepted it at %s)", rec.LastAccepted.UTC().Format(time.DateTime+" UTC"))
+			} else {
+				msg += " (kpay-rotator never saw KPay accept it)"
+			}
+			action = fmt.Sprintf("if your team regenerated it, hand the new pair over now: kpay-rotator stage %s; if nobody did, treat it as a possible compromise: see the runbook, unplanned_revocation", s.Name)
+			break
+		}
+		msg = fmt.Sprintf("%s: the current pair %s is rejected (%s) since %s; payments using secret %s fail until a valid pair is in place", s.Name, rec.Mask, describe(res), since, s.SecretID)
+		action = fmt.Sprintf("run kpay-rotator stage %s, then paste a pair from the KPay dashboard when it asks", s.Name)
+	case healthcheck.WrongEnvironment:
+		msg = fmt.Sprintf("%s: KPay rejects the current pair %s (%s, %s since %s); payments using secret %s fail until a valid pair is in place", s.Name, rec.Mask, describe(res), inARow(st.Rejections), since, s.SecretID)
+		action = fmt.Sprintf("put a %s pair in secret %s: run kpay-rotator stage %s and paste a %s pair from the KPay dashboard", s.Environment, s.SecretID, s.Name, s.Environment)
+	default:
+		msg = fmt.Sprintf("%s: KPay rejects the current pair %s (%s, %s since %s); payments using secret %s fail until a valid pair is in place", s.Name, rec.Mask, describe(res), inARow(st.Rejections), since, s.SecretID)
+		action = fmt.Sprintf("the pair belongs to another KPay application: run kpay-rotator stage %s and paste a pair of the right application from the dashboard", s.Name)
+	}
+	e := newEvent(k, now, s, rec.Mask, rec.Fingerprint, msg)
+	e.Action = action
+	e.Condition = "health"
+	e.Fields = map[string]string{"outcome": string(res.Outcome), "age": FormatAge(now.Sub(rec.Born)), "failing_since": st.FirstRejectedAt.UTC().Format(time.RFC3339)}
+	if res.Status != 0 {
+		e.Fields["status"] = strconv.Itoa(res.Status)
+	}
+	return e
+}
+
+// inARow says how many probes in a row rejected the pair.
+func inARow(n int) string {
+	if n == 1 {
+		return "1 probe"
+	}
+	return fmt.Sprintf("%d probes in a row", n)
+}
+
+func (r *Rotator) healthEvent(k event.Kind, s config.Slot, rec store.PairRecord, res healthcheck.Result, now time.Time) event.Event {
 	var msg, action string
 	switch k {
-	case event.KeyFailing:
-		msg = fmt.Sprintf("%s: KPay rejects the current pair %s (%s) on %d consecutive probes since %s; payments using secret %s fail until a valid pair is in place",
-			s.Name, rec.Mask, describe(res), st.Rejections, st.FirstRejectedAt.UTC().Format(time.DateTime+" UTC"), s.SecretID)
-		switch res.Outcome {
-		case healthcheck.WrongEnvironment:
-			action = fmt.Sprintf("put a %s pair in secret %s: generate it in the KPay dashboard, then run: kpay-rotator stage %s", s.Environment, s.SecretID, s.Name)
-		case healthcheck.WrongApplication:
-			action = fmt.Sprintf("the pair belongs to another KPay application; generate a pair for the right one in the dashboard, then run: kpay-rotator stage %s", s.Name)
-		default:
-			action = fmt.Sprintf("if the pair was regenerated or revoked in the KPay dashboard, hand the new one over: kpay-rotator stage %s", s.Name)
-		}
-		if rot, ok := r.activeRotation(s.Name); ok {
-			action = fmt.Sprintf("a replacement pair %s is staged (rotation %s, %s) and being written; watch: kpay-rotator status", rot.NewMask, rot.ID, rot.State)
-		} else {
-			msg += "; nothing is staged to replace it"
-		}
 	case event.KeyDegraded:
 		msg = fmt.Sprintf("%s: KPay probes of pair %s keep failing without rejecting it (%s); the pair itself may be fine", s.Name, rec.Mask, describe(res))
 		action = "check KPay's status and this host's network; nothing to change on the key yet"
@@ -369,7 +549,9 @@ func (r *Rotator) ageEvent(k event.Kind, s config.Slot, rec store.PairRecord, no
 		msg = fmt.Sprintf("%s: pair %s is %s old; rotation is due before %s (max_age %s)", s.Name, rec.Mask, FormatAge(age), rec.Born.Add(s.MaxAge).Format(time.DateOnly), formatDays(s.MaxAge))
 	}
 	e := newEvent(k, now, s, rec.Mask, rec.Fingerprint, msg)
-	e.Action = fmt.Sprintf("generate a new pair in the KPay dashboard, then run: kpay-rotator stage %s", s.Name)
+	// stage first: regenerating kills the old pair at once, so the outage
+	// lasts from the regeneration until the paste.
+	e.Action = fmt.Sprintf("run kpay-rotator stage %s first; when it asks, regenerate the pair in the KPay dashboard and paste it", s.Name)
 	e.Condition = "age"
 	e.Fields = map[string]string{"age": FormatAge(age), "born": rec.Born.Format(time.RFC3339), "born_source": string(rec.BornSource)}
 	return e

@@ -15,15 +15,18 @@ import (
 // rejects is revoked — the rotation is complete; one still accepted past
 // revoke_grace raises old_key_still_valid, again every revoke_grace until
 // it is revoked. A retired pair's value is fetched again from the secret
-// version that carried it; it is never kept.
+// version that carried it; it is never kept. Like ProbeSlot, it holds the
+// slot's lock only to record what the probe found.
 func (r *Rotator) ProbeRetired(ctx context.Context, name string, now time.Time) error {
 	s, err := r.slot(name)
 	if err != nil {
 		return err
 	}
-	unlock := r.locks.Lock(name)
-	defer unlock()
-
+	done, ok := r.watching.TryLock(name)
+	if !ok {
+		return nil // already being probed
+	}
+	defer done()
 	var retired []store.PairRecord
 	err = r.store.View(func(tx *store.Tx) error {
 		pairs, err := tx.Pairs(name)
@@ -62,14 +65,30 @@ func (r *Rotator) probeRetired(ctx context.Context, s config.Slot, p store.PairR
 		return nil
 	}
 	res := r.prober.Probe(ctx, pair, healthcheck.Expect{Environment: s.Environment})
-	if ctx.Err() != nil {
+	switch {
+	case ctx.Err() != nil:
 		return ctx.Err()
+	case res.Outcome == healthcheck.Transient && res.Attempts == 0:
+		return nil // the budget had no room: no verdict, try next time
 	}
 	res.At = now
 	r.observe.Probe(s.Name, "retired_"+string(res.Outcome), res.Latency)
+
+	unlock := r.locks.Lock(s.Name)
+	defer unlock()
+	var fresh bool
+	if err := r.store.View(func(tx *store.Tx) error {
+		var err error
+		p, fresh, err = tx.Pair(s.Name, p.Fingerprint)
+		return err
+	}); err != nil {
+		return err
+	}
 	c := &change{slot: s.Name}
-	c.probe = &store.ProbeRecord{At: res.At, Outcome: string(res.Outcome), Status: res.Status, Latency: res.Latency, Attempts: res.Attempts, Detail: res.Detail}
-	c.probeSlot, c.probeFP = s.Name, p.Fingerprint
+	c.probe, c.probeSlot, c.probeFP = probeRecord(res, now), s.Name, p.Fingerprint
+	if !fresh || p.Role != store.RoleRetired {
+		return r.commit(c) // it moved on while the probe ran; history only
+	}
 
 	switch {
 	case res.Outcome == healthcheck.Rejected:

@@ -5,6 +5,8 @@ import (
 	"crypto/sha256"
 	"errors"
 	"fmt"
+	"slices"
+	"sync"
 	"time"
 
 	"kpay-rotator/awssecrets"
@@ -27,11 +29,12 @@ const (
 	FailBeforeInboxDrop = "before-inbox-remove"
 )
 
-// AdvanceRotations moves every staged or in-flight rotation as far as it
-// can go now. It is cheap when nothing is staged: one directory listing and
-// one small bbolt read.
+// AdvanceRotations moves every open, staged or in-flight rotation as far
+// as it can go now, each slot in its own goroutine so one slow hand-over
+// never holds up another. It is cheap when nothing is staged: one
+// directory listing and one small bbolt read.
 func (r *Rotator) AdvanceRotations(ctx context.Context, now func() time.Time) error {
-	slots, err := inbox.Staged(r.cfg.Daemon.InboxDir)
+	slots, err := inbox.Pending(r.cfg.Daemon.InboxDir)
 	if err != nil {
 		return err
 	}
@@ -49,29 +52,41 @@ func (r *Rotator) AdvanceRotations(ctx context.Context, now func() time.Time) er
 	if err != nil {
 		return err
 	}
-	seen := map[string]bool{}
-	var errs []error
+	var names []string
 	for _, name := range append(slots, active...) {
-		if seen[name] {
+		if slices.Contains(names, name) {
 			continue
 		}
-		seen[name] = true
 		if _, ok := r.slots[name]; !ok {
 			r.log.Warn("a pair is staged for a slot the configuration does not have; remove it or add the slot", "slot", name,
 				"file", inbox.RequestPath(r.cfg.Daemon.InboxDir, name))
 			continue
 		}
-		if err := r.AdvanceRotation(ctx, name, now()); err != nil {
-			errs = append(errs, err)
-		}
+		names = append(names, name)
 	}
+	if len(names) == 1 { // the usual hand-over: no goroutine to wait for
+		return r.AdvanceRotation(ctx, names[0], now())
+	}
+	errs := make([]error, len(names))
+	var wg sync.WaitGroup
+	for i, name := range names {
+		wg.Go(func() { errs[i] = r.AdvanceRotation(ctx, name, now()) })
+	}
+	wg.Wait()
 	return errors.Join(errs...)
 }
 
-// AdvanceRotation takes slot's staged pair, if any, through the journal:
-// staged → verified → written (→ watching, in ProbeRetired → done), or
-// rejected. Every step is recorded before the next starts, and each can be
-// repeated, so a daemon killed anywhere resumes at the right step.
+// AdvanceRotation takes slot's rotation through the journal: open (the
+// window stage opens before the admin regenerates) → staged → verified →
+// written (→ watching, in ProbeRetired → done), or rejected, or
+// cancelled. Each step can be repeated, so a daemon killed anywhere
+// resumes at the right step.
+//
+// Only two commits lie on the success path: verified, before the pair is
+// written (so that after a crash, even a reboot that empties the inbox,
+// the journal knows the pair it may find in the secret is its own), and
+// written. The write's token is derived from the rotation id, which the
+// inbox file carries, so a retry after a crash presents the same token.
 func (r *Rotator) AdvanceRotation(ctx context.Context, name string, now time.Time) error {
 	s, err := r.slot(name)
 	if err != nil {
@@ -96,35 +111,51 @@ func (r *Rotator) advance(ctx context.Context, s config.Slot, now time.Time) err
 		return err
 	}
 	req, rerr := inbox.Read(dir, s.Name)
+	open := active && rot.State == store.RotationOpen
 	switch {
-	case !active && errors.Is(rerr, inbox.ErrNoRequest):
-		return nil
-	case !active && rerr != nil:
+	case errors.Is(rerr, inbox.ErrNoRequest):
+		return r.noPair(ctx, s, rot, active, now)
+	case rerr != nil:
 		// Unusable file: journal the refusal, drop the file.
-		rot = store.Rotation{ID: inbox.NewID(now), Slot: s.Name, StagedAt: now}
+		if !active {
+			rot = store.Rotation{ID: inbox.NewID(now), Slot: s.Name, OpenedAt: now, StagedAt: now}
+		}
 		return r.reject(s, rot, rerr.Error(), now)
-	case !active:
-		if done, err := r.leftover(s, req); done || err != nil {
-			return err
-		}
-		rot = newRotation(s, req, now)
-		st, err := r.loadState(s)
-		if err != nil {
-			return err
-		}
-		rot.OldFingerprint = st.Current
-		if err := r.commit(&change{slot: s.Name, rotation: &rot}); err != nil {
-			return err
-		}
-		r.log.Info("rotation staged", "slot", s.Name, "rotation", rot.ID, "pair", rot.NewMask)
-		failpoint.Hit(FailAfterStaged)
-	case errors.Is(rerr, inbox.ErrNoRequest) || rerr == nil && req.ID != rot.ID:
+	case active && !open && req.ID != rot.ID:
 		// The journal has a rotation but its pair is gone (a reboot
 		// cleared the tmpfs inbox, or someone removed the file). If the
 		// write landed before a crash, finish it; else ask for the pair.
 		return r.resumeWithoutPair(ctx, s, rot, now)
-	case rerr != nil:
-		return r.reject(s, rot, rerr.Error(), now)
+	case !active || open:
+		if done, err := r.leftover(s, req); done || err != nil {
+			return err
+		}
+		if open && rot.ID != req.ID {
+			c := &change{slot: s.Name}
+			r.cancel(c, s, rot, "another pair was staged instead", now)
+			if err := r.commit(c); err != nil {
+				return err
+			}
+			open = false
+		}
+		st, err := r.loadState(s)
+		if err != nil {
+			return err
+		}
+		if st.Current == req.Pair.Fingerprint() {
+			// A mistake, not a rotation: nothing to journal or alert;
+			// stage says so, and an open window stays for the right pair.
+			r.refuse(s, req, fmt.Sprintf("this is the pair %s already holds; paste the pair regenerated in the KPay dashboard", s.SecretID), now)
+			return nil
+		}
+		next := newRotation(s, req, now)
+		next.OldFingerprint = st.Current
+		if open {
+			next.OpenedAt, next.OpenedBy = rot.OpenedAt, rot.OpenedBy
+		}
+		rot = next
+		r.log.Info("rotation staged", "slot", s.Name, "rotation", rot.ID, "pair", rot.NewMask)
+		failpoint.Hit(FailAfterStaged)
 	}
 	pair := req.Pair
 
@@ -141,6 +172,106 @@ func (r *Rotator) advance(ctx context.Context, s config.Slot, now time.Time) err
 	return nil
 }
 
+// noPair advances a slot whose inbox holds no pair: a window stage has
+// just opened is journaled; an open one is checked for a stall, or closed
+// when stage gave up; a staged rotation whose pair vanished is resumed.
+func (r *Rotator) noPair(ctx context.Context, s config.Slot, rot store.Rotation, active bool, now time.Time) error {
+	dir := r.cfg.Daemon.InboxDir
+	w, werr := inbox.ReadWindow(dir, s.Name)
+	switch {
+	case active && rot.State != store.RotationOpen:
+		return r.resumeWithoutPair(ctx, s, rot, now)
+	case active && errors.Is(werr, inbox.ErrNoWindow):
+		c := &change{slot: s.Name}
+		r.cancel(c, s, rot, "kpay-rotator stage was cancelled before a pair was pasted", now)
+		c.confirm = true // a pair regenerated meanwhile is dead: say so soon
+		return r.commit(c)
+	case active:
+		return r.windowStall(s, rot, now)
+	case errors.Is(werr, inbox.ErrNoWindow):
+		return nil
+	case werr != nil:
+		r.log.Warn("removing an unusable rotation window file", "slot", s.Name, "err", werr)
+		return inbox.CloseWindow(dir, s.Name)
+	}
+	var known bool
+	if err := r.store.View(func(tx *store.Tx) error {
+		_, ok, err := tx.Rotation(s.Name, w.ID)
+		known = ok
+		return err
+	}); err != nil {
+		return err
+	}
+	if known {
+		// Its rotation ended before the file could be removed.
+		return inbox.CloseWindow(dir, s.Name)
+	}
+	st, err := r.loadState(s)
+	if err != nil {
+		return err
+	}
+	opened := w.OpenedAt
+	if opened.IsZero() || opened.After(now) {
+		opened = now
+	}
+	rot = store.Rotation{ID: w.ID, Slot: s.Name, State: store.RotationOpen, OpenedAt: opened, OpenedBy: w.OpenedBy,
+		Token: requestToken(w.ID), OldFingerprint: st.Current}
+	if err := r.commit(&change{slot: s.Name, rotation: &rot}); err != nil {
+		return err
+	}
+	r.log.Info("rotation window open: the current pair is expected to stop working; waiting for the new pair",
+		"slot", s.Name, "rotation", rot.ID, "opened_by", rot.OpenedBy)
+	return nil
+}
+
+// windowStall raises rotation_stalled once for a window open past
+// stall_after with no pair: payments may be down while nobody pastes.
+func (r *Rotator) windowStall(s config.Slot, rot store.Rotation, now time.Time) error {
+	if !rot.StalledAt.IsZero() || now.Sub(rot.OpenedAt) < s.StallAfter {
+		return nil
+	}
+	st, err := r.loadState(s)
+	if err != nil {
+		return err
+	}
+	by := ""
+	if rot.OpenedBy != "" {
+		by = " by " + rot.OpenedBy
+	}
+	msg := fmt.Sprintf("%s: a rotation has been open for %s (kpay-rotator stage, run%s) and no new pair has arrived", s.Name, FormatAge(now.Sub(rot.OpenedAt)), by)
+	if st.Health == store.HealthFailing || st.Rejections > 0 {
+		msg += fmt.Sprintf("; KPay has rejected the current pair since %s: payments using secret %s are failing", st.FirstRejectedAt.UTC().Format(time.DateTime+" UTC"), s.SecretID)
+	} else {
+		msg += "; the current pair still works"
+	}
+	rot.StalledAt = now
+	e := newEvent(event.RotationStalled, now, s, "", st.Current, msg)
+	e.Action = fmt.Sprintf("paste the new pair into the waiting kpay-rotator stage, or run kpay-rotator stage %s again (it continues this rotation); to give it up: kpay-rotator stage --cancel %s", s.Name, s.Name)
+	e.Condition = "rotation"
+	e.Fields = map[string]string{"rotation": rot.ID}
+	if !st.FirstRejectedAt.IsZero() {
+		e.Fields["failing_since"] = st.FirstRejectedAt.UTC().Format(time.RFC3339)
+	}
+	c := &change{slot: s.Name, rotation: &rot}
+	c.emit(e)
+	r.observe.Rotation(s.Name, "stalled", 0)
+	return r.commit(c)
+}
+
+// cancel closes an open rotation without a pair, in c.
+func (r *Rotator) cancel(c *change, s config.Slot, rot store.Rotation, reason string, now time.Time) {
+	rot.State, rot.DoneAt, rot.Reason = store.RotationCancelled, now, reason
+	c.rotation = &rot
+	e := newEvent(event.RotationCancelled, now, s, "", "", fmt.Sprintf("%s: the rotation opened %s ago ended without a new pair: %s", s.Name, FormatAge(now.Sub(rot.OpenedAt)), reason))
+	e.Fields = map[string]string{"rotation": rot.ID, "reason": reason}
+	e.Resolves = []string{"rotation"}
+	c.emit(e)
+	r.log.Info("rotation cancelled", "slot", s.Name, "rotation", rot.ID, "reason", reason)
+	if err := inbox.CloseWindow(r.cfg.Daemon.InboxDir, s.Name); err != nil {
+		r.log.Warn("cannot remove the rotation window file", "slot", s.Name, "err", err)
+	}
+}
+
 func newRotation(s config.Slot, req inbox.Request, now time.Time) store.Rotation {
 	staged := req.StagedAt
 	if staged.IsZero() || staged.After(now) {
@@ -149,7 +280,7 @@ func newRotation(s config.Slot, req inbox.Request, now time.Time) store.Rotation
 	return store.Rotation{
 		ID: req.ID, Slot: s.Name, State: store.RotationStaged,
 		NewFingerprint: req.Pair.Fingerprint(), NewMask: req.Pair.Mask(),
-		Born: req.Born, Token: requestToken(req.ID), StagedAt: staged,
+		Born: req.Born, Token: requestToken(req.ID), OpenedAt: staged, StagedAt: staged,
 	}
 }
 
@@ -174,7 +305,7 @@ func (r *Rotator) leftover(s config.Slot, req inbox.Request) (bool, error) {
 		rot, ok, err = tx.Rotation(s.Name, req.ID)
 		return err
 	})
-	if err != nil || !ok {
+	if err != nil || !ok || rot.State.Active() {
 		return false, err
 	}
 	r.finishInbox(s, rot)
@@ -198,7 +329,7 @@ func (r *Rotator) verify(ctx context.Context, s config.Slot, rot *store.Rotation
 	if want.ApplicationID == "" {
 		want.ApplicationID = st.ApplicationID
 	}
-	res := r.prober.Probe(ctx, pair, want)
+	res := r.prober.ProbeUrgent(ctx, pair, want)
 	switch {
 	case ctx.Err() != nil:
 		return false, ctx.Err()
@@ -219,8 +350,8 @@ func (r *Rotator) verify(ctx context.Context, s config.Slot, rot *store.Rotation
 	rot.State, rot.VerifiedAt = store.RotationVerified, now
 	rot.LastError, rot.LastErrorAt = "", time.Time{}
 	c := &change{slot: s.Name, rotation: rot}
-	c.probe = &store.ProbeRecord{At: now, Outcome: string(res.Outcome), Status: res.Status, Latency: res.Latency, Attempts: res.Attempts, Detail: "verification of a staged pair"}
-	c.probeSlot, c.probeFP = s.Name, rot.NewFingerprint
+	res.Detail = "verification of a staged pair"
+	c.probe, c.probeSlot, c.probeFP = probeRecord(res, now), s.Name, rot.NewFingerprint
 	if err := r.commit(c); err != nil {
 		return false, err
 	}
@@ -354,6 +485,7 @@ func (r *Rotator) written(ctx context.Context, s config.Slot, rot *store.Rotatio
 	rec := store.PairRecord{
 		Slot: s.Name, Fingerprint: rot.NewFingerprint, Mask: rot.NewMask, Environment: string(s.Environment),
 		Born: born, BornSource: source, VersionID: versionID, FirstSeen: rot.StagedAt, Role: store.RoleCurrent, LastAccepted: rot.VerifiedAt,
+		CutoverGap: rot.Gap,
 	}
 	c.pairs = append(c.pairs, rec)
 	rot.State = store.RotationDone
@@ -382,6 +514,7 @@ func (r *Rotator) written(ctx context.Context, s config.Slot, rot *store.Rotatio
 	st.Current, st.VersionID = rot.NewFingerprint, versionID
 	st.Health, st.HealthSince = store.HealthHealthy, now
 	st.Rejections, st.Transients, st.FirstRejectedAt = 0, 0, time.Time{}
+	st.FailingQuiet = false
 	st.Age = ""
 	if k, ok := ageStep(&st, born, now, s.MaxAge, s.WarnBefore); ok {
 		c.emit(r.ageEvent(k, s, rec, now))
@@ -397,6 +530,9 @@ func (r *Rotator) written(ctx context.Context, s config.Slot, rot *store.Rotatio
 	}
 	r.observe.Rotation(s.Name, "written", rot.Gap)
 	r.finishInbox(s, *rot)
+	if rot.State == store.RotationWatching {
+		r.follow.WatchRetired(s.Name)
+	}
 	return nil
 }
 
@@ -405,7 +541,7 @@ func (r *Rotator) reject(s config.Slot, rot store.Rotation, reason string, now t
 	rot.State, rot.RejectedAt, rot.Reason = store.RotationRejected, now, reason
 	e := newEvent(event.RotationRejected, now, s, rot.NewMask, rot.NewFingerprint, fmt.Sprintf(
 		"%s: the staged pair %s was rejected and nothing was written: %s", s.Name, orDash(rot.NewMask), reason))
-	e.Action = fmt.Sprintf("generate a new pair in the KPay dashboard (application of slot %s, %s environment), then run: kpay-rotator stage %s", s.Name, s.Environment, s.Name)
+	e.Action = fmt.Sprintf("run kpay-rotator stage %s again and paste a pair from the KPay dashboard (the application of slot %s, %s environment)", s.Name, s.Name, s.Environment)
 	e.Fields = map[string]string{"rotation": rot.ID, "reason": reason}
 	e.Resolves = []string{"rotation"}
 	c := &change{slot: s.Name, rotation: &rot}
@@ -453,9 +589,27 @@ func (r *Rotator) finishInbox(s config.Slot, rot store.Rotation) {
 		r.log.Warn("cannot publish the rotation's outcome for kpay-rotator stage", "slot", s.Name, "err", err)
 	}
 	failpoint.Hit(FailBeforeInboxDrop)
-	// Only drop the file that belongs to this rotation.
+	// Only drop the files that belong to this rotation.
+	if w, err := inbox.ReadWindow(dir, s.Name); err == nil && w.ID == rot.ID {
+		if err := inbox.CloseWindow(dir, s.Name); err != nil {
+			r.log.Warn("cannot remove the rotation window file", "slot", s.Name, "err", err)
+		}
+	}
 	if req, err := inbox.Read(dir, s.Name); err == nil && req.ID != rot.ID {
 		return
+	}
+	if err := inbox.Remove(dir, s.Name); err != nil {
+		r.log.Error("cannot remove the staged pair from the inbox; remove it by hand", "slot", s.Name, "file", inbox.RequestPath(dir, s.Name), "err", err)
+	}
+}
+
+// refuse answers stage without starting a rotation and drops the pair.
+func (r *Rotator) refuse(s config.Slot, req inbox.Request, reason string, now time.Time) {
+	dir := r.cfg.Daemon.InboxDir
+	r.log.Warn("staged pair refused; nothing journaled", "slot", s.Name, "pair", req.Pair.Mask(), "reason", reason)
+	res := inbox.Result{ID: req.ID, Slot: s.Name, Outcome: inbox.Refused, Reason: reason, Pair: req.Pair.Mask(), At: now}
+	if err := inbox.WriteResult(dir, res, -1, -1); err != nil {
+		r.log.Warn("cannot publish the refusal for kpay-rotator stage", "slot", s.Name, "err", err)
 	}
 	if err := inbox.Remove(dir, s.Name); err != nil {
 		r.log.Error("cannot remove the staged pair from the inbox; remove it by hand", "slot", s.Name, "file", inbox.RequestPath(dir, s.Name), "err", err)

@@ -68,8 +68,8 @@ func TestRotation_DashboardRegenerationEndToEnd(t *testing.T) {
 	if st := h.state("payments-live"); st.Health != store.HealthFailing {
 		t.Fatalf("health = %s, want failing", st.Health)
 	}
-	if e := h.events()[len(h.events())-1]; !strings.Contains(e.Message, "nothing is staged") {
-		t.Errorf("key_failing message %q does not say nothing is staged", e.Message)
+	if e := h.events()[len(h.events())-1]; e.Kind != event.UnplannedRevocation || !strings.Contains(e.Message, "no rotation is open") {
+		t.Errorf("last event %s %q, want unplanned_revocation saying no rotation is open", e.Kind, e.Message)
 	}
 
 	id := h.stage("payments-live", newPair, now.Add(3*time.Minute))
@@ -104,7 +104,10 @@ func TestRotation_DashboardRegenerationEndToEnd(t *testing.T) {
 	if rot := h.rotation("payments-live", id); rot.State != store.RotationDone {
 		t.Errorf("rotation state = %s, want done", rot.State)
 	}
-	wantKinds(t, h.kinds("payments-live"), event.KeyFailing, event.KeyRotated, event.KeyRecovered, event.OldKeyRevoked)
+	wantKinds(t, h.kinds("payments-live"), event.UnplannedRevocation, event.KeyRotated, event.KeyRecovered, event.OldKeyRevoked)
+	if _, retired := h.follow.take(); len(retired) != 1 {
+		t.Errorf("the write asked for %d probes of the retired pair, want 1", len(retired))
+	}
 	for _, e := range h.events() {
 		if e.Kind == event.KeyRotated && e.Fields["cutover_gap"] != "2m0s" {
 			t.Errorf("key_rotated fields = %v, want cutover_gap 2m0s", e.Fields)
@@ -152,10 +155,6 @@ func TestRotation_BadPairsAreRejectedWithNothingWritten(t *testing.T) {
 			h.regenerate("payments-live")
 			return p
 		}, "KPay rejects the new pair"},
-		{"the current pair again", "payments-live", func(h *harness) kpay.Pair {
-			p, _ := h.kpay.Pair(h.apps["payments-live"].ID, kpay.Live)
-			return p
-		}, "already holds"},
 		{"control characters", "payments-live", func(h *harness) kpay.Pair {
 			p, _ := h.kpay.Pair(h.apps["payments-live"].ID, kpay.Live)
 			return kpay.Pair{APIKey: p.APIKey, SecretKey: kpay.NewSecret(p.SecretKey.Reveal()[:20] + "\x1b[31m" + p.SecretKey.Reveal()[20:])}
@@ -192,6 +191,30 @@ func TestRotation_BadPairsAreRejectedWithNothingWritten(t *testing.T) {
 			}
 		})
 	}
+}
+
+// The pair the secret already holds, staged again, is a mistake and not a
+// rotation: refused, with nothing journaled and no alert.
+func TestRotation_TheCurrentPairAgainIsRefused(t *testing.T) {
+	h := newHarness(t, "")
+	now := time.Now()
+	h.probe("payments-live", now)
+	current, _ := h.kpay.Pair(h.apps["payments-live"].ID, kpay.Live)
+	requests := h.kpay.Counters().Total
+	id := h.stage("payments-live", current, now)
+	h.advance("payments-live", now.Add(time.Second))
+	if rot := h.rotation("payments-live", id); rot.ID != "" {
+		t.Errorf("a refused pair was journaled: %+v", rot)
+	}
+	inboxEmpty(t, h.inbox, "payments-live")
+	res, err := inbox.ReadResult(h.inbox, "payments-live")
+	if err != nil || res.ID != id || res.Outcome != inbox.Refused || !strings.Contains(res.Reason, "already holds") {
+		t.Errorf("result = %+v, %v; want refused, already holds", res, err)
+	}
+	if n := h.kpay.Counters().Total - requests; n != 0 {
+		t.Errorf("refusing cost %d KPay requests, want 0", n)
+	}
+	wantKinds(t, h.kinds("payments-live"))
 }
 
 func TestRotation_GarbageInboxFileIsRejectedAndRemoved(t *testing.T) {

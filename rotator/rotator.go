@@ -36,10 +36,31 @@ type SecretWriter interface {
 	Create(ctx context.Context, secretID string, value kpay.Secret, token string) (string, error)
 }
 
-// Prober checks a pair against KPay (healthcheck.Prober).
+// Prober checks a pair against KPay (healthcheck.Prober). ProbeUrgent is
+// the hand-over lane: for requests made while payments may be down, which
+// must not queue behind routine probes.
 type Prober interface {
 	Probe(ctx context.Context, pair kpay.Pair, want healthcheck.Expect) healthcheck.Result
+	ProbeUrgent(ctx context.Context, pair kpay.Pair, want healthcheck.Expect) healthcheck.Result
 }
+
+// Followups is what a pass asks of whoever schedules the passes (the
+// Scheduler): work that must happen soon, outside the pass that found it.
+// Both methods must return at once.
+type Followups interface {
+	// Confirm: slot's current pair was rejected short of
+	// failure_threshold; run ConfirmSlot within seconds, so a revoked
+	// pair is reported in seconds, not at the next scheduled probe.
+	Confirm(slot string)
+	// WatchRetired: a rotation has just retired slot's previous pair; run
+	// ProbeRetired now, so the rotation is seen complete at once.
+	WatchRetired(slot string)
+}
+
+type nopFollowups struct{}
+
+func (nopFollowups) Confirm(string)      {}
+func (nopFollowups) WatchRetired(string) {}
 
 // Sink receives every event the rotator records. Enqueue runs inside the
 // store transaction that appends the event, so anything it writes (an
@@ -71,6 +92,9 @@ type Options struct {
 	// Observer, when set, is told of every probe and finished rotation
 	// (metrics).
 	Observer Observer
+	// Followups receives the work passes ask for; nil means the Scheduler
+	// built on this rotator (NewScheduler), else nothing.
+	Followups Followups
 }
 
 // Observer watches probes and rotations for metrics.
@@ -103,17 +127,21 @@ func (o *Options) validate() error {
 
 // Rotator runs the per-slot domain passes for one configuration.
 type Rotator struct {
-	cfg      *config.Config
-	slots    map[string]config.Slot
-	store    *store.Store
-	secrets  SecretReader
-	writer   SecretWriter
-	prober   Prober
-	sink     Sink
-	log      *slog.Logger
-	locks    *SlotLocks
+	cfg     *config.Config
+	slots   map[string]config.Slot
+	store   *store.Store
+	secrets SecretReader
+	writer  SecretWriter
+	prober  Prober
+	sink    Sink
+	log     *slog.Logger
+	locks   *SlotLocks
+	// watching is held while a slot's retired pairs are probed: a
+	// scheduled probe and one a rotation asked for never both go out.
+	watching SlotLocks
 	onCommit func()
 	observe  Observer
+	follow   Followups
 }
 
 // New builds a Rotator.
@@ -149,6 +177,10 @@ func New(opts Options) (*Rotator, error) {
 		locks:    opts.Locks,
 		onCommit: opts.OnCommit,
 		observe:  opts.Observer,
+		follow:   opts.Followups,
+	}
+	if r.follow == nil {
+		r.follow = nopFollowups{}
 	}
 	for _, s := range opts.Config.Slots {
 		r.slots[s.Name] = s
@@ -178,6 +210,15 @@ func (l *SlotLocks) Lock(name string) (unlock func()) {
 	mu, _ := l.m.LoadOrStore(name, &sync.Mutex{})
 	mu.(*sync.Mutex).Lock()
 	return mu.(*sync.Mutex).Unlock
+}
+
+// TryLock locks slot name if it is free.
+func (l *SlotLocks) TryLock(name string) (unlock func(), ok bool) {
+	mu, _ := l.m.LoadOrStore(name, &sync.Mutex{})
+	if !mu.(*sync.Mutex).TryLock() {
+		return nil, false
+	}
+	return mu.(*sync.Mutex).Unlock, true
 }
 
 // commit writes the slot's new state, pair records, probe and events in
@@ -225,11 +266,17 @@ func (r *Rotator) commit(c *change) error {
 	if r.onCommit != nil {
 		r.onCommit()
 	}
+	if c.confirm {
+		r.follow.Confirm(c.slot)
+	}
 	return nil
 }
 
 // change collects what one pass writes.
 type change struct {
+	// confirm asks, once committed, for a confirmation probe.
+	confirm bool
+
 	slot      string
 	state     *store.SlotState
 	pairs     []store.PairRecord

@@ -6,6 +6,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -31,9 +32,36 @@ type harness struct {
 	cfg   *config.Config
 	rot   *rotator.Rotator
 	// apps by slot name
-	apps  map[string]kpayemu.Application
-	inbox string
-	text  string
+	apps   map[string]kpayemu.Application
+	inbox  string
+	text   string
+	follow *followRecorder
+}
+
+// followRecorder records what passes ask of the scheduler.
+type followRecorder struct {
+	mu       sync.Mutex
+	confirms []string
+	retired  []string
+}
+
+func (f *followRecorder) Confirm(slot string) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.confirms = append(f.confirms, slot)
+}
+
+func (f *followRecorder) WatchRetired(slot string) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.retired = append(f.retired, slot)
+}
+
+func (f *followRecorder) take() (confirms, retired []string) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	confirms, retired, f.confirms, f.retired = f.confirms, f.retired, nil, nil
+	return confirms, retired
 }
 
 // rebuild parses the harness configuration plus extra TOML and builds a
@@ -49,7 +77,8 @@ func (h *harness) rebuild(extra string) {
 	if err != nil {
 		h.t.Fatal(err)
 	}
-	h.rot, err = rotator.New(rotator.Options{Config: h.cfg, Store: h.store, Secrets: secrets, Prober: mustProber(h.t, h.kpay.URL)})
+	h.follow = &followRecorder{}
+	h.rot, err = rotator.New(rotator.Options{Config: h.cfg, Store: h.store, Secrets: secrets, Prober: mustProber(h.t, h.kpay.URL), Followups: h.follow})
 	if err != nil {
 		h.t.Fatal(err)
 	}
@@ -223,15 +252,32 @@ func TestProbeSlot_RegeneratedPairTurnsFailingAfterThreshold(t *testing.T) {
 	if st := h.state("payments-live"); st.Health != store.HealthHealthy || st.Rejections != 1 {
 		t.Fatalf("after one rejection: %s with %d rejections, want still healthy with 1", st.Health, st.Rejections)
 	}
-	h.probe("payments-live", now.Add(2*time.Minute))
-	st := h.state("payments-live")
-	if st.Health != store.HealthFailing {
-		t.Fatalf("after two rejections: %s, want failing", st.Health)
+	// The first rejection asks for a confirmation within seconds, in the
+	// hand-over lane, rather than waiting for the next scheduled probe.
+	if confirms, _ := h.follow.take(); len(confirms) != 1 || confirms[0] != "payments-live" {
+		t.Fatalf("confirmations asked after one rejection: %v, want [payments-live]", confirms)
 	}
-	wantKinds(t, h.kinds("payments-live"), event.KeyFailing)
+	if err := h.rot.ConfirmSlot(h.ctx, "payments-live", now.Add(time.Minute+2*time.Second)); err != nil {
+		t.Fatal(err)
+	}
+	st := h.state("payments-live")
+	if st.Health != store.HealthFailing || !st.FirstRejectedAt.Equal(now.Add(time.Minute)) {
+		t.Fatalf("after the confirmation: %s since %s, want failing since the first rejection", st.Health, st.FirstRejectedAt)
+	}
+	if confirms, _ := h.follow.take(); len(confirms) != 0 {
+		t.Errorf("confirmations asked once failing: %v, want none", confirms)
+	}
+	// Nobody opened a rotation: an unplanned revocation, not a late paste.
+	wantKinds(t, h.kinds("payments-live"), event.UnplannedRevocation)
 	e := h.events()[0]
-	if e.Severity != event.Critical || !strings.Contains(e.Action, "kpay-rotator stage payments-live") {
-		t.Errorf("key_failing event = %+v; want critical with the stage command", e)
+	for _, want := range []string{"HTTP 401", "no rotation is open", "outside a rotation", "prod/payments/kpay"} {
+		if !strings.Contains(e.Message, want) {
+			t.Errorf("unplanned_revocation message %q lacks %q", e.Message, want)
+		}
+	}
+	if e.Severity != event.Critical || !strings.Contains(e.Action, "kpay-rotator stage payments-live") || !strings.Contains(e.Action, "compromise") ||
+		e.Fields["failing_since"] != now.Add(time.Minute).UTC().Format(time.RFC3339) {
+		t.Errorf("unplanned_revocation event = %+v; want critical, the stage command, the compromise hint and failing_since", e)
 	}
 	// The other slot is untouched.
 	h.probe("checkout-test", now.Add(2*time.Minute))

@@ -26,27 +26,51 @@ type SchedulerOptions struct {
 	Now func() time.Time
 	// Jitter overrides every slot's jitter (tests set it to 0).
 	Jitter *time.Duration
+	// ConfirmAfter is the wait before re-probing a pair KPay has just
+	// rejected. Default ConfirmDelay.
+	ConfirmAfter time.Duration
 }
 
-// Scheduler runs ProbeSlot and ProbeRetired for every slot on its cron
-// schedules, each run delayed by a random jitter so probes of many slots
-// sharing a schedule do not hit KPay in one burst.
-type Scheduler struct {
-	r      *Rotator
-	cron   *cron.Cron
-	log    *slog.Logger
-	now    func() time.Time
-	ctx    context.Context
-	cancel context.CancelFunc
+// ConfirmDelay is how soon a first rejection of a current pair is probed
+// again: long enough for a one-off glitch to pass, short enough that a
+// revoked pair is reported in seconds.
+const ConfirmDelay = 2 * time.Second
 
-	mu      sync.Mutex
-	entries map[string]cron.EntryID
+// Scheduler runs ProbeSlot and ProbeRetired for every slot on its
+// schedules (cron specs, each run delayed by a random jitter, or the auto
+// pace), and every pass asked for on demand: hand-overs, confirmations of
+// a rejection, a pass over every slot. Stop waits for all of them.
+type Scheduler struct {
+	r       *Rotator
+	cron    *cron.Cron
+	log     *slog.Logger
+	now     func() time.Time
+	ctx     context.Context
+	cancel  context.CancelFunc
+	confirm time.Duration
+
+	// next is every slot's probe schedule, so status can say when the
+	// next probe comes without asking the cron loop (which copies every
+	// entry per question).
+	next map[string]cron.Schedule
+
+	// Work started on demand, outside cron. stopped refuses new work
+	// once Stop has begun, so Wait never races an Add.
+	mu         sync.Mutex
+	stopped    bool
+	work       sync.WaitGroup
+	confirming map[string]bool
+	// sweeping holds a token while a pass over every slot runs;
+	// sweepAgain asks it to go round once more.
+	sweeping   chan struct{}
+	sweepAgain atomic.Bool
+
 	// beat is the unix-nano time of the scheduler's last liveness tick.
 	beat atomic.Int64
 }
 
-// NewScheduler builds the schedules for r's configuration. Nothing runs
-// until Start.
+// NewScheduler builds the schedules for r's configuration and makes
+// itself r's Followups. Nothing runs until Start.
 func NewScheduler(r *Rotator, opts SchedulerOptions) (*Scheduler, error) {
 	if opts.Logger == nil {
 		opts.Logger = slog.New(slog.DiscardHandler)
@@ -54,14 +78,27 @@ func NewScheduler(r *Rotator, opts SchedulerOptions) (*Scheduler, error) {
 	if opts.Now == nil {
 		opts.Now = time.Now
 	}
+	if opts.ConfirmAfter <= 0 {
+		opts.ConfirmAfter = ConfirmDelay
+	}
+	scheds, jitters, err := probeSchedules(r.cfg, opts.Now())
+	if err != nil {
+		return nil, fmt.Errorf("probe_schedule: %w", err)
+	}
 	ctx, cancel := context.WithCancel(context.Background())
 	s := &Scheduler{
-		r:       r,
-		log:     opts.Logger,
-		now:     opts.Now,
-		ctx:     ctx,
-		cancel:  cancel,
-		entries: map[string]cron.EntryID{},
+		r:          r,
+		log:        opts.Logger,
+		now:        opts.Now,
+		ctx:        ctx,
+		cancel:     cancel,
+		confirm:    opts.ConfirmAfter,
+		next:       scheds,
+		confirming: map[string]bool{},
+		sweeping:   make(chan struct{}, 1),
+	}
+	if _, ok := r.follow.(nopFollowups); ok {
+		r.follow = s
 	}
 	cl := cronLogger{opts.Logger}
 	s.cron = cron.New(cron.WithLogger(cl), cron.WithChain(cron.Recover(cl)))
@@ -71,17 +108,16 @@ func NewScheduler(r *Rotator, opts SchedulerOptions) (*Scheduler, error) {
 			jitter = *opts.Jitter
 		}
 		name := slot.Name
+		probeJitter := jitter
+		if !jitters[name] {
+			probeJitter = 0
+		}
 		// SkipIfStillRunning per job: a slow KPay must not pile up probes of
 		// one slot; the next tick simply skips.
 		probe := cron.NewChain(cron.SkipIfStillRunning(cl)).Then(cron.FuncJob(func() {
-			s.run(name, jitter, "probe", s.r.ProbeSlot)
+			s.run(name, probeJitter, "probe", s.r.ProbeSlot)
 		}))
-		id, err := s.cron.AddJob(slot.ProbeSchedule, probe)
-		if err != nil {
-			cancel()
-			return nil, fmt.Errorf("slot %s: probe_schedule %q: %w", name, slot.ProbeSchedule, err)
-		}
-		s.entries[name] = id
+		s.cron.Schedule(scheds[name], probe)
 		retired := cron.NewChain(cron.SkipIfStillRunning(cl)).Then(cron.FuncJob(func() {
 			s.run(name, jitter, "retired probe", s.r.ProbeRetired)
 		}))
@@ -90,8 +126,9 @@ func NewScheduler(r *Rotator, opts SchedulerOptions) (*Scheduler, error) {
 			return nil, fmt.Errorf("slot %s: retired_schedule %q: %w", name, slot.RetiredSchedule, err)
 		}
 	}
-	// Staged pairs are taken within seconds even without SIGUSR1, and
-	// failed writes are retried on their backoff.
+	// Staged pairs are taken within seconds even without a signal, open
+	// windows checked for a stall, and failed writes retried on their
+	// backoff.
 	rotations := cron.NewChain(cron.SkipIfStillRunning(cl)).Then(cron.FuncJob(func() {
 		if err := s.r.AdvanceRotations(s.ctx, s.now); err != nil && s.ctx.Err() == nil {
 			s.log.Error("rotation pass failed", "err", err)
@@ -141,36 +178,36 @@ func (s *Scheduler) Start() {
 	s.cron.Start()
 }
 
-// Stop stops scheduling, cancels jitter waits and running passes, and
-// waits for them to return or ctx to end.
+// Stop stops scheduling, cancels jitter waits and running passes, on
+// demand ones included, and waits for them to return or ctx to end.
 func (s *Scheduler) Stop(ctx context.Context) error {
-	done := s.cron.Stop()
+	s.mu.Lock()
+	s.stopped = true
+	s.mu.Unlock()
+	cronDone := s.cron.Stop()
 	s.cancel()
+	done := make(chan struct{})
+	go func() { <-cronDone.Done(); s.work.Wait(); close(done) }()
 	select {
-	case <-done.Done():
+	case <-done:
 		return nil
 	case <-ctx.Done():
 		return fmt.Errorf("scheduler: passes still running: %w", context.Cause(ctx))
 	}
 }
 
-// Next is the next scheduled probe of slot (zero if unknown).
+// Next is the next scheduled probe of slot (zero if unknown), ignoring
+// jitter.
 func (s *Scheduler) Next(slot string) time.Time {
-	s.mu.Lock()
-	id, ok := s.entries[slot]
-	s.mu.Unlock()
+	sched, ok := s.next[slot]
 	if !ok {
 		return time.Time{}
 	}
-	return s.cron.Entry(id).Next
+	return sched.Next(s.now())
 }
 
 // LastBeat is when the cron loop last proved alive.
 func (s *Scheduler) LastBeat() time.Time { return time.Unix(0, s.beat.Load()) }
-
-// Context is cancelled when the scheduler stops; on-demand passes run
-// under it so a stop interrupts them too.
-func (s *Scheduler) Context() context.Context { return s.ctx }
 
 type cronLogger struct{ l *slog.Logger }
 

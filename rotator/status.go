@@ -38,6 +38,12 @@ type SlotStatus struct {
 
 	Health      string     `json:"health"`
 	HealthSince *time.Time `json:"health_since,omitempty"`
+	// FailingSince is the first of the rejections in a row of the current
+	// pair: from then on, payments using it fail.
+	FailingSince *time.Time `json:"failing_since,omitempty"`
+	// CutoverGap is how long payments could not authenticate before the
+	// current pair was in the secret, when an outage preceded it.
+	CutoverGap string `json:"cutover_gap,omitempty"`
 
 	LastProbe *store.ProbeRecord `json:"last_probe,omitempty"`
 	NextProbe *time.Time         `json:"next_probe,omitempty"`
@@ -57,6 +63,8 @@ type RotationStatus struct {
 	State      string     `json:"state"`
 	NewPair    string     `json:"new_pair,omitempty"`
 	OldPair    string     `json:"old_pair,omitempty"`
+	OpenedAt   *time.Time `json:"opened_at,omitempty"`
+	OpenedBy   string     `json:"opened_by,omitempty"`
 	StagedAt   *time.Time `json:"staged_at,omitempty"`
 	WrittenAt  *time.Time `json:"written_at,omitempty"`
 	DoneAt     *time.Time `json:"done_at,omitempty"`
@@ -102,6 +110,9 @@ func BuildStatus(st *store.Store, cfg *config.Config, now time.Time, next func(s
 			}
 			ss.Health = string(state.Health)
 			ss.HealthSince = timePtr(state.HealthSince)
+			if state.Rejections > 0 {
+				ss.FailingSince = timePtr(state.FirstRejectedAt)
+			}
 			ss.LastProbe = state.LastProbe
 			ss.ApplicationID = state.ApplicationID
 			ss.SourceError = state.SourceError
@@ -117,6 +128,9 @@ func BuildStatus(st *store.Store, cfg *config.Config, now time.Time, next func(s
 					ss.Born, ss.BornSource = timePtr(p.Born), string(p.BornSource)
 					age := now.Sub(p.Born)
 					ss.AgeSeconds, ss.Age = int64(age/time.Second), FormatAge(age)
+					if p.CutoverGap > 0 {
+						ss.CutoverGap = p.CutoverGap.Round(time.Second).String()
+					}
 				case p.Role == store.RoleRetired || p.Role == store.RoleRevoked && now.Sub(p.RevokedAt) < revokedShown:
 					ss.Retired = append(ss.Retired, RetiredStatus{
 						Pair: p.Mask, Fingerprint: p.Fingerprint, Role: string(p.Role),
@@ -128,7 +142,7 @@ func BuildStatus(st *store.Store, cfg *config.Config, now time.Time, next func(s
 			if err != nil {
 				return err
 			}
-			if len(rots) == 1 && (!rots[0].State.Terminal() || now.Sub(rots[0].StagedAt) < revokedShown) {
+			if len(rots) == 1 && (!rots[0].State.Terminal() || now.Sub(rots[0].Began()) < revokedShown) {
 				ss.Rotation = rotationStatus(rots[0])
 			}
 			out.Slots = append(out.Slots, ss)
@@ -141,6 +155,7 @@ func BuildStatus(st *store.Store, cfg *config.Config, now time.Time, next func(s
 func rotationStatus(r store.Rotation) *RotationStatus {
 	rs := &RotationStatus{
 		ID: r.ID, State: string(r.State), NewPair: r.NewMask, OldPair: r.OldMask,
+		OpenedAt: timePtr(r.OpenedAt), OpenedBy: r.OpenedBy,
 		StagedAt: timePtr(r.StagedAt), WrittenAt: timePtr(r.WrittenAt), DoneAt: timePtr(r.DoneAt),
 		VersionID: r.VersionID, Reason: r.Reason, LastError: r.LastError, Attempts: r.WriteAttempts,
 	}

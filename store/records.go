@@ -75,6 +75,12 @@ type SlotState struct {
 	// present run of rejections (start of a possible outage window).
 	FirstRejectedAt time.Time `json:"first_rejected_at,omitzero"`
 
+	// FailingQuiet: the pair became failing while a rotation was open or
+	// a pair staged, so the failure was expected and not alerted. Should
+	// the rotation end without replacing the pair, the next probe raises
+	// key_failing after all.
+	FailingQuiet bool `json:"failing_quiet,omitempty"`
+
 	LastProbe *ProbeRecord `json:"last_probe,omitempty"`
 	NextProbe time.Time    `json:"next_probe,omitzero"`
 
@@ -108,6 +114,11 @@ type PairRecord struct {
 	LastAccepted time.Time `json:"last_accepted,omitzero"`
 	// StillValidAt is when old_key_still_valid was last raised.
 	StillValidAt time.Time `json:"still_valid_at,omitzero"`
+	// CutoverGap is how long payments could not authenticate before this
+	// pair was in the secret: from the first rejection of the pair it
+	// replaced to its write (by kpay-rotator, or its version's
+	// CreatedDate when pasted by hand). Zero when no outage was seen.
+	CutoverGap time.Duration `json:"cutover_gap,omitempty"`
 }
 
 // ProbeRecord is one probe of one pair.

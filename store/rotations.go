@@ -12,20 +12,28 @@ type RotationState string
 // Rotation steps. Every step is idempotent; a restarted daemon resumes a
 // rotation at its recorded step.
 const (
+	RotationOpen     RotationState = "open"     // stage opened the window; the admin is regenerating the pair
 	RotationStaged   RotationState = "staged"   // a pair arrived in the inbox
 	RotationVerified RotationState = "verified" // local checks and the KPay probe passed
 	RotationWritten  RotationState = "written"  // the pair is in Secrets Manager, read back
 	RotationWatching RotationState = "watching" // the previous pair is probed until KPay rejects it
 	RotationDone     RotationState = "done"     // the previous pair is revoked
 	RotationRejected RotationState = "rejected" // a check failed; nothing was written
+	// RotationCancelled: the window closed without a pair (stage was
+	// interrupted, or the secret was changed by hand meanwhile).
+	RotationCancelled RotationState = "cancelled"
 )
 
 // Active reports whether the rotation still holds its slot: a slot has at
 // most one rotation before written.
-func (s RotationState) Active() bool { return s == RotationStaged || s == RotationVerified }
+func (s RotationState) Active() bool {
+	return s == RotationOpen || s == RotationStaged || s == RotationVerified
+}
 
 // Terminal reports whether nothing more will happen to the rotation.
-func (s RotationState) Terminal() bool { return s == RotationDone || s == RotationRejected }
+func (s RotationState) Terminal() bool {
+	return s == RotationDone || s == RotationRejected || s == RotationCancelled
+}
 
 // Rotation is one journal record: timestamps and fingerprints only.
 type Rotation struct {
@@ -46,7 +54,13 @@ type Rotation struct {
 	Token     string `json:"token"`
 	VersionID string `json:"version_id,omitempty"`
 
-	StagedAt   time.Time `json:"staged_at"`
+	// OpenedAt is when stage opened the rotation window, before the admin
+	// regenerated the pair (the same as StagedAt when the pair came at
+	// once, from a pipe); OpenedBy is who ran stage (user@host).
+	OpenedAt time.Time `json:"opened_at,omitzero"`
+	OpenedBy string    `json:"opened_by,omitempty"`
+	// StagedAt is when the pair arrived; zero while the window is open.
+	StagedAt   time.Time `json:"staged_at,omitzero"`
 	VerifiedAt time.Time `json:"verified_at,omitzero"`
 	WrittenAt  time.Time `json:"written_at,omitzero"`
 	DoneAt     time.Time `json:"done_at,omitzero"`
@@ -65,6 +79,15 @@ type Rotation struct {
 	// cutover gap, the time payments could not authenticate.
 	OutageStart time.Time     `json:"outage_start,omitzero"`
 	Gap         time.Duration `json:"cutover_gap,omitempty"`
+}
+
+// Began is when the rotation started: its window opened, or (journals
+// written before windows existed) its pair was staged.
+func (r Rotation) Began() time.Time {
+	if !r.OpenedAt.IsZero() {
+		return r.OpenedAt
+	}
+	return r.StagedAt
 }
 
 // PutRotation stores r and keeps the slot's active-rotation index: a

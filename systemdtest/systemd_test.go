@@ -635,8 +635,10 @@ func (s *suite) stageRotates(t *testing.T) {
 	s.ensureRunning(t)
 	slot := baseSlots[0]
 	old := w.pairOf(slot)
+	other := w.pairOf(baseSlots[1]).APIKey
 	before := w.stored(slot.secret)
 	p := w.regenerate(slot)
+	requests, otherProbes := w.kpay.Counters().Total, w.kpay.RequestsFor(other)
 	out, errOut, code := s.stage(t, slot, p, nil)
 	if code != 0 || !strings.Contains(out, "staged "+p.Mask()) || !strings.Contains(out, "written: "+slot.secret+" now holds "+p.Mask()) {
 		t.Fatalf("stage: exit %d\n%s%s", code, out, errOut)
@@ -663,10 +665,15 @@ func (s *suite) stageRotates(t *testing.T) {
 	eventually(t, "key_rotated and old_key_revoked at the webhook", 20*time.Second, func() bool {
 		return len(w.hook.ids("key_rotated", true)) > 0 && len(w.hook.ids("old_key_revoked", true)) > 0
 	})
-	// The staged pair is gone from the inbox; only the daemon's answer
-	// (SLOT.result, no secret) stays.
-	if ls := strings.Fields(m.must("", "ls", "-A", "/run/kpay-rotator/inbox")); len(ls) != 1 || ls[0] != slot.name+".result" {
-		t.Errorf("inbox after the rotation: %v, want only %s.result", ls, slot.name)
+	// The hand-over cost its verification and one probe of the retired
+	// pair, and started no probe pass (stage sends SIGUSR2, not SIGUSR1).
+	if n, o := w.kpay.Counters().Total-requests, w.kpay.RequestsFor(other)-otherProbes; n > 2 || o != 0 {
+		t.Errorf("stage cost %d KPay requests (%d of another slot), want at most 2 and none of another slot", n, o)
+	}
+	// The staged pair is gone from the inbox, and stage removed the
+	// daemon's answer once it read it.
+	if ls := strings.Fields(m.must("", "ls", "-A", "/run/kpay-rotator/inbox")); len(ls) != 0 {
+		t.Errorf("inbox after the rotation: %v, want it empty", ls)
 	}
 }
 
@@ -742,16 +749,16 @@ func (s *suite) watchdogRestart(t *testing.T) {
 	base, _ := strconv.Atoi(p0["NRestarts"])
 	mark := len(m.journal(unit))
 
-	// While it is stuck: the webhook is down, so the key_failing alert
-	// stays in the outbox; Secrets Manager refuses writes, so the staged
+	// While it is stuck: the webhook is down, so the unplanned_revocation
+	// alert stays in the outbox; Secrets Manager refuses writes, so the staged
 	// pair stays verified-but-unwritten.
 	w.hook.setDown(true)
 	w.aws.Inject(awstest.Fault{Op: "PutSecretValue", Status: 500, Code: "InternalServiceError"})
 	before := w.stored(slot.secret)
 	p := w.regenerate(slot)
-	s.kill(t, "SIGUSR1") // probe now: the old pair is rejected → key_failing
-	eventually(t, "a failed delivery of key_failing", 20*time.Second, func() bool { return len(w.hook.ids("key_failing", false)) > 0 })
-	pending := w.hook.ids("key_failing", false)[0]
+	s.kill(t, "SIGUSR1") // probe now: the old pair is rejected → unplanned_revocation
+	eventually(t, "a failed delivery of unplanned_revocation", 20*time.Second, func() bool { return len(w.hook.ids("unplanned_revocation", false)) > 0 })
+	pending := w.hook.ids("unplanned_revocation", false)[0]
 	if out, errOut, code := s.stage(t, slot, p, nil, "--no-wait"); code != 0 {
 		t.Fatalf("stage --no-wait: exit %d\n%s%s", code, out, errOut)
 	}
@@ -817,8 +824,8 @@ func (s *suite) watchdogRestart(t *testing.T) {
 	if got.Other != otherField || got.versions != before.versions+1 {
 		t.Errorf("after the restart: DATABASE_URL kept %v, versions %d → %d (want exactly one write)", got.Other == otherField, before.versions, got.versions)
 	}
-	eventually(t, "the pending key_failing delivered after the restart", 40*time.Second, func() bool {
-		for _, id := range w.hook.ids("key_failing", true) {
+	eventually(t, "the pending unplanned_revocation delivered after the restart", 40*time.Second, func() bool {
+		for _, id := range w.hook.ids("unplanned_revocation", true) {
 			if id == pending {
 				return true
 			}
@@ -830,7 +837,7 @@ func (s *suite) watchdogRestart(t *testing.T) {
 	}
 	// The Slack stand-in was up all along and got the alert with its fix.
 	if !w.chat.got(strings.TrimPrefix(w.chatURL, w.chat.srv.URL), slot.name, "kpay-rotator stage "+slot.name) {
-		t.Errorf("the chat receiver did not get key_failing with the stage command")
+		t.Errorf("the chat receiver did not get unplanned_revocation with the stage command")
 	}
 }
 

@@ -205,7 +205,8 @@ probe_schedule = "@every 1h"
 # A retired pair is confirmed revoked within seconds of a rotation.
 retired_schedule = "@every 2s"
 jitter = "0s"
-# One rejection makes a pair failing: one on-demand pass raises key_failing.
+# One rejection makes a pair failing: one on-demand pass raises
+# unplanned_revocation.
 failure_threshold = 1
 notify = ["hooks", "chat"]
 `, port, w.kpay.URL, awstest.Region)

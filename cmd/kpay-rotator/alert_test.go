@@ -168,7 +168,7 @@ group_wait = "0s"
 	}
 	p2 := f.start()
 	hook.setDown(false)
-	eventually(t, "key_failing delivered to the webhook", func() bool { return hook.delivered()["key_failing"] >= 1 })
+	eventually(t, "unplanned_revocation delivered to the webhook", func() bool { return hook.delivered()["unplanned_revocation"] >= 1 })
 
 	hook.mu.Lock()
 	for id, n := range hook.tries {

@@ -52,8 +52,8 @@ func TestBinary_SIGUSR1ProbesNow(t *testing.T) {
 		})
 	}
 	eventually(t, "payments-live failing", func() bool { return slotOf(f.status(), "payments-live").Health == "failing" })
-	if !strings.Contains(p.log(), "event=key_failing") || !strings.Contains(p.log(), "kpay-rotator stage payments-live") {
-		t.Errorf("log lacks the key_failing event with its stage command")
+	if !strings.Contains(p.log(), "event=unplanned_revocation") || !strings.Contains(p.log(), "kpay-rotator stage payments-live") {
+		t.Errorf("log lacks the unplanned_revocation event with its stage command")
 	}
 	if slotOf(f.status(), "checkout-test").Health != "healthy" {
 		t.Errorf("checkout-test affected by payments-live's failure")
@@ -123,7 +123,7 @@ func TestBinary_RestartKeepsAgesAndStates(t *testing.T) {
 	}
 
 	// Restarted: the failing state and the born time carry on; the start
-	// pass still sees the dead pair and raises no second key_failing.
+	// pass still sees the dead pair and raises no second alert.
 	p2 := f.start()
 	eventually(t, "restart pass", func() bool {
 		s := slotOf(f.status(), "payments-live")
@@ -133,8 +133,8 @@ func TestBinary_RestartKeepsAgesAndStates(t *testing.T) {
 	if s.Health != "failing" || !s.Born.Equal(*slotOf(before, "payments-live").Born) {
 		t.Errorf("after restart: %+v", s)
 	}
-	if n := strings.Count(p.log()+p2.log(), "event=key_failing"); n != 1 {
-		t.Errorf("key_failing raised %d times across a restart, want 1", n)
+	if n := strings.Count(p.log()+p2.log(), "event=unplanned_revocation"); n != 1 {
+		t.Errorf("unplanned_revocation raised %d times across a restart, want 1", n)
 	}
 }
 

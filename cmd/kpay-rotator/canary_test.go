@@ -15,7 +15,8 @@ import (
 
 // TestCanary_NoSecretInAnyOutput plants known secrets, drives the daemon
 // through every path that reports on them (healthy, rejected, failing,
-// drift, revoked, unreadable secret, debug logging), and scans every
+// drift, revoked, unreadable secret, a hand-over written and one refused,
+// debug logging), and scans every
 // output: the log, status in both forms, and every file in the state
 // directory, the bbolt database included.
 func TestCanary_NoSecretInAnyOutput(t *testing.T) {
@@ -78,6 +79,19 @@ func TestCanary_NoSecretInAnyOutput(t *testing.T) {
 	eventually(t, "old pair revoked", func() bool { return strings.Contains(p.log(), "event=old_key_revoked") })
 	collect()
 
+	// A hand-over: a regenerated pair staged, verified and written; then
+	// the same pair again, refused.
+	staged := f.regenerate("payments-live")
+	plant(staged)
+	for _, want := range []int{0, 1} {
+		out, errOut, code := f.cliIn(lines(staged), "stage", "payments-live")
+		outputs = append(outputs, out, errOut)
+		if code != want {
+			t.Fatalf("stage: exit %d, want %d: %s%s", code, want, out, errOut)
+		}
+	}
+	collect()
+
 	p.signal(syscall.SIGTERM)
 	if code := p.wait(10 * time.Second); code != 0 {
 		t.Fatalf("exit %d", code)
@@ -115,7 +129,8 @@ func TestCanary_NoSecretInAnyOutput(t *testing.T) {
 	}
 	// The scan must have seen the things it claims to scan.
 	all := strings.Join(outputs, "\n")
-	for _, want := range []string{"event=key_failing", "event=secret_changed_externally", "event=old_key_revoked", "event=secret_unreadable", "level=DEBUG", newPair.Mask()} {
+	for _, want := range []string{"event=unplanned_revocation", "event=secret_changed_externally", "event=old_key_revoked", "event=secret_unreadable",
+		"event=key_rotated", "staged pair refused", "level=DEBUG", newPair.Mask(), staged.Mask()} {
 		if !strings.Contains(all, want) {
 			t.Errorf("outputs lack %q: the canary scan did not cover that path", want)
 		}

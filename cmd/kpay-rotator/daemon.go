@@ -35,6 +35,8 @@ type daemonOptions struct {
 	Logger     *slog.Logger
 	Reload     <-chan struct{}
 	Rotate     <-chan struct{}
+	// Handover asks for staged pairs only (SIGUSR2, from stage).
+	Handover <-chan struct{}
 	// Now is the clock; nil is time.Now.
 	Now func() time.Time
 	// Jitter overrides every slot's jitter (tests).
@@ -56,10 +58,7 @@ type daemon struct {
 	mu  sync.Mutex
 	gen *generation
 
-	dirty         chan struct{}
-	onDemand      sync.WaitGroup
-	rotating      chan struct{} // holds a token while an on-demand loop runs
-	rotatePending atomic.Bool
+	dirty chan struct{}
 
 	notify    *sdnotify.Notifier
 	metrics   *metrics
@@ -146,10 +145,9 @@ func runDaemon(ctx context.Context, o daemonOptions) error {
 
 	d := &daemon{
 		opts: o, log: log, now: o.Now, store: st,
-		locks:    &rotator.SlotLocks{},
-		dirty:    make(chan struct{}, 1),
-		rotating: make(chan struct{}, 1),
-		notify:   o.Notify,
+		locks:  &rotator.SlotLocks{},
+		dirty:  make(chan struct{}, 1),
+		notify: o.Notify,
 	}
 	d.metrics = newMetrics(d)
 	gen, err := d.build(ctx, cfg, nil)
@@ -178,7 +176,7 @@ func runDaemon(ctx context.Context, o daemonOptions) error {
 	go func() { defer bg.Done(); d.watchdogLoop(bgCtx) }()
 	// Probe everything once at start rather than waiting up to a whole
 	// schedule period to say anything.
-	d.rotateNow()
+	gen.sched.RotateNow()
 	if o.Started != nil {
 		o.Started(d)
 	}
@@ -207,7 +205,10 @@ func runDaemon(ctx context.Context, o daemonOptions) error {
 			}
 		case <-o.Rotate:
 			log.Info("on-demand pass requested: probing every slot now")
-			d.rotateNow()
+			d.current().sched.RotateNow()
+		case <-o.Handover:
+			log.Debug("hand-over requested: taking staged pairs")
+			d.current().sched.Handover()
 		}
 	}
 }
@@ -363,7 +364,6 @@ func (d *daemon) reload(ctx context.Context) {
 	if err := old.stop(stopCtx); err != nil {
 		d.log.Warn("reload: previous generation did not stop cleanly", "err", err)
 	}
-	d.onDemand.Wait()
 	d.mu.Lock()
 	d.gen = gen
 	d.mu.Unlock()
@@ -371,65 +371,7 @@ func (d *daemon) reload(ctx context.Context) {
 	d.setReloadError("")
 	d.log.Info("configuration reloaded", "config", cfg.Path, "slots", len(cfg.Slots))
 	d.markDirty()
-	d.rotateNow()
-}
-
-// rotateNow asks for an on-demand pass. Staged pairs are taken at once,
-// in their own goroutine: every second until they are written is a
-// payments outage, and they must not queue behind a probe pass that the
-// request budget can stretch over minutes. The probe pass is coalesced: a
-// request that arrives while one runs makes it go round once more, so a
-// fresh dashboard change is always seen.
-func (d *daemon) rotateNow() {
-	gen := d.current()
-	d.onDemand.Add(1)
-	go func() {
-		defer d.onDemand.Done()
-		ctx := gen.sched.Context()
-		if err := gen.rot.AdvanceRotations(ctx, d.now); err != nil && ctx.Err() == nil {
-			d.log.Error("rotation pass failed", "err", err)
-		}
-	}()
-	d.rotatePending.Store(true)
-	select {
-	case d.rotating <- struct{}{}:
-	default:
-		return // the running loop sees the pending flag
-	}
-	d.onDemand.Add(1)
-	go func() {
-		defer d.onDemand.Done()
-		for {
-			for d.rotatePending.Swap(false) {
-				d.probeAll()
-			}
-			<-d.rotating
-			// A request may have landed between the last check and the
-			// release; take the token back for it unless another loop did.
-			if !d.rotatePending.Load() {
-				return
-			}
-			select {
-			case d.rotating <- struct{}{}:
-			default:
-				return
-			}
-		}
-	}()
-}
-
-// probeAll reads and dates every slot first (Secrets Manager only), then
-// probes them within KPay's request budget.
-func (d *daemon) probeAll() {
-	gen := d.current()
-	ctx := gen.sched.Context()
-	if err := gen.rot.TrackAll(ctx, d.now, 8); err != nil && ctx.Err() == nil {
-		d.log.Error("tracking pass failed", "err", err)
-	}
-	d.markDirty()
-	if err := gen.rot.ProbeAll(ctx, d.now, gen.cfg.KPay.Concurrency); err != nil && ctx.Err() == nil {
-		d.log.Error("on-demand pass failed", "err", err)
-	}
+	gen.sched.RotateNow()
 }
 
 // shutdown stops scheduling and waits for passes, bounded by stopTimeout.
@@ -439,13 +381,6 @@ func (d *daemon) shutdown() error {
 	defer cancel()
 	gen := d.current()
 	err := gen.stop(ctx)
-	done := make(chan struct{})
-	go func() { d.onDemand.Wait(); close(done) }()
-	select {
-	case <-done:
-	case <-ctx.Done():
-		err = errors.Join(err, context.Cause(ctx))
-	}
 	gen.prober.Close()
 	return err
 }

@@ -147,7 +147,7 @@ func TestDaemon_InProcess(t *testing.T) {
 		}
 		return nil
 	})
-	want := []event.Kind{event.KeyFailing, event.SecretChangedExternally, event.KeyRecovered, event.OldKeyRevoked}
+	want := []event.Kind{event.UnplannedRevocation, event.SecretChangedExternally, event.KeyRecovered, event.OldKeyRevoked}
 	if fmt.Sprint(kinds) != fmt.Sprint(want) {
 		t.Errorf("recorded events = %v, want %v", kinds, want)
 	}

@@ -42,11 +42,23 @@ func runningDaemon(cfg *config.Config) (pid int, running bool, err error) {
 	return pid, true, nil
 }
 
-// signalDaemon sends SIGUSR1 (take staged pairs, probe now).
-func signalDaemon(pid int) error {
-	err := syscall.Kill(pid, syscall.SIGUSR1)
+// Signals to the daemon: SIGUSR1 takes staged pairs and probes every
+// slot (rotate); SIGUSR2 takes staged pairs only (stage), so a hand-over
+// never starts a probe pass.
+const (
+	sigRotate   = syscall.SIGUSR1
+	sigHandover = syscall.SIGUSR2
+)
+
+// signalDaemon sends sig to the daemon.
+func signalDaemon(pid int, sig syscall.Signal) error {
+	err := syscall.Kill(pid, sig)
 	if errors.Is(err, syscall.EPERM) {
-		return fmt.Errorf("cannot signal the daemon (pid %d): permission denied; run as root or as the daemon's user, or: systemctl kill -s USR1 --kill-who=main kpay-rotator", pid)
+		name := "USR1"
+		if sig == sigHandover {
+			name = "USR2"
+		}
+		return fmt.Errorf("cannot signal the daemon (pid %d): permission denied; run as root or as the daemon's user, or: systemctl kill -s %s --kill-who=main kpay-rotator", pid, name)
 	}
 	if err != nil {
 		return fmt.Errorf("signal the daemon (pid %d): %w", pid, err)

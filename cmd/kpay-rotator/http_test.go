@@ -99,7 +99,7 @@ func TestHTTP_MetricsStatusHealth(t *testing.T) {
 	eventually(t, "rejection", func() bool { return slotOf(f.status(), "payments-live").LastProbe.Outcome == "rejected" })
 	p.signal(syscall.SIGUSR1)
 	eventually(t, "failing", func() bool { return slotOf(f.status(), "payments-live").Health == "failing" })
-	eventually(t, "alert delivered", func() bool { return hook.delivered()["key_failing"] == 1 })
+	eventually(t, "alert delivered", func() bool { return hook.delivered()["unplanned_revocation"] == 1 })
 
 	fams := scrape(t, base)
 	checks := []struct {

@@ -11,6 +11,7 @@ import (
 	"net/http"
 	"net/url"
 	"os"
+	"slices"
 	"strings"
 	"time"
 
@@ -59,12 +60,18 @@ func buildReceivers(cfg *config.Config) ([]outbox.Receiver, error) {
 }
 
 // routes maps a slot to its notify list.
-func routes(cfg *config.Config) func(string) []string {
-	return func(slot string) []string {
-		if s, ok := cfg.Slot(slot); ok {
-			return s.Notify
+// routes sends a slot's events to its notify list, and security events
+// (a possible compromise) to its security_notify list too.
+func routes(cfg *config.Config) func(event.Event) []string {
+	return func(e event.Event) []string {
+		s, ok := cfg.Slot(e.Slot)
+		if !ok {
+			return nil
 		}
-		return nil
+		if e.Kind.Security() && len(s.SecurityNotify) > 0 {
+			return append(slices.Clone(s.Notify), s.SecurityNotify...)
+		}
+		return s.Notify
 	}
 }
 

@@ -33,7 +33,7 @@ and print its state.`, e.stderr)
 		return fmt.Errorf("the daemon is not running (start it: systemctl start kpay-rotator); staged pairs are taken when it starts")
 	}
 	signalled := time.Now()
-	if err := signalDaemon(pid); err != nil {
+	if err := signalDaemon(pid, sigRotate); err != nil {
 		return err
 	}
 	fmt.Fprintf(e.stdout, "signalled the daemon (pid %d): taking staged pairs and probing every slot\n", pid)

@@ -15,8 +15,9 @@ schedules, record states and events in the state database, and publish a
 status snapshot for 'kpay-rotator status'.
 
 Signals: SIGHUP reloads the configuration (a broken one is refused and the
-running one kept); SIGUSR1 probes every slot now; SIGTERM or SIGINT stop
-gracefully within 10 seconds (a second one exits at once).`, e.stderr)
+running one kept); SIGUSR1 takes staged pairs and probes every slot now;
+SIGUSR2 takes staged pairs only (kpay-rotator stage sends it); SIGTERM or
+SIGINT stop gracefully within 10 seconds (a second one exits at once).`, e.stderr)
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
@@ -33,16 +34,20 @@ gracefully within 10 seconds (a second one exits at once).`, e.stderr)
 	// reload and rotate without signals.
 	reload := make(chan struct{}, 1)
 	rotate := make(chan struct{}, 1)
+	handover := make(chan struct{}, 1)
 	sigs := make(chan os.Signal, 4)
-	signal.Notify(sigs, syscall.SIGHUP, syscall.SIGUSR1)
+	signal.Notify(sigs, syscall.SIGHUP, syscall.SIGUSR1, syscall.SIGUSR2)
 	defer signal.Stop(sigs)
 	go func() {
 		for {
 			select {
 			case s := <-sigs:
 				ch := rotate
-				if s == syscall.SIGHUP {
+				switch s {
+				case syscall.SIGHUP:
 					ch = reload
+				case syscall.SIGUSR2:
+					ch = handover
 				}
 				select {
 				case ch <- struct{}{}:
@@ -55,5 +60,5 @@ gracefully within 10 seconds (a second one exits at once).`, e.stderr)
 			}
 		}
 	}()
-	return runDaemon(ctx, daemonOptions{ConfigPath: c.configPath(), Logger: log, Reload: reload, Rotate: rotate})
+	return runDaemon(ctx, daemonOptions{ConfigPath: c.configPath(), Logger: log, Reload: reload, Rotate: rotate, Handover: handover})
 }

@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"os/user"
 	"path/filepath"
 	"strings"
 	"syscall"
@@ -26,19 +27,28 @@ const maxInput = 64 << 10
 
 func cmdStage(ctx context.Context, e *env, args []string) error {
 	fs, c := newFlagSet("stage", "SLOT [flags] < pair", `
-Hand over a pair an admin generated in the KPay dashboard. On a terminal it
-prompts for the public key and the secret key without echo; otherwise it
-reads stdin: two lines (public key, then secret key), or JSON
+Hand over a pair an admin generated in the KPay dashboard.
+
+Run it before you regenerate. On a terminal, stage first opens a rotation
+of SLOT (the daemon then expects the current pair to stop working: no
+alarm, and the outage clock starts at its first rejection), then asks you
+to regenerate the pair in the dashboard and paste it: the public key and
+the secret key, without echo. Ctrl-C cancels. Regenerating kills the old
+pair at once, so this order keeps the outage to the seconds of the paste.
+
+Otherwise it reads stdin: two lines (public key, then secret key), or JSON
 {"api_key": "kpay_live_…", "secret_key": "…"}.
 
 The pair is checked locally (prefixes, environment, format), written to the
-inbox with mode 0600, and the daemon is signalled. The daemon verifies it
-against KPay (same environment and application as the slot), writes it into
-the slot's secret keeping every other field, and watches the old pair until
-KPay rejects it. stage waits for that outcome and exits 0 when the pair is
+inbox with mode 0600, and the daemon is signalled (SIGUSR2: take staged
+pairs, no probe pass). The daemon verifies it against KPay (same
+environment and application as the slot), writes it into the slot's
+secret keeping every other field, and watches the old pair until KPay
+rejects it. stage waits for that outcome and exits 0 when the pair is
 written, 1 when it was rejected (with the reason) or is still pending.`, e.stderr)
 	noWait := fs.Bool("no-wait", false, "return once the pair is staged and the daemon signalled")
 	dryRun := fs.Bool("dry-run", false, "verify the pair (local checks and KPay) and stop: nothing is staged or written")
+	cancel := fs.Bool("cancel", false, "close a rotation of SLOT left open by an interrupted stage; nothing else changes")
 	bornFlag := fs.String("born", "", "when the pair was created (YYYY-MM-DD or RFC 3339), if known, so its age starts there")
 	timeout := fs.Duration("timeout", 2*time.Minute, "how long to wait for the outcome")
 	slotName, err := parseWithArg(fs, args, "SLOT")
@@ -53,59 +63,212 @@ written, 1 when it was rejected (with the reason) or is still pending.`, e.stder
 	if !ok {
 		return usageError{msg: fmt.Sprintf("stage: unknown slot %q; %s has: %s", slotName, cfg.Path, slotNames(cfg))}
 	}
+	if *cancel {
+		return cancelStage(e, cfg, slot)
+	}
 	born, err := parseBorn(*bornFlag, time.Now())
 	if err != nil {
 		return err
 	}
-	pair, err := readPair(e, slot)
-	if err != nil {
-		return fmt.Errorf("stage %s: %w; nothing was staged", slot.Name, err)
-	}
-	if err := pair.Check(slot.Environment); err != nil {
-		return fmt.Errorf("stage %s: the pair fails the local checks, nothing was staged:\n  %s", slot.Name, strings.ReplaceAll(err.Error(), "\n", "\n  "))
-	}
-	if !pair.HasSecretPrefix() {
-		fmt.Fprintf(e.stderr, "note: the secret key has no sk_%s_ prefix; some real KPay secrets have none, so it is accepted\n", slot.Environment)
-	}
-	// The daemon repeats this check; doing it here too answers at once. A
-	// daemon still starting has no status yet: leave the check to it.
-	doc, _ := readStatus(cfg, time.Now())
-	current := slotOf(doc, slot.Name)
-	if current.Fingerprint != "" && current.Fingerprint == pair.Fingerprint() {
-		return fmt.Errorf("stage %s: this is the pair %s already holds; generate a new pair in the dashboard; nothing was staged", slot.Name, slot.SecretID)
-	}
 	if *dryRun {
-		return dryRunVerify(ctx, e, cfg, slot, pair, current.ApplicationID)
+		pair, err := readCheckedPair(ctx, e, slot)
+		if err != nil {
+			return err
+		}
+		// The learned application id is in the status; a daemon still
+		// starting has none yet, and the check then accepts any.
+		doc, _ := readStatus(cfg, time.Now())
+		return dryRunVerify(ctx, e, cfg, slot, pair, slotOf(doc, slot.Name).ApplicationID)
 	}
 
 	pid, running, err := runningDaemon(cfg)
 	if err != nil {
 		return err
 	}
-	now := time.Now()
-	req := inbox.Request{ID: inbox.NewID(now), Slot: slot.Name, Pair: pair, Born: born, StagedAt: now}
-	if err := stageRequest(cfg.Daemon.InboxDir, req); err != nil {
+	dir := cfg.Daemon.InboxDir
+	if err := prepareStageInbox(dir); err != nil {
 		return err
 	}
-	fmt.Fprintf(e.stdout, "staged %s for %s (rotation %s)\n", pair.Mask(), slot.Name, req.ID)
-	if !running {
-		return fmt.Errorf("the daemon is not running: the pair stays staged in %s and is taken when the daemon starts (systemctl start kpay-rotator); do not stage it again", cfg.Daemon.InboxDir)
+	if err := nothingStaged(dir, slot.Name); err != nil {
+		return err
 	}
-	signalled := true
-	if err := signalDaemon(pid); err != nil {
-		// The daemon also looks at the inbox every few seconds.
-		fmt.Fprintf(e.stderr, "warning: %v; the daemon will still find the pair within seconds\n", err)
-		signalled = false
+	// An open window (a stage interrupted, or run again) is continued:
+	// same rotation, same outage clock.
+	id := inbox.NewID(time.Now())
+	if w, err := inbox.ReadWindow(dir, slot.Name); err == nil {
+		id = w.ID
 	}
-	if *noWait {
-		if signalled {
-			fmt.Fprintf(e.stdout, "the daemon (pid %d) was signalled; follow it with: kpay-rotator status\n", pid)
-		} else {
-			fmt.Fprintln(e.stdout, "the daemon takes it on its next inbox check (every 5 s); follow it with: kpay-rotator status")
+	trigger := func() bool {
+		if !running {
+			return false
 		}
-		return nil
+		if err := signalDaemon(pid, sigHandover); err != nil {
+			// The daemon also looks at the inbox every few seconds.
+			fmt.Fprintf(e.stderr, "warning: %v; the daemon will still find it within seconds\n", err)
+			return false
+		}
+		return true
 	}
-	return waitOutcome(ctx, e, cfg, slot, req.ID, *timeout)
+
+	tty, interactive := terminal(e)
+	var pair kpay.Pair
+	if interactive {
+		if !running {
+			fmt.Fprintf(e.stderr, "warning: the daemon is not running: start it before you regenerate (systemctl start kpay-rotator), or the pair waits in %s until it starts\n", dir)
+		}
+		if err := openWindow(dir, inbox.Window{ID: id, Slot: slot.Name, OpenedAt: time.Now().UTC(), OpenedBy: whoami()}); err != nil {
+			return err
+		}
+		trigger()
+		fmt.Fprintf(e.stderr, "rotation %s of %s is open: kpay-rotator now expects the current pair to stop working.\n", id, slot.Name)
+		fmt.Fprintf(e.stderr, "Now regenerate the pair in the KPay dashboard (Applications, the application of %s, %s keys) and paste it here; Ctrl-C cancels.\n", slot.Name, slot.Environment)
+	} else if pair, err = readCheckedPair(ctx, e, slot); err != nil {
+		return err
+	}
+
+	const tries = 3
+	for try := 1; ; try++ {
+		if interactive {
+			if pair, err = promptUntilValid(ctx, tty, e.stderr, slot); err != nil {
+				if cerr := inbox.CloseWindow(dir, slot.Name); cerr == nil {
+					trigger()
+				}
+				return fmt.Errorf("stage %s: %w; nothing was staged and the rotation is closed", slot.Name, err)
+			}
+		}
+		req := inbox.Request{ID: id, Slot: slot.Name, Pair: pair, Born: born, StagedAt: time.Now()}
+		if err := stageRequest(dir, req); err != nil {
+			return err
+		}
+		signalled := trigger()
+		fmt.Fprintf(e.stdout, "staged %s for %s (rotation %s)\n", pair.Mask(), slot.Name, req.ID)
+		if !running {
+			return fmt.Errorf("the daemon is not running: the pair stays staged in %s and is taken when the daemon starts (systemctl start kpay-rotator); do not stage it again", dir)
+		}
+		if *noWait {
+			if signalled {
+				fmt.Fprintf(e.stdout, "the daemon (pid %d) was signalled; follow it with: kpay-rotator status\n", pid)
+			} else {
+				fmt.Fprintln(e.stdout, "the daemon takes it on its next inbox check (every 5 s); follow it with: kpay-rotator status")
+			}
+			return nil
+		}
+		res, err := waitOutcome(ctx, dir, slot, req.ID, *timeout)
+		if err != nil {
+			return err
+		}
+		if res.Outcome == inbox.Refused && interactive && try < tries {
+			// The rotation stays open: the admin pastes the right pair.
+			fmt.Fprintf(e.stderr, "refused: %s; nothing was staged\npaste the new pair (try %d of %d), or Ctrl-C to cancel\n", res.Reason, try+1, tries)
+			continue
+		}
+		return printOutcome(e, slot, res)
+	}
+}
+
+// readCheckedPair reads the pair (prompting on a terminal) and runs the
+// local checks.
+func readCheckedPair(ctx context.Context, e *env, slot config.Slot) (kpay.Pair, error) {
+	var pair kpay.Pair
+	var err error
+	if tty, ok := terminal(e); ok {
+		pair, err = promptPair(ctx, tty, e.stderr, slot)
+	} else {
+		pair, err = readPipedPair(e)
+	}
+	if err != nil {
+		return pair, fmt.Errorf("stage %s: %w; nothing was staged", slot.Name, err)
+	}
+	if err := checkStaged(e, slot, pair); err != nil {
+		return pair, fmt.Errorf("stage %s: the pair fails the local checks, nothing was staged:\n  %s", slot.Name, strings.ReplaceAll(err.Error(), "\n", "\n  "))
+	}
+	return pair, nil
+}
+
+// checkStaged runs the local checks and notes a secret without prefix.
+func checkStaged(e *env, slot config.Slot, pair kpay.Pair) error {
+	if err := pair.Check(slot.Environment); err != nil {
+		return err
+	}
+	if !pair.HasSecretPrefix() {
+		fmt.Fprintf(e.stderr, "note: the secret key has no sk_%s_ prefix; some real KPay secrets have none, so it is accepted\n", slot.Environment)
+	}
+	return nil
+}
+
+// promptUntilValid prompts until the pair passes the local checks: the
+// pair is already regenerated, so a typo must not cost the whole window.
+func promptUntilValid(ctx context.Context, tty *os.File, w io.Writer, slot config.Slot) (kpay.Pair, error) {
+	const tries = 3
+	for i := 1; ; i++ {
+		pair, err := promptPair(ctx, tty, w, slot)
+		if err != nil {
+			return pair, err
+		}
+		cerr := pair.Check(slot.Environment)
+		if cerr == nil {
+			if !pair.HasSecretPrefix() {
+				fmt.Fprintf(w, "note: the secret key has no sk_%s_ prefix; some real KPay secrets have none, so it is accepted\n", slot.Environment)
+			}
+			return pair, nil
+		}
+		if i == tries {
+			return pair, fmt.Errorf("the pair failed the local checks %d times: %v", tries, cerr)
+		}
+		fmt.Fprintf(w, "the pair fails the local checks:\n  %s\npaste it again (try %d of %d), or Ctrl-C to cancel\n", strings.ReplaceAll(cerr.Error(), "\n", "\n  "), i+1, tries)
+	}
+}
+
+// cancelStage closes an open window without a pair.
+func cancelStage(e *env, cfg *config.Config, slot config.Slot) error {
+	dir := cfg.Daemon.InboxDir
+	if err := nothingStaged(dir, slot.Name); err != nil {
+		return fmt.Errorf("%w; a staged pair cannot be cancelled", err)
+	}
+	w, err := inbox.ReadWindow(dir, slot.Name)
+	if errors.Is(err, inbox.ErrNoWindow) {
+		return fmt.Errorf("no rotation of %s is open; nothing to cancel", slot.Name)
+	}
+	if err := inbox.CloseWindow(dir, slot.Name); err != nil {
+		return err
+	}
+	if pid, running, err := runningDaemon(cfg); err == nil && running {
+		if err := signalDaemon(pid, sigHandover); err != nil {
+			fmt.Fprintf(e.stderr, "warning: %v; the daemon will notice within seconds\n", err)
+		}
+	}
+	fmt.Fprintf(e.stdout, "rotation %s of %s cancelled; nothing was staged or written\n", w.ID, slot.Name)
+	return nil
+}
+
+// nothingStaged says why a pair cannot be staged for slot now, if it
+// cannot.
+func nothingStaged(dir, slot string) error {
+	_, err := os.Lstat(inbox.RequestPath(dir, slot))
+	switch {
+	case errors.Is(err, os.ErrNotExist):
+		return nil
+	case errors.Is(err, os.ErrPermission):
+		return fmt.Errorf("cannot read inbox %s: permission denied; run as root or as the daemon's user (sudo -u kpay-rotator kpay-rotator stage %s)", dir, slot)
+	case err != nil:
+		return fmt.Errorf("inbox %s: %w", dir, err)
+	}
+	return fmt.Errorf("a pair is already staged for %s and not yet taken; wait for its outcome (kpay-rotator status), nothing was staged", slot)
+}
+
+// whoami names the admin running stage, for the journal: the user behind
+// sudo when there is one, and the host.
+func whoami() string {
+	name := os.Getenv("SUDO_USER")
+	if name == "" {
+		if u, err := user.Current(); err == nil {
+			name = u.Username
+		}
+	}
+	if host, err := os.Hostname(); err == nil {
+		return name + "@" + host
+	}
+	return name
 }
 
 func slotNames(cfg *config.Config) string {
@@ -138,11 +301,14 @@ func parseBorn(s string, now time.Time) (time.Time, error) {
 	return t.UTC(), nil
 }
 
-// readPair reads the pair from the terminal (no echo) or stdin.
-func readPair(e *env, slot config.Slot) (kpay.Pair, error) {
-	if f, ok := e.stdin.(*os.File); ok && term.IsTerminal(int(f.Fd())) {
-		return promptPair(f, e.stderr, slot)
-	}
+// terminal returns stdin when it is a terminal: stage then prompts.
+func terminal(e *env) (*os.File, bool) {
+	f, ok := e.stdin.(*os.File)
+	return f, ok && term.IsTerminal(int(f.Fd()))
+}
+
+// readPipedPair reads the pair from stdin.
+func readPipedPair(e *env) (kpay.Pair, error) {
 	data, err := io.ReadAll(io.LimitReader(e.stdin, maxInput+1))
 	if err != nil {
 		return kpay.Pair{}, fmt.Errorf("read stdin: %w", err)
@@ -153,20 +319,48 @@ func readPair(e *env, slot config.Slot) (kpay.Pair, error) {
 	return parsePair(data)
 }
 
-func promptPair(f *os.File, w io.Writer, slot config.Slot) (kpay.Pair, error) {
+// promptPair asks for the two keys without echo. Ctrl-C (ctx) ends it at
+// once, with the terminal's echo put back.
+func promptPair(ctx context.Context, f *os.File, w io.Writer, slot config.Slot) (kpay.Pair, error) {
 	fmt.Fprintf(w, "Public key for %s (%s…, input hidden): ", slot.Name, slot.Environment.APIKeyPrefix())
-	api, err := term.ReadPassword(int(f.Fd()))
+	api, err := readHidden(ctx, f)
 	fmt.Fprintln(w)
 	if err != nil {
 		return kpay.Pair{}, fmt.Errorf("read public key: %w", err)
 	}
 	fmt.Fprintf(w, "Secret key for %s (input hidden): ", slot.Name)
-	sk, err := term.ReadPassword(int(f.Fd()))
+	sk, err := readHidden(ctx, f)
 	fmt.Fprintln(w)
 	if err != nil {
 		return kpay.Pair{}, fmt.Errorf("read secret key: %w", err)
 	}
 	return kpay.Pair{APIKey: strings.TrimSpace(string(api)), SecretKey: kpay.NewSecret(strings.TrimSpace(string(sk)))}, nil
+}
+
+// readHidden reads a line without echo until ctx ends. term.ReadPassword
+// cannot be interrupted, so it runs aside; on ctx's end the terminal is
+// restored here and the read is left to die with the process.
+func readHidden(ctx context.Context, f *os.File) ([]byte, error) {
+	state, err := term.GetState(int(f.Fd()))
+	if err != nil {
+		return nil, err
+	}
+	type line struct {
+		b   []byte
+		err error
+	}
+	got := make(chan line, 1)
+	go func() {
+		b, err := term.ReadPassword(int(f.Fd()))
+		got <- line{b, err}
+	}()
+	select {
+	case l := <-got:
+		return l.b, l.err
+	case <-ctx.Done():
+		_ = term.Restore(int(f.Fd()), state)
+		return nil, errors.New("interrupted")
+	}
 }
 
 // parsePair accepts two lines or a JSON object. Errors never quote the
@@ -212,10 +406,10 @@ func parsePair(data []byte) (kpay.Pair, error) {
 	return kpay.Pair{APIKey: lines[0], SecretKey: kpay.NewSecret(lines[1])}, nil
 }
 
-// stageRequest writes the request, handing the file to the inbox's owner
-// when root stages for a daemon running as its own user.
-func stageRequest(dir string, req inbox.Request) error {
-	fi, err := os.Stat(dir)
+// prepareStageInbox creates a missing inbox the way the daemon would, owned
+// like its parent, so a stage made before the daemon's first start works.
+func prepareStageInbox(dir string) error {
+	_, err := os.Stat(dir)
 	if errors.Is(err, os.ErrNotExist) {
 		parent, perr := os.Stat(filepath.Dir(dir))
 		if perr != nil {
@@ -227,14 +421,47 @@ func stageRequest(dir string, req inbox.Request) error {
 		if st, ok := parent.Sys().(*syscall.Stat_t); ok && os.Geteuid() == 0 {
 			_ = os.Chown(dir, int(st.Uid), int(st.Gid))
 		}
-		fi, err = os.Stat(dir)
+		return nil
 	}
 	if err != nil {
 		return fmt.Errorf("inbox %s: %w", dir, err)
 	}
-	uid, gid := -1, -1
+	return nil
+}
+
+// inboxOwner is whom files written into the inbox must belong to: its
+// owner when root stages for a daemon running as its own user, else the
+// writer (-1).
+func inboxOwner(dir string) (uid, gid int, err error) {
+	fi, err := os.Stat(dir)
+	if err != nil {
+		return -1, -1, fmt.Errorf("inbox %s: %w", dir, err)
+	}
+	uid, gid = -1, -1
 	if st, ok := fi.Sys().(*syscall.Stat_t); ok && os.Geteuid() == 0 && int(st.Uid) != 0 {
 		uid, gid = int(st.Uid), int(st.Gid)
+	}
+	return uid, gid, nil
+}
+
+// openWindow records an open rotation window for the daemon.
+func openWindow(dir string, w inbox.Window) error {
+	uid, gid, err := inboxOwner(dir)
+	if err != nil {
+		return err
+	}
+	err = inbox.OpenWindow(dir, w, uid, gid)
+	if errors.Is(err, os.ErrPermission) {
+		return fmt.Errorf("cannot write to inbox %s: permission denied; run as root or as the daemon's user (sudo -u kpay-rotator kpay-rotator stage %s)", dir, w.Slot)
+	}
+	return err
+}
+
+// stageRequest writes the request.
+func stageRequest(dir string, req inbox.Request) error {
+	uid, gid, err := inboxOwner(dir)
+	if err != nil {
+		return err
 	}
 	err = inbox.Write(dir, req, uid, gid)
 	switch {
@@ -248,32 +475,45 @@ func stageRequest(dir string, req inbox.Request) error {
 	return nil
 }
 
-// waitOutcome waits for the daemon's answer to request id.
-func waitOutcome(ctx context.Context, e *env, cfg *config.Config, slot config.Slot, id string, timeout time.Duration) error {
-	deadline := time.Now().Add(timeout)
-	tick := time.NewTicker(50 * time.Millisecond)
-	defer tick.Stop()
+// waitOutcome waits for the daemon's answer to request id. A hand-over
+// takes milliseconds, so the result file is looked at every 2 ms at first
+// (a stat and a small read), then every 50 ms once the daemon is clearly
+// waiting on KPay or Secrets Manager.
+// The result is stage's alone: it is removed once read.
+func waitOutcome(ctx context.Context, dir string, slot config.Slot, id string, timeout time.Duration) (inbox.Result, error) {
+	start := time.Now()
+	deadline := start.Add(timeout)
 	for {
-		res, err := inbox.ReadResult(cfg.Daemon.InboxDir, slot.Name)
+		res, err := inbox.ReadResult(dir, slot.Name)
 		if err == nil && res.ID == id {
-			return printOutcome(e, slot, res)
+			_ = inbox.RemoveResult(dir, slot.Name)
+			return res, nil
 		}
 		if err != nil && !errors.Is(err, inbox.ErrNoResult) {
-			return err
+			return res, err
 		}
 		if time.Now().After(deadline) {
-			return fmt.Errorf("no outcome after %s: the rotation is still in progress and the pair stays staged; follow it with: kpay-rotator status", timeout)
+			return res, fmt.Errorf("no outcome after %s: the rotation is still in progress and the pair stays staged; follow it with: kpay-rotator status", timeout)
 		}
+		poll := 2 * time.Millisecond
+		if time.Since(start) > 2*time.Second {
+			poll = 50 * time.Millisecond
+		}
+		t := time.NewTimer(poll)
 		select {
 		case <-ctx.Done():
-			return fmt.Errorf("stopped waiting; the pair stays staged and the daemon carries on: kpay-rotator status")
-		case <-tick.C:
+			t.Stop()
+			return res, fmt.Errorf("stopped waiting; the pair stays staged and the daemon carries on: kpay-rotator status")
+		case <-t.C:
 		}
 	}
 }
 
 func printOutcome(e *env, slot config.Slot, res inbox.Result) error {
-	if res.Outcome != inbox.Written {
+	switch res.Outcome {
+	case inbox.Refused:
+		return fmt.Errorf("refused: %s; nothing was staged or written", res.Reason)
+	case inbox.Rejected:
 		return fmt.Errorf("rejected: %s\nnothing was written to %s", res.Reason, slot.SecretID)
 	}
 	fmt.Fprintf(e.stdout, "written: %s now holds %s (version %s)\n", slot.SecretID, res.Pair, res.VersionID)

@@ -1,5 +1,12 @@
 // Package atomicfile writes files so that a reader, or the next start after
 // a crash, sees either the old content or the new, never a mix.
+//
+// Write, WriteOwned and CreateExclusive are durable: data and rename are
+// fsynced, so the file survives a crash of the host. The Volatile variants
+// skip the fsyncs: a reader still sees old or new whole, and the file
+// survives a crash of the process, but not of the host. They are for
+// files on tmpfs (where fsync does nothing) or that must not outlive a
+// reboot anyway, written where every millisecond counts.
 package atomicfile
 
 import (
@@ -20,18 +27,31 @@ func Write(path string, data []byte, mode os.FileMode) error {
 // exists, so of two racing writers exactly one wins and the other gets an
 // error matching fs.ErrExist.
 func CreateExclusive(path string, data []byte, mode os.FileMode, uid, gid int) error {
-	var prepare func(*os.File) error
-	if uid >= 0 {
-		prepare = func(f *os.File) error { return f.Chown(uid, gid) }
+	return writeWith(path, data, mode, owner(uid, gid), os.Link, true)
+}
+
+// CreateExclusiveVolatile is CreateExclusive without the fsyncs.
+func CreateExclusiveVolatile(path string, data []byte, mode os.FileMode, uid, gid int) error {
+	return writeWith(path, data, mode, owner(uid, gid), os.Link, false)
+}
+
+// WriteVolatile is WriteOwned without the fsyncs.
+func WriteVolatile(path string, data []byte, mode os.FileMode, uid, gid int) error {
+	return writeWith(path, data, mode, owner(uid, gid), os.Rename, false)
+}
+
+func owner(uid, gid int) func(*os.File) error {
+	if uid < 0 {
+		return nil
 	}
-	return writeWith(path, data, mode, prepare, os.Link)
+	return func(f *os.File) error { return f.Chown(uid, gid) }
 }
 
 func write(path string, data []byte, mode os.FileMode, prepare func(*os.File) error) error {
-	return writeWith(path, data, mode, prepare, os.Rename)
+	return writeWith(path, data, mode, prepare, os.Rename, true)
 }
 
-func writeWith(path string, data []byte, mode os.FileMode, prepare func(*os.File) error, publish func(oldpath, newpath string) error) error {
+func writeWith(path string, data []byte, mode os.FileMode, prepare func(*os.File) error, publish func(oldpath, newpath string) error, sync bool) error {
 	dir := filepath.Dir(path)
 	tmp, err := os.CreateTemp(dir, "."+filepath.Base(path)+".*")
 	if err != nil {
@@ -45,7 +65,7 @@ func writeWith(path string, data []byte, mode os.FileMode, prepare func(*os.File
 	if err == nil {
 		_, err = tmp.Write(data)
 	}
-	if err == nil {
+	if err == nil && sync {
 		err = tmp.Sync()
 	}
 	if cerr := tmp.Close(); err == nil {
@@ -56,6 +76,9 @@ func writeWith(path string, data []byte, mode os.FileMode, prepare func(*os.File
 	}
 	if err != nil {
 		return fmt.Errorf("write %s: %w", path, err)
+	}
+	if !sync {
+		return nil
 	}
 	if d, err := os.Open(dir); err == nil {
 		_ = d.Sync()
@@ -68,8 +91,5 @@ func writeWith(path string, data []byte, mode os.FileMode, prepare func(*os.File
 // visible (when uid >= 0): root staging a pair for a daemon that runs as its
 // own user must not leave it a file it cannot read.
 func WriteOwned(path string, data []byte, mode os.FileMode, uid, gid int) error {
-	if uid < 0 {
-		return Write(path, data, mode)
-	}
-	return write(path, data, mode, func(f *os.File) error { return f.Chown(uid, gid) })
+	return write(path, data, mode, owner(uid, gid))
 }

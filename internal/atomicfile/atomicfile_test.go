@@ -56,3 +56,25 @@ func TestCreateExclusive_OneWinnerNoPartialFile(t *testing.T) {
 		t.Errorf("%d entries left, want 1", len(entries))
 	}
 }
+
+func TestVolatile_SameAtomicityWithoutTheSyncs(t *testing.T) {
+	dir := t.TempDir()
+	path := filepath.Join(dir, "f")
+	if err := atomicfile.CreateExclusiveVolatile(path, []byte("one"), 0o600, -1, -1); err != nil {
+		t.Fatal(err)
+	}
+	if err := atomicfile.CreateExclusiveVolatile(path, []byte("two"), 0o600, -1, -1); !errors.Is(err, fs.ErrExist) {
+		t.Fatalf("second exclusive create: got %v, want an error matching fs.ErrExist", err)
+	}
+	if err := atomicfile.WriteVolatile(path, []byte("three"), 0o640, -1, -1); err != nil {
+		t.Fatal(err)
+	}
+	b, _ := os.ReadFile(path)
+	fi, _ := os.Stat(path)
+	if string(b) != "three" || fi.Mode().Perm() != 0o640 {
+		t.Errorf("got %q mode %o, want three mode 640", b, fi.Mode().Perm())
+	}
+	if entries, _ := os.ReadDir(dir); len(entries) != 1 {
+		t.Errorf("directory holds %d entries, want only the file", len(entries))
+	}
+}

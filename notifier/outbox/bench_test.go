@@ -33,7 +33,7 @@ func BenchmarkFirstAttemptLatency(b *testing.B) {
 		return notifier.Result{Delivered: true}
 	})
 	ob, err := outbox.New(outbox.Options{Store: st, Receivers: []outbox.Receiver{{Name: "ops", Sender: sender, Every: time.Microsecond, Burst: 1000, MinSeverity: event.Warning}},
-		Routes: func(string) []string { return []string{"ops"} }})
+		Routes: func(event.Event) []string { return []string{"ops"} }})
 	if err != nil {
 		b.Fatal(err)
 	}

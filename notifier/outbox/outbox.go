@@ -13,6 +13,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"maps"
 	"slices"
 	"sync"
 	"time"
@@ -42,8 +43,9 @@ type Receiver struct {
 type Options struct {
 	Store     *store.Store
 	Receivers []Receiver
-	// Routes gives the receivers a slot's events go to (its notify list).
-	Routes func(slot string) []string
+	// Routes gives the receivers a slot's event goes to: its notify list,
+	// plus its security_notify list for security events.
+	Routes func(e event.Event) []string
 	Now    func() time.Time
 	Logger *slog.Logger
 	// FailureThreshold is how many consecutive failed attempts make a
@@ -86,7 +88,7 @@ func New(opts Options) (*Outbox, error) {
 		opts.Logger = slog.New(slog.DiscardHandler)
 	}
 	if opts.Routes == nil {
-		opts.Routes = func(string) []string { return nil }
+		opts.Routes = func(event.Event) []string { return nil }
 	}
 	if opts.FailureThreshold <= 0 {
 		opts.FailureThreshold = 3
@@ -175,13 +177,13 @@ func (o *Outbox) Enqueue(tx *store.Tx, e event.Event) error {
 	return nil
 }
 
-// route is the receivers e goes to by its slot's notify list (or, for the
+// route is the receivers e goes to by its slot's routes (or, for the
 // notifier's own events, every receiver but the one concerned) and their
 // min_severity.
 func (o *Outbox) route(e event.Event) []string {
 	var names []string
 	if e.Slot != "" {
-		names = o.opts.Routes(e.Slot)
+		names = o.opts.Routes(e)
 	} else {
 		for _, n := range o.order {
 			if n != e.Fields["receiver"] {
@@ -283,6 +285,18 @@ func (o *Outbox) Flush(ctx context.Context, now time.Time) error {
 	return nil
 }
 
+// reminder is e as repeated at now: an outage it reports says how long
+// payments have been failing by then.
+func reminder(e event.Event, now time.Time) event.Event {
+	since, err := time.Parse(time.RFC3339, e.Fields["failing_since"])
+	if err != nil {
+		return e
+	}
+	e.Fields = maps.Clone(e.Fields)
+	e.Fields["failing_for"] = notifier.Elapsed(now.Sub(since))
+	return e
+}
+
 // Repeat queues a reminder for every condition still active at a receiver
 // and not sent for its repeat_interval.
 func (o *Outbox) Repeat(now time.Time) error {
@@ -304,7 +318,7 @@ func (o *Outbox) Repeat(now time.Time) error {
 			if now.Sub(st.LastSent) < r.RepeatInterval {
 				continue
 			}
-			if err := tx.PutDelivery(&store.Delivery{ID: newID(), Receiver: r.Name, Events: []event.Event{st.Event}, Repeat: true, CreatedAt: now, DueAt: now.Add(r.GroupWait)}); err != nil {
+			if err := tx.PutDelivery(&store.Delivery{ID: newID(), Receiver: r.Name, Events: []event.Event{reminder(st.Event, now)}, Repeat: true, CreatedAt: now, DueAt: now.Add(r.GroupWait)}); err != nil {
 				return err
 			}
 			st.LastSent = now

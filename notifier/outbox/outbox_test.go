@@ -72,7 +72,7 @@ func (r *rig) open() {
 	}
 	r.store = st
 	r.t.Cleanup(func() { st.Close() })
-	ob, err := outbox.New(outbox.Options{Store: st, Receivers: r.recv, Routes: func(s string) []string { return r.routes[s] }, Now: func() time.Time { return r.now }})
+	ob, err := outbox.New(outbox.Options{Store: st, Receivers: r.recv, Routes: func(e event.Event) []string { return r.routes[e.Slot] }, Now: func() time.Time { return r.now }})
 	if err != nil {
 		r.t.Fatal(err)
 	}

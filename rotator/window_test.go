@@ -1,0 +1,216 @@
+package rotator_test
+
+import (
+	"strings"
+	"testing"
+	"time"
+
+	"kpay-rotator/awssecrets/awstest"
+	"kpay-rotator/event"
+	"kpay-rotator/inbox"
+	"kpay-rotator/kpay"
+	"kpay-rotator/rotator"
+	"kpay-rotator/store"
+)
+
+// openWindow does what kpay-rotator stage does on a terminal before it
+// asks for the pair.
+func (h *harness) openWindow(slot string, at time.Time) string {
+	h.t.Helper()
+	id := inbox.NewID(at)
+	if err := inbox.OpenWindow(h.inbox, inbox.Window{ID: id, Slot: slot, OpenedAt: at, OpenedBy: "alice@ops-1"}, -1, -1); err != nil {
+		h.t.Fatal(err)
+	}
+	return id
+}
+
+func (h *harness) stageFor(slot, id string, p kpay.Pair, at time.Time) {
+	h.t.Helper()
+	if err := inbox.Write(h.inbox, inbox.Request{ID: id, Slot: slot, Pair: p, StagedAt: at}, -1, -1); err != nil {
+		h.t.Fatal(err)
+	}
+}
+
+// The planned order: stage opens the rotation, then the admin regenerates
+// and pastes. The rejections in between are expected: no alert, but the
+// outage is measured from the first of them.
+func TestRotation_PlannedWindowRaisesNoAlarmAndMeasuresTheOutage(t *testing.T) {
+	h := newHarness(t, "")
+	now := time.Now()
+	h.probe("payments-live", now)
+	id := h.openWindow("payments-live", now.Add(10*time.Second))
+	h.advance("payments-live", now.Add(10*time.Second))
+	if rot := h.rotation("payments-live", id); rot.State != store.RotationOpen || rot.OpenedBy != "alice@ops-1" {
+		t.Fatalf("journal after the window opened: %+v, want open, by alice", rot)
+	}
+
+	newPair := h.regenerate("payments-live")
+	h.probe("payments-live", now.Add(20*time.Second))
+	h.probe("payments-live", now.Add(30*time.Second))
+	st := h.state("payments-live")
+	if st.Health != store.HealthFailing || !st.FailingQuiet {
+		t.Fatalf("rejected during the window: health %s quiet %v, want failing, quietly", st.Health, st.FailingQuiet)
+	}
+	if confirms, _ := h.follow.take(); len(confirms) != 0 {
+		t.Errorf("confirmations asked during an open rotation: %v; the rejection is expected, none are needed", confirms)
+	}
+	wantKinds(t, h.kinds("payments-live"))
+
+	doc, err := rotator.BuildStatus(h.store, h.cfg, now.Add(35*time.Second), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, s := range doc.Slots {
+		if s.Name == "payments-live" && (s.Rotation == nil || s.Rotation.State != "open" || s.FailingSince == nil || !s.FailingSince.Equal(now.Add(20*time.Second).UTC())) {
+			t.Errorf("status during the window: rotation %+v failing since %v; want open, failing since the first rejection", s.Rotation, s.FailingSince)
+		}
+	}
+
+	h.stageFor("payments-live", id, newPair, now.Add(50*time.Second))
+	h.advance("payments-live", now.Add(50*time.Second))
+	rot := h.rotation("payments-live", id)
+	if rot.State != store.RotationWatching || rot.Gap != 30*time.Second || !rot.OpenedAt.Equal(now.Add(10*time.Second)) {
+		t.Fatalf("rotation = %+v; want watching, a 30s gap (first rejection +20s, written +50s), opened at +10s", rot)
+	}
+	if _, err := inbox.ReadWindow(h.inbox, "payments-live"); err == nil {
+		t.Errorf("the window file outlived its rotation")
+	}
+	wantKinds(t, h.kinds("payments-live"), event.KeyRotated, event.KeyRecovered)
+	if st := h.state("payments-live"); st.Health != store.HealthHealthy || st.FailingQuiet {
+		t.Errorf("after the write: %s quiet %v, want healthy", st.Health, st.FailingQuiet)
+	}
+}
+
+// What a rejection raises, by how far a rotation is under way.
+func TestProbeSlot_RejectionIsClassifiedByTheRotation(t *testing.T) {
+	tests := []struct {
+		name  string
+		setup func(h *harness, now time.Time)
+		want  []event.Kind
+	}{
+		{"nothing open: unplanned revocation", func(*harness, time.Time) {}, []event.Kind{event.UnplannedRevocation}},
+		{"window open: expected, no alert", func(h *harness, now time.Time) {
+			h.openWindow("payments-live", now)
+			h.advance("payments-live", now)
+		}, nil},
+		{"window file not journaled yet: expected, no alert", func(h *harness, now time.Time) {
+			h.openWindow("payments-live", now)
+		}, nil},
+		{"window open past stall_after: the stall alert speaks", func(h *harness, now time.Time) {
+			h.openWindow("payments-live", now.Add(-10*time.Minute))
+			h.advance("payments-live", now.Add(-10*time.Minute))
+			h.advance("payments-live", now)
+		}, []event.Kind{event.RotationStalled}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			h := newHarness(t, "")
+			now := time.Now()
+			h.probe("payments-live", now.Add(-20*time.Minute))
+			tt.setup(h, now)
+			h.regenerate("payments-live")
+			h.probe("payments-live", now.Add(time.Minute))
+			if err := h.rot.ConfirmSlot(h.ctx, "payments-live", now.Add(time.Minute+2*time.Second)); err != nil {
+				t.Fatal(err)
+			}
+			if st := h.state("payments-live"); st.Health != store.HealthFailing {
+				t.Fatalf("health %s, want failing", st.Health)
+			}
+			wantKinds(t, h.kinds("payments-live"), tt.want...)
+		})
+	}
+}
+
+// A staged pair Secrets Manager will not take yet: the old pair's
+// rejection is expected (rotation_stalled speaks for the outage).
+func TestProbeSlot_RejectionWhileAStagedPairWaitsIsExpected(t *testing.T) {
+	h := newHarness(t, "")
+	now := time.Now()
+	h.probe("payments-live", now)
+	h.aws.Inject(awstest.Fault{Op: "PutSecretValue", Status: 500, Code: "InternalServiceError", Count: 100})
+	newPair := h.regenerate("payments-live")
+	h.stage("payments-live", newPair, now.Add(time.Second))
+	h.advance("payments-live", now.Add(time.Second))
+	h.probe("payments-live", now.Add(10*time.Second))
+	h.probe("payments-live", now.Add(20*time.Second))
+	if st := h.state("payments-live"); st.Health != store.HealthFailing || !st.FailingQuiet {
+		t.Fatalf("health %s quiet %v, want failing, quietly", st.Health, st.FailingQuiet)
+	}
+	wantKinds(t, h.kinds("payments-live"))
+}
+
+// A window nobody fills alerts once past stall_after, saying whether
+// payments are failing; cancelling it closes the alert, and the failure it
+// hid is then reported as key_failing (planned, but abandoned).
+func TestRotation_WindowStallsThenIsCancelled(t *testing.T) {
+	h := newHarness(t, "")
+	now := time.Now()
+	h.probe("payments-live", now)
+	id := h.openWindow("payments-live", now)
+	h.advance("payments-live", now)
+	h.regenerate("payments-live")
+	h.probe("payments-live", now.Add(30*time.Second))
+	h.probe("payments-live", now.Add(40*time.Second))
+	h.advance("payments-live", now.Add(119*time.Second))
+	wantKinds(t, h.kinds("payments-live"))
+
+	h.advance("payments-live", now.Add(2*time.Minute))
+	h.advance("payments-live", now.Add(3*time.Minute)) // once only
+	wantKinds(t, h.kinds("payments-live"), event.RotationStalled)
+	stall := h.events()[len(h.events())-1]
+	for _, want := range []string{"open for 2m", "alice@ops-1", "no new pair", "payments using secret prod/payments/kpay are failing"} {
+		if !strings.Contains(stall.Message, want) {
+			t.Errorf("stall message %q lacks %q", stall.Message, want)
+		}
+	}
+	if !strings.Contains(stall.Action, "kpay-rotator stage --cancel payments-live") || stall.Condition != "rotation" {
+		t.Errorf("stall event %+v: want the cancel command and the rotation condition", stall)
+	}
+
+	if err := inbox.CloseWindow(h.inbox, "payments-live"); err != nil {
+		t.Fatal(err)
+	}
+	h.advance("payments-live", now.Add(4*time.Minute))
+	if rot := h.rotation("payments-live", id); rot.State != store.RotationCancelled {
+		t.Fatalf("rotation after stage gave up: %s, want cancelled", rot.State)
+	}
+	if confirms, _ := h.follow.take(); len(confirms) != 1 {
+		t.Errorf("cancelling asked for %d confirmations, want 1 (to report a pair regenerated meanwhile)", len(confirms))
+	}
+	h.probe("payments-live", now.Add(4*time.Minute+2*time.Second))
+	wantKinds(t, h.kinds("payments-live"), event.RotationStalled, event.RotationCancelled, event.KeyFailing)
+	evs := h.events()
+	if c := evs[len(evs)-2]; len(c.Resolves) != 1 || c.Resolves[0] != "rotation" {
+		t.Errorf("rotation_cancelled resolves %v, want [rotation]", c.Resolves)
+	}
+}
+
+// A pair pasted into Secrets Manager by hand after an outage has its
+// cutover gap measured too: first rejection to the version's creation.
+func TestProbeSlot_ManualPasteRecordsTheCutoverGap(t *testing.T) {
+	h := newHarness(t, "")
+	now := time.Now()
+	h.probe("payments-live", now.Add(-time.Hour))
+	newPair := h.regenerate("payments-live")
+	firstRejection := time.Now().Add(-40 * time.Second)
+	h.probe("payments-live", firstRejection)
+	h.putPair("payments-live", newPair) // CreatedDate: now, by the emulator's clock
+	h.probe("payments-live", time.Now().Add(time.Second))
+
+	var drift event.Event
+	for _, e := range h.events() {
+		if e.Kind == event.SecretChangedExternally {
+			drift = e
+		}
+	}
+	gap, err := time.ParseDuration(drift.Fields["cutover_gap"])
+	if err != nil || gap < 39*time.Second || gap > 45*time.Second {
+		t.Fatalf("secret_changed_externally cutover_gap %q, want about 40s (first rejection to the paste)", drift.Fields["cutover_gap"])
+	}
+	if rec := h.pair("payments-live", newPair.Fingerprint()); rec.CutoverGap.Round(time.Second) != gap {
+		t.Errorf("pair record gap %s, want %s", rec.CutoverGap, gap)
+	}
+	if st := h.state("payments-live"); st.Health != store.HealthHealthy {
+		t.Errorf("after the paste: %s, want healthy", st.Health)
+	}
+}
