@@ -17,11 +17,10 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
-	"regexp"
 	"strings"
 	"time"
 
-	"github.com/BurntSushi/toml"
+	"github.com/pelletier/go-toml/v2"
 
 	"kpay-rotator/event"
 	"kpay-rotator/kpay"
@@ -112,8 +111,6 @@ type Slot struct {
 	// mean a compromise (unplanned_revocation); default none.
 	SecurityNotify  []string
 	CreateIfMissing bool // create the secret if it does not exist; default false
-
-	Line int // line of the [[slot]] header
 }
 
 // Notifier is one [[notifier]]: a chat destination for alerts. Which
@@ -141,8 +138,6 @@ type Notifier struct {
 	// Fallback names another notifier that gets the alerts this one cannot
 	// deliver; "" for none. Fallback chains never loop.
 	Fallback string
-
-	Line int // line of the [[notifier]] header
 }
 
 // SecretSource says where a secret (webhook URL, bot token, signing
@@ -350,16 +345,17 @@ func parse(data []byte, filename string) (*Config, Problems, []inlineSecret) {
 	}
 
 	var raw map[string]any
-	if _, err := toml.Decode(string(data), &raw); err != nil {
-		var pe toml.ParseError
-		if errors.As(err, &pe) {
-			p.add(pe.Position.Line, "", "TOML syntax error: %s", syntaxMessage(data, pe))
+	if err := toml.Unmarshal(data, &raw); err != nil {
+		var de *toml.DecodeError
+		if errors.As(err, &de) {
+			line, _ := de.Position()
+			p.add(line, "", "TOML syntax error: %s", syntaxMessage(data, line, de))
 		} else {
 			p.add(0, "", "TOML: %v", err)
 		}
 		return nil, p.probs, nil
 	}
-	p.lines = indexLines(string(data))
+	p.src = string(data)
 	p.build(raw, cfg)
 
 	cfg.slotIndex = make(map[string]int, len(cfg.Slots))
@@ -376,28 +372,30 @@ func parse(data []byte, filename string) (*Config, Problems, []inlineSecret) {
 // syntaxMessage returns the parser's message unless it may quote a secret:
 // the TOML library echoes the text it choked on, which in the value of
 // url, token or secret is part of a webhook URL, bot token or signing key.
-func syntaxMessage(data []byte, pe toml.ParseError) string {
+func syntaxMessage(data []byte, line int, de *toml.DecodeError) string {
+	// DecodeError.Error is the bare message; String would quote the line.
+	msg := strings.TrimPrefix(de.Error(), "toml: ")
 	// A duplicate key names the key, never its value.
-	if strings.HasSuffix(pe.Message, "has already been defined.") {
-		return pe.Message
+	if strings.Contains(msg, "already") && strings.Contains(msg, "defined") {
+		return msg
 	}
-	if spec, ok := secretAtLine(data, pe.Position.Line); ok {
+	if spec, ok := secretAtLine(data, line); ok {
 		return fmt.Sprintf("in the value of %s (not shown: %s); check its quotes and escapes, e.g. %s = %s",
 			spec.key, spec.notShown, spec.key, spec.example)
 	}
-	if secretLikeRE.MatchString(pe.Message) {
+	if secretLikeRE().MatchString(msg) {
 		return "near what may be a secret (not shown); check the quotes and escapes on this line"
 	}
-	return pe.Message
+	return msg
 }
 
 // secretLikeRE matches text that may be a secret: a URL (webhook URLs
 // carry tokens), a signing secret, a Telegram bot token.
-var secretLikeRE = regexp.MustCompile(`://|whsec_|[0-9]+:[A-Za-z0-9_-]{8,}`)
+var secretLikeRE = lazyRegexp(`://|whsec_|[0-9]+:[A-Za-z0-9_-]{8,}`)
 
 // inlineKeyRE finds an inline secret key assigned anywhere on a line, as
 // in an inline table: {name = "ops", token = "…"}.
-var inlineKeyRE = regexp.MustCompile(`(?:^|[\s{,.])["']?(url|token|secret)["']?\s*=`)
+var inlineKeyRE = lazyRegexp(`(?:^|[\s{,.])["']?(url|token|secret)["']?\s*=`)
 
 // secretAtLine reports whether line n (1-based) of data holds, or lies
 // inside a multi-line value of, an inline secret key. data may not be
@@ -426,7 +424,7 @@ func secretAtLine(data []byte, n int) (secretSpec, bool) {
 	if spec, ok := inlineSpecs[last]; ok {
 		return spec, true
 	}
-	if m := inlineKeyRE.FindStringSubmatch(lines[n-1]); m != nil {
+	if m := inlineKeyRE().FindStringSubmatch(lines[n-1]); m != nil {
 		return inlineSpecs[m[1]], true
 	}
 	return secretSpec{}, false

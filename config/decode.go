@@ -17,9 +17,11 @@ import (
 // undecoded key such as slot.max_agee does not say which [[slot]] it is
 // in. Walking the tree reports every problem and names the element.
 type parser struct {
-	file    string     // name for messages, as the caller gave it
-	base    string     // directory relative paths resolve against; "" = working directory
-	lines   *lineIndex // key path -> line
+	file  string     // name for messages, as the caller gave it
+	base  string     // directory relative paths resolve against; "" = working directory
+	src   string     // the file's text, for the line index
+	index *lineIndex // key path -> line; built on first use
+
 	probs   Problems
 	secrets []inlineSecret // where the file holds a secret, for Load's mode check
 }
@@ -95,9 +97,19 @@ func (t *table) keyPath(k string) string {
 // has no line of its own.
 func (t *table) line(k string) int {
 	if k == "" {
-		return t.p.lines.line(t.path...)
+		return t.p.lines().line(t.path...)
 	}
-	return t.p.lines.line(slices.Concat(t.path, []string{k})...)
+	return t.p.lines().line(slices.Concat(t.path, []string{k})...)
+}
+
+// lines is the line index, built the first time a line is asked for:
+// only problems and inline secrets need one, and a valid file of a
+// thousand slots should not pay for it.
+func (p *parser) lines() *lineIndex {
+	if p.index == nil {
+		p.index = indexLines(p.src)
+	}
+	return p.index
 }
 
 // problem reports a problem with key k ("" for the table itself).

@@ -71,26 +71,51 @@ var builtinDefaults = inheritable{
 // layer is one level of inheritance: built-ins, then [defaults], then a
 // [[slot]]. It remembers where each value came from, for messages, and
 // which values were set but unusable, so that a bad [defaults] value is
-// reported once and not again for every slot that inherits it.
+// reported once and not again for every slot that inherits it. Both are
+// read through the chain of layers rather than copied into each: a
+// thousand slots must not build a thousand maps.
 type layer struct {
 	inheritable
-	origin  map[string]string // "" when set in this table, else e.g. "built-in default"
-	invalid map[string]bool
+	t    *table // nil for the built-ins
+	base *layer
+	from string // what base is called in messages ("[defaults]")
 }
 
 func builtinLayer() layer {
-	l := layer{inheritable: builtinDefaults, origin: map[string]string{}, invalid: map[string]bool{}}
-	for _, ks := range inheritedKeys {
-		l.origin[ks.name] = "built-in default"
+	return layer{inheritable: builtinDefaults}
+}
+
+// invalid reports whether k was set, here or where it is inherited from,
+// to a value that could not be used.
+func (l *layer) invalid(k string) bool {
+	for ; l != nil; l = l.base {
+		if l.t != nil && l.t.has(k) {
+			return l.t.bad[k]
+		}
 	}
-	return l
+	return false
+}
+
+// origin says where k's value comes from: "" when set in this layer's
+// table, else e.g. "from [defaults]" or "built-in default".
+func (l *layer) origin(k string) string {
+	if l.t != nil && l.t.has(k) {
+		return ""
+	}
+	if l.base == nil {
+		return "built-in default"
+	}
+	if o := l.base.origin(k); o != "" {
+		return o
+	}
+	return "from " + l.from
 }
 
 // overlay reads the inheritable keys of t on top of base, checking each
 // value and then warn_before against max_age. from names base for
 // messages ("[defaults]").
 func (p *parser) overlay(t *table, base layer, from string) layer {
-	l := layer{inheritable: base.inheritable, origin: map[string]string{}, invalid: map[string]bool{}}
+	l := layer{inheritable: base.inheritable, t: t, base: &base, from: from}
 	l.Notify = slices.Clone(base.Notify)
 	l.SecurityNotify = slices.Clone(base.SecurityNotify)
 
@@ -146,23 +171,9 @@ func (p *parser) overlay(t *table, base layer, from string) layer {
 		}
 	}
 
-	for _, ks := range inheritedKeys {
-		k := ks.name
-		switch {
-		case t.has(k):
-			l.invalid[k] = t.bad[k]
-		default:
-			l.invalid[k] = base.invalid[k]
-			l.origin[k] = base.origin[k]
-			if l.origin[k] == "" {
-				l.origin[k] = "from " + from
-			}
-		}
-	}
-
 	// Checked after inheritance, where either side was set: a slot that
 	// sets only max_age = "7d" still gets the 14d warn_before.
-	if (t.has("max_age") || t.has("warn_before")) && !l.invalid["max_age"] && !l.invalid["warn_before"] && l.WarnBefore >= l.MaxAge {
+	if (t.has("max_age") || t.has("warn_before")) && !l.invalid("max_age") && !l.invalid("warn_before") && l.WarnBefore >= l.MaxAge {
 		k := "warn_before"
 		if !t.has(k) {
 			k = "max_age"
@@ -174,7 +185,7 @@ func (p *parser) overlay(t *table, base layer, from string) layer {
 }
 
 func (l layer) note(k string) string {
-	if o := l.origin[k]; o != "" {
+	if o := l.origin(k); o != "" {
 		return ", " + o
 	}
 	return ""

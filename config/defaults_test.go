@@ -97,7 +97,6 @@ func TestParse_DefaultsInheritance(t *testing.T) {
 				t.Fatalf("got error:\n%v", err)
 			}
 			got := c.Slots[0]
-			got.Line = 0
 			if !reflect.DeepEqual(got, tt.want) {
 				t.Errorf("got  %+v\nwant %+v", got, tt.want)
 			}

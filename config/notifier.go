@@ -5,7 +5,6 @@ import (
 	"encoding/base64"
 	"fmt"
 	"net/url"
-	"regexp"
 	"slices"
 	"strconv"
 	"strings"
@@ -79,7 +78,7 @@ func (s secretSpec) looksLike(v string) bool {
 	case "url":
 		return strings.Contains(v, "://")
 	case "token":
-		return tokenRE.MatchString(v) || strings.Contains(v, "api.telegram.org")
+		return tokenRE().MatchString(v) || strings.Contains(v, "api.telegram.org")
 	}
 	return strings.HasPrefix(v, "whsec_")
 }
@@ -111,7 +110,6 @@ func (p *parser) notifier(t *table) Notifier {
 	n := Notifier{
 		MinSeverity: defaultMinSeverity, RepeatInterval: defaultRepeatInterval,
 		GroupWait: defaultGroupWait, MaxDeliveryAge: defaultMaxDeliveryAge,
-		Line: t.line(""),
 	}
 	n.Name = p.name(t, "notifier")
 	t.unknown()
@@ -306,7 +304,7 @@ func (p *parser) secretSource(t *table, spec secretSpec, n Notifier, required bo
 // exampleCredential names a credential for n in examples: its name when
 // usable, else its type.
 func exampleCredential(n Notifier) string {
-	if nameRE.MatchString(n.Name) {
+	if validName(n.Name) {
 		return n.Name
 	}
 	return n.Type
@@ -315,13 +313,13 @@ func exampleCredential(n Notifier) string {
 var (
 	// tokenRE is the shape of every token @BotFather issues, as the
 	// telegram receiver checks it: the token is put in the URL path.
-	tokenRE = regexp.MustCompile(`^[0-9]{1,20}:[A-Za-z0-9_-]{20,80}$`)
-	envRE   = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]*$`)
+	tokenRE = lazyRegexp(`^[0-9]{1,20}:[A-Za-z0-9_-]{20,80}$`)
+	envRE   = lazyRegexp(`^[A-Za-z_][A-Za-z0-9_]*$`)
 	// chatIDRE and channelRE are Telegram's chat ids and public channel
 	// usernames (5 to 32 characters), as the telegram receiver accepts
 	// them.
-	chatIDRE  = regexp.MustCompile(`^-?[0-9]{1,20}$`)
-	channelRE = regexp.MustCompile(`^@[A-Za-z][A-Za-z0-9_]{4,31}$`)
+	chatIDRE  = lazyRegexp(`^-?[0-9]{1,20}$`)
+	channelRE = lazyRegexp(`^@[A-Za-z][A-Za-z0-9_]{4,31}$`)
 )
 
 // minSigningKey is the least key length Standard Webhooks allows.
@@ -347,14 +345,14 @@ func checkInline(spec secretSpec, v, typ string) error {
 			}
 		}
 	case tokenSpec:
-		if tokenRE.MatchString(v) {
+		if tokenRE().MatchString(v) {
 			return nil
 		}
 		hint := ""
 		switch {
 		case strings.Contains(v, "api.telegram.org"):
 			hint = "write only the token, not the Bot API URL; "
-		case strings.HasPrefix(v, "bot") && tokenRE.MatchString(v[3:]):
+		case strings.HasPrefix(v, "bot") && tokenRE().MatchString(v[3:]):
 			hint = `write the token without the "bot" prefix, which the Bot API URL adds; `
 		}
 		return fmt.Errorf("the token is not a Telegram bot token; %suse the token as @BotFather issues it: digits, ':', then 20 or more letters, digits, '_' or '-', e.g. token = %s", hint, tokenSpec.example)
@@ -412,7 +410,7 @@ func pastedSecret(spec secretSpec, k string) error {
 // checkEnvName checks an environment variable name; a bad one is not
 // quoted, as it may be the secret pasted in.
 func checkEnvName(spec secretSpec, k, v string) error {
-	if envRE.MatchString(v) {
+	if envRE().MatchString(v) {
 		return nil
 	}
 	if spec.looksLike(v) {
@@ -456,12 +454,12 @@ func (t *table) chatID() (string, bool) {
 		t.typeProblem("chat_id", v, "a whole number or a string")
 		return "", false
 	}
-	if chatIDRE.MatchString(s) || channelRE.MatchString(s) {
+	if chatIDRE().MatchString(s) || channelRE().MatchString(s) {
 		return s, true
 	}
 	hint := ""
 	name := strings.TrimPrefix(strings.TrimPrefix(strings.TrimPrefix(s, "https://"), "t.me/"), "@")
-	if channelRE.MatchString("@"+name) && "@"+name != s {
+	if channelRE().MatchString("@"+name) && "@"+name != s {
 		hint = fmt.Sprintf("did you mean %q? ", "@"+name)
 	}
 	t.problem("chat_id", "%q is not a Telegram chat id; %suse the numeric id (e.g. chat_id = -1001234567890; groups and channels have negative ids) or a public channel's \"@name\" (a letter, then 4 to 31 letters, digits or '_')", s, hint)

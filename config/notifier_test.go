@@ -489,12 +489,12 @@ func TestParse_NotifierRules(t *testing.T) {
 			`x`,
 			`"""`,
 			`name = ops`,
-		), []want{{5, "", "expected value but found"}}},
+		), []want{{5, "", "unexpected character U+006F 'o' at start of value"}}},
 		{"duplicate token key names the key", src(
 			`[[notifier]]`,
 			`token = "`+canaryToken+`"`,
 			`token = "`+canaryToken+`"`,
-		), []want{{3, "", "Key 'notifier.token' has already been defined."}}},
+		), []want{{3, "", "key token is already defined"}}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -530,7 +530,6 @@ func TestParse_NotifierAccepts(t *testing.T) {
 			want := Notifier{
 				Name: "tg", Type: "telegram", Token: SecretSource{Credential: "telegram-bot"}, ChatID: "-1001234567890",
 				MinSeverity: defaultMinSeverity, RepeatInterval: 4 * time.Hour, GroupWait: 10 * time.Second, MaxDeliveryAge: 24 * time.Hour,
-				Line: 1,
 			}
 			if n != want {
 				t.Errorf("got  %+v\nwant %+v", n, want)

@@ -10,6 +10,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
 
 	"github.com/robfig/cron/v3"
 
@@ -113,12 +114,12 @@ func (p *parser) kpay(t *table) KPay {
 	return k
 }
 
-var regionRE = regexp.MustCompile(`^[a-z]{2}(-[a-z]+)+-[0-9]+$`)
+var regionRE = lazyRegexp(`^[a-z]{2}(-[a-z]+)+-[0-9]+$`)
 
 func (p *parser) aws(t *table) AWS {
 	var a AWS
 	if s, ok := t.str("region"); ok {
-		if !regionRE.MatchString(s) {
+		if !regionRE().MatchString(s) {
 			t.problem("region", "%q is not an AWS region name; e.g. region = \"eu-west-1\", or remove it to use the SDK's default (AWS_REGION)", s)
 		} else {
 			a.Region = s
@@ -135,7 +136,7 @@ func (p *parser) aws(t *table) AWS {
 }
 
 func (p *parser) slot(t *table, inherited layer) Slot {
-	s := Slot{APIKeyField: defaultAPIKeyField, SecretKeyField: defaultSecretKeyField, Line: t.line("")}
+	s := Slot{APIKeyField: defaultAPIKeyField, SecretKeyField: defaultSecretKeyField}
 	s.Name = p.name(t, "slot")
 	t.unknown()
 
@@ -171,7 +172,7 @@ func (p *parser) slot(t *table, inherited layer) Slot {
 		t.problem(k, "api_key_field and secret_key_field are both %q; the two halves of the pair need two fields of the secret's JSON", s.APIKeyField)
 	}
 	if v, ok := t.str("application_id"); ok {
-		if !uuidRE.MatchString(v) {
+		if !uuidRE().MatchString(v) {
 			t.problem("application_id", "%q is not a UUID (8-4-4-4-12 hex digits); copy application.id from GET /api/v1/payments/me, or remove the line to learn it from the first good probe", v)
 		} else {
 			// UUIDs compare case-insensitively; KPay answers in lower case.
@@ -192,9 +193,55 @@ func (p *parser) slot(t *table, inherited layer) Slot {
 	return s
 }
 
-// nameRE keeps slot and notifier names safe as command-line arguments,
-// file names, metric labels and bbolt keys.
-var nameRE = regexp.MustCompile(`^[a-z0-9][a-z0-9._-]{0,62}$`)
+// validName keeps slot and notifier names safe as command-line arguments,
+// file names, metric labels and bbolt keys: 1 to 63 of a-z, 0-9, '.',
+// '_' and '-', starting with a letter or digit. (Counted repetitions make
+// regexps slow to compile and match; every command pays for it at start.)
+func validName(s string) bool {
+	if len(s) == 0 || len(s) > 63 || !isLowerAlnum(s[0]) {
+		return false
+	}
+	for i := 1; i < len(s); i++ {
+		if c := s[i]; !isLowerAlnum(c) && c != '.' && c != '_' && c != '-' {
+			return false
+		}
+	}
+	return true
+}
+
+func isLowerAlnum(c byte) bool { return c >= 'a' && c <= 'z' || c >= '0' && c <= '9' }
+
+func isAlnum(c byte) bool { return isLowerAlnum(c) || c >= 'A' && c <= 'Z' }
+
+// validHostname: dot-separated labels of 1 to 63 letters, digits and
+// inner hyphens.
+func validHostname(s string) bool {
+	for _, label := range strings.Split(s, ".") {
+		if len(label) == 0 || len(label) > 63 || !isAlnum(label[0]) || !isAlnum(label[len(label)-1]) {
+			return false
+		}
+		for i := 0; i < len(label); i++ {
+			if !isAlnum(label[i]) && label[i] != '-' {
+				return false
+			}
+		}
+	}
+	return true
+}
+
+// validSecretName: a Secrets Manager name is 1 to 512 letters, digits and
+// /_+=.@-.
+func validSecretName(s string) bool {
+	if len(s) == 0 || len(s) > 512 {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		if c := s[i]; !isAlnum(c) && !strings.ContainsRune("/_+=.@-", rune(c)) {
+			return false
+		}
+	}
+	return true
+}
 
 // name reads the required name of a slot or notifier and, when it is
 // usable, labels the table with it: slot[payments-live].
@@ -206,7 +253,7 @@ func (p *parser) name(t *table, noun string) string {
 		}
 		return ""
 	}
-	if !nameRE.MatchString(v) {
+	if !validName(v) {
 		hint := ""
 		if s := suggestName(v); s != "" && s != v {
 			hint = fmt.Sprintf(", e.g. %q", s)
@@ -233,7 +280,7 @@ func suggestName(s string) string {
 	if len(out) > 63 {
 		out = out[:63]
 	}
-	if !nameRE.MatchString(out) {
+	if !validName(out) {
 		return ""
 	}
 	return out
@@ -403,29 +450,26 @@ func checkListen(s string) error {
 	if n, err := strconv.Atoi(port); err != nil || n < 0 || n > 65535 {
 		return fmt.Errorf("%q has no valid port (a number from 0 to 65535); e.g. listen = \"127.0.0.1:9477\"", s)
 	}
-	if host != "" && net.ParseIP(host) == nil && !hostnameRE.MatchString(host) {
+	if host != "" && net.ParseIP(host) == nil && !validHostname(host) {
 		return fmt.Errorf("%q has no valid host (an IP address or host name); e.g. listen = \"127.0.0.1:9477\"", s)
 	}
 	return nil
 }
 
 var (
-	hostnameRE = regexp.MustCompile(`^[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?(\.[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*$`)
-	uuidRE     = regexp.MustCompile(`^[0-9A-Fa-f]{8}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{12}$`)
-	// Secrets Manager names: 1-512 of these characters; ARNs as AWS
-	// prints them, in any partition.
-	secretNameRE = regexp.MustCompile(`^[A-Za-z0-9/_+=.@-]{1,512}$`)
-	secretARNRE  = regexp.MustCompile(`^arn:aws[a-z-]*:secretsmanager:[a-z0-9-]+:[0-9]{12}:secret:[A-Za-z0-9/_+=.@-]+$`)
+	uuidRE = lazyRegexp(`^[0-9A-Fa-f]{8}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{12}$`)
+	// ARNs as AWS prints them, in any partition.
+	secretARNRE = lazyRegexp(`^arn:aws[a-z-]*:secretsmanager:[a-z0-9-]+:[0-9]{12}:secret:[A-Za-z0-9/_+=.@-]+$`)
 )
 
 func checkSecretID(s string) error {
 	if strings.HasPrefix(s, "arn:") {
-		if !secretARNRE.MatchString(s) {
+		if !secretARNRE().MatchString(s) {
 			return fmt.Errorf("%q is not a Secrets Manager secret ARN (arn:aws:secretsmanager:REGION:ACCOUNT:secret:NAME-SUFFIX); copy it from the console or `aws secretsmanager describe-secret`, or use the secret's name", s)
 		}
 		return nil
 	}
-	if !secretNameRE.MatchString(s) {
+	if !validSecretName(s) {
 		return fmt.Errorf("%q is not a Secrets Manager secret name (1 to 512 letters, digits and /_+=.@-); e.g. secret_id = \"prod/payments/kpay\", or use the secret's ARN", s)
 	}
 	return nil
@@ -445,4 +489,10 @@ func (p *parser) resolve(path string) string {
 		return filepath.Clean(path)
 	}
 	return filepath.Join(p.base, path)
+}
+
+// lazyRegexp compiles expr on first use: every command starts by loading
+// this package, and most never need most of its patterns.
+func lazyRegexp(expr string) func() *regexp.Regexp {
+	return sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(expr) })
 }

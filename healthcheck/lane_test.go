@@ -56,15 +56,15 @@ func TestProber_ProbeUrgent_takesItsTokenAtOnceAndRoutineProbesPayItBack(t *test
 func TestProber_ProbeUrgent_overdraftIsBounded(t *testing.T) {
 	srv, hits := kpayServer(t, healthyLive)
 	clock := newFakeClock()
-	const perMinute = 6
-	p := newProber(t, srv.URL, Options{RequestsPerMinute: perMinute, Timeout: 5 * time.Second}, clock)
+	const perMinute = 60 // KPay's limit leaves 40 at once beside it; a minute's worth is more
+	p := newProber(t, srv.URL, Options{RequestsPerMinute: perMinute, Timeout: 500 * time.Millisecond}, clock)
 	for i := range perMinute {
 		if res := p.ProbeUrgent(t.Context(), livePair, liveApp); res.Outcome != Healthy {
 			t.Fatalf("urgent probe %d: got %s (%s), want healthy", i+1, res.Outcome, res.Detail)
 		}
 	}
 	// A minute's worth went out at once; the next must wait for the lane's
-	// own refill (10 s), past its 5 s deadline.
+	// own refill (1 s), past its deadline.
 	res := p.ProbeUrgent(t.Context(), livePair, liveApp)
 	if res.Outcome != Transient || res.Attempts != 0 || !strings.Contains(res.Detail, "hand-over lane") {
 		t.Fatalf("urgent probe past the lane's burst: got %s after %d attempts (%s); want transient without a request", res.Outcome, res.Attempts, res.Detail)

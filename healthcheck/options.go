@@ -24,9 +24,12 @@ const (
 	// requests a minute (DESIGN §3), leaving the rest to production
 	// traffic on the same keys.
 	DefaultRequestsPerMinute = 30
-	DefaultConcurrency       = 4
-	DefaultMaxAttempts       = 3
-	DefaultUserAgent         = "kpay-rotator"
+	// KPayRequestsPerMinute is KPay's own limit, about 100 a minute per
+	// client, shared with the production traffic on the same keys.
+	KPayRequestsPerMinute = 100
+	DefaultConcurrency    = 4
+	DefaultMaxAttempts    = 3
+	DefaultUserAgent      = "kpay-rotator"
 )
 
 // backstopSlack is how much longer than Timeout http.Client.Timeout
@@ -107,7 +110,7 @@ func New(opts Options) (*Prober, error) {
 		sem:            make(chan struct{}, o.Concurrency),
 		budget:         ratelimit.PerMinute(o.RequestsPerMinute, o.Burst, o.Now()),
 		urgentSem:      make(chan struct{}, o.Concurrency),
-		urgent:         ratelimit.PerMinute(o.RequestsPerMinute, o.RequestsPerMinute, o.Now()),
+		urgent:         ratelimit.PerMinute(o.RequestsPerMinute, handoverBurst(o.RequestsPerMinute), o.Now()),
 		sleep:          sleepCtx,
 		jitter:         rand.Int64N,
 		client: &http.Client{
@@ -120,6 +123,14 @@ func New(opts Options) (*Prober, error) {
 		},
 	}
 	return p, nil
+}
+
+// handoverBurst is how many hand-over requests may go out at once: what
+// KPay's limit leaves beside the routine budget, and at least a minute of
+// that budget. With the default 30 a minute, 70 hand-overs back to back
+// never wait; past that they go at the budget's rate.
+func handoverBurst(perMinute int) int {
+	return max(perMinute, KPayRequestsPerMinute-perMinute)
 }
 
 func (o Options) validate() error {

@@ -99,9 +99,9 @@ func (p *Prober) Probe(ctx context.Context, pair kpay.Pair, want Expect) Result 
 // its own and takes its budget token at once. The token still comes out of
 // the shared budget, which may go into debt that routine probes then pay
 // back by waiting, so the daemon's long-run rate stays requests_per_minute.
-// The lane's own bucket (the budget's rate, a minute's worth of burst)
-// bounds the overdraft, so a script staging hundreds of pairs cannot burst
-// at KPay. It does not wait out a cooldown caused by KPay going silent (one
+// The lane's own bucket (the budget's rate, a burst of what KPay's limit
+// leaves beside the budget) bounds the overdraft, so a script staging
+// hundreds of pairs cannot burst at KPay. It does not wait out a cooldown caused by KPay going silent (one
 // request cannot make a block worse, and waiting would lengthen an outage)
 // but does honour a Retry-After KPay asked for.
 func (p *Prober) ProbeUrgent(ctx context.Context, pair kpay.Pair, want Expect) Result {

@@ -44,10 +44,31 @@ type Emulator struct {
 	kumo  *kumo.Server
 	front *httptest.Server
 
-	mu     sync.Mutex
-	faults []Fault
-	calls  map[string]int
-	serial sync.Mutex
+	mu       sync.Mutex
+	faults   []Fault
+	calls    map[string]int
+	observer func(op string, status int)
+	serial   sync.Mutex
+}
+
+// Observe calls f after every call the emulator answers, with the
+// operation and status, once the answer is written: a write is readable
+// from then on. Benchmarks time hand-overs by it. Nil stops observing.
+func (e *Emulator) Observe(f func(op string, status int)) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	e.observer = f
+}
+
+// statusRecorder remembers the status a handler wrote.
+type statusRecorder struct {
+	http.ResponseWriter
+	status int
+}
+
+func (r *statusRecorder) WriteHeader(code int) {
+	r.status = code
+	r.ResponseWriter.WriteHeader(code)
 }
 
 // Start starts the emulator on a loopback port.
@@ -72,8 +93,15 @@ func Start() *Emulator {
 		// read lock (GetSecretValue racing DescribeSecret trips the race
 		// detector): one request at a time keeps its map consistent.
 		e.serial.Lock()
-		defer e.serial.Unlock()
-		proxy.ServeHTTP(w, r)
+		rec := &statusRecorder{ResponseWriter: w, status: http.StatusOK}
+		proxy.ServeHTTP(rec, r)
+		e.serial.Unlock()
+		e.mu.Lock()
+		observe := e.observer
+		e.mu.Unlock()
+		if observe != nil {
+			observe(op, rec.status)
+		}
 	}))
 	e.URL = e.front.URL
 	return e

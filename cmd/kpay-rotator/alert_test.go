@@ -22,19 +22,21 @@ import (
 // hookReceiver is a Standard Webhooks endpoint that verifies signatures
 // itself (from the spec, not with the daemon's code) and can be taken down.
 type hookReceiver struct {
-	srv    *httptest.Server
-	key    []byte
-	mu     sync.Mutex
-	down   bool
-	tries  map[string]int      // webhook-id → attempts seen
-	kinds  map[string][]string // webhook-id → event kinds delivered
-	bodies []string
-	badSig int
+	srv   *httptest.Server
+	key   []byte
+	mu    sync.Mutex
+	down  bool
+	tries map[string]int      // webhook-id → attempts seen
+	kinds map[string][]string // webhook-id → event kinds delivered
+	// arrived is when each kind was first delivered.
+	arrived map[string]time.Time
+	bodies  []string
+	badSig  int
 }
 
 func newHookReceiver(t testing.TB) (*hookReceiver, string) {
 	key := []byte("0123456789abcdef0123456789abcdef")
-	h := &hookReceiver{key: key, tries: map[string]int{}, kinds: map[string][]string{}}
+	h := &hookReceiver{key: key, tries: map[string]int{}, kinds: map[string][]string{}, arrived: map[string]time.Time{}}
 	h.srv = httptest.NewServer(http.HandlerFunc(h.serve))
 	t.Cleanup(h.srv.Close)
 	return h, "whsec_" + base64.StdEncoding.EncodeToString(key)
@@ -72,6 +74,9 @@ func (h *hookReceiver) serve(w http.ResponseWriter, r *http.Request) {
 	_ = json.Unmarshal(body, &msg)
 	for _, e := range msg.Data.Events {
 		h.kinds[id] = append(h.kinds[id], e.Kind)
+		if _, ok := h.arrived[e.Kind]; !ok {
+			h.arrived[e.Kind] = time.Now()
+		}
 	}
 	h.bodies = append(h.bodies, string(body))
 	w.WriteHeader(http.StatusNoContent)
@@ -81,6 +86,13 @@ func (h *hookReceiver) setDown(down bool) {
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	h.down = down
+}
+
+// firstArrival is when kind was first delivered (zero if never).
+func (h *hookReceiver) firstArrival(kind string) time.Time {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	return h.arrived[kind]
 }
 
 func (h *hookReceiver) delivered() map[string]int {

@@ -78,11 +78,6 @@ func (d *daemon) setReloadError(msg string) {
 	d.metrics.reloaded(msg == "", d.now())
 }
 
-// proberOverride lets an in-process benchmark lift KPay's request budget
-// (which the configuration caps at KPay's own 100/min) to measure the
-// rotation path itself. Nothing outside tests sets it.
-var proberOverride func(*healthcheck.Options)
-
 // generation is everything built from one configuration; a reload builds a
 // new one before the old one is stopped.
 type generation struct {
@@ -291,9 +286,6 @@ func (d *daemon) build(ctx context.Context, cfg *config.Config, prev *generation
 			Concurrency:       cfg.KPay.Concurrency,
 			Logger:            d.log,
 			UserAgent:         "kpay-rotator/" + versionString(),
-		}
-		if proberOverride != nil {
-			proberOverride(&opts)
 		}
 		p, err := healthcheck.New(opts)
 		if err != nil {
