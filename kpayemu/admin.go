@@ -69,13 +69,14 @@ func clearPair(env kpay.Environment, p kpay.Pair) KeyPair {
 // faultJSON is a Fault on the wire, durations as Go duration strings
 // ("150ms", "2s").
 type faultJSON struct {
-	Kind           string `json:"kind"`
-	Count          int    `json:"count,omitempty"`
-	Latency        string `json:"latency,omitempty"`
-	Status         int    `json:"status,omitempty"`
-	RetryAfter     string `json:"retryAfter,omitempty"`
-	OmitRetryAfter bool   `json:"omitRetryAfter,omitempty"`
-	APIKey         string `json:"apiKey,omitempty"`
+	Kind           string  `json:"kind"`
+	Count          int     `json:"count,omitempty"`
+	Latency        string  `json:"latency,omitempty"`
+	Status         int     `json:"status,omitempty"`
+	RetryAfter     string  `json:"retryAfter,omitempty"`
+	OmitRetryAfter bool    `json:"omitRetryAfter,omitempty"`
+	APIKey         string  `json:"apiKey,omitempty"`
+	Probability    float64 `json:"probability,omitempty"`
 }
 
 func (fj faultJSON) fault() (Fault, error) {
@@ -85,7 +86,7 @@ func (fj faultJSON) fault() (Fault, error) {
 	if err != nil {
 		return Fault{}, err
 	}
-	f := Fault{Kind: kind, Count: fj.Count, Status: fj.Status, OmitRetryAfter: fj.OmitRetryAfter, APIKey: fj.APIKey}
+	f := Fault{Kind: kind, Count: fj.Count, Status: fj.Status, OmitRetryAfter: fj.OmitRetryAfter, APIKey: fj.APIKey, Probability: fj.Probability}
 	if fj.Latency != "" {
 		if f.Latency, err = time.ParseDuration(fj.Latency); err != nil {
 			return Fault{}, fmt.Errorf("latency: %w", err)
@@ -100,7 +101,7 @@ func (fj faultJSON) fault() (Fault, error) {
 }
 
 func faultToJSON(f Fault) faultJSON {
-	fj := faultJSON{Kind: f.Kind.String(), Count: f.Count, Status: f.Status, OmitRetryAfter: f.OmitRetryAfter, APIKey: f.APIKey}
+	fj := faultJSON{Kind: f.Kind.String(), Count: f.Count, Status: f.Status, OmitRetryAfter: f.OmitRetryAfter, APIKey: f.APIKey, Probability: f.Probability}
 	if f.Latency > 0 {
 		fj.Latency = f.Latency.String()
 	}
@@ -120,7 +121,7 @@ func faultToJSON(f Fault) faultJSON {
 //	POST   /_emulator/applications/{id}/revoke?environment=test|live            204
 //	POST   /_emulator/applications/{id}/reassign?environment=test|live&to={id}  204
 //	PUT    /_emulator/applications/{id}/reported-environment?environment=..  {"reported":"LIVE"} 204
-//	POST   /_emulator/faults {"kind":"status","status":503,"count":2,"latency":"1s",..}  201
+//	POST   /_emulator/faults {"kind":"status","status":503,"count":2,"latency":"1s","probability":0.3,..}  201
 //	GET    /_emulator/faults, DELETE /_emulator/faults
 //	GET    /_emulator/counters[?apiKey=..], DELETE /_emulator/counters
 //	PUT    /_emulator/maintenance {"maintenance":true}         204

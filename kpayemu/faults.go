@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"math/rand/v2"
 	"net"
 	"net/http"
 	"strconv"
@@ -107,6 +108,10 @@ type Fault struct {
 	// APIKey restricts the fault to requests with this X-API-Key; "" = every
 	// request to the KPay API, with a key or without.
 	APIKey string
+	// Probability, when above 0, makes the fault act on each matching
+	// request only with this chance (a flapping KPay); a request it spares
+	// leaves Count untouched and may meet the next fault.
+	Probability float64
 }
 
 // Validate reports what is wrong with f, if anything.
@@ -120,6 +125,9 @@ func (f Fault) Validate() error {
 	}
 	if f.Latency < 0 || f.RetryAfter < 0 {
 		errs = append(errs, errors.New("durations must not be negative"))
+	}
+	if f.Probability < 0 || f.Probability > 1 {
+		errs = append(errs, fmt.Errorf("probability %g is not between 0 and 1", f.Probability))
 	}
 	switch {
 	case f.Kind == FaultStatus && f.Status != 0 && (f.Status < 400 || f.Status > 599):
@@ -189,7 +197,8 @@ func (fs *faultSet) plan(apiKey string) (delay time.Duration, action *Fault, hit
 	defer fs.mu.Unlock()
 	kept := fs.active[:0]
 	for _, af := range fs.active {
-		use := (af.APIKey == "" || af.APIKey == apiKey) && (af.Kind == FaultLatency || action == nil)
+		use := (af.APIKey == "" || af.APIKey == apiKey) && (af.Kind == FaultLatency || action == nil) &&
+			(af.Probability == 0 || rand.Float64() < af.Probability)
 		if use {
 			hit = true
 			delay += af.Latency

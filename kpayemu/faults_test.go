@@ -289,3 +289,29 @@ func TestFaultKind_Text(t *testing.T) {
 		t.Error("MarshalText(42): got nil error")
 	}
 }
+
+func TestFault_ProbabilityActsOnSomeRequests(t *testing.T) {
+	f := newFaultFixture(t)
+	f.s.Inject(Fault{Kind: FaultStatus, Status: 503, Probability: 0.3, Count: 1000})
+	const n = 400
+	failed := 0
+	for range n {
+		switch r := f.me(t); r.status {
+		case 503:
+			failed++
+		case 200:
+		default:
+			t.Fatalf("got %d, want 200 or 503", r.status)
+		}
+	}
+	// 30 % of 400 is 120; 60..180 is more than ±5 standard deviations.
+	if failed < 60 || failed > 180 {
+		t.Errorf("%d of %d requests failed, want about 30 %%", failed, n)
+	}
+	if left := f.s.Faults()[0].Count; left != 1000-failed {
+		t.Errorf("count left %d, want %d: spared requests must not use it up", left, 1000-failed)
+	}
+	if err := (Fault{Kind: FaultStatus, Probability: 1.5}).Validate(); err == nil {
+		t.Error("a probability above 1 is accepted")
+	}
+}

@@ -63,7 +63,7 @@ type RotationStatus struct {
 	State      string     `json:"state"`
 	NewPair    string     `json:"new_pair,omitempty"`
 	OldPair    string     `json:"old_pair,omitempty"`
-	OpenedAt   *time.Time `json:"opened_at,omitempty"`
+	OpenedAt   *time.Time `json:"opened_at,omitempty"` // set for every rotation
 	OpenedBy   string     `json:"opened_by,omitempty"`
 	StagedAt   *time.Time `json:"staged_at,omitempty"`
 	WrittenAt  *time.Time `json:"written_at,omitempty"`
@@ -155,7 +155,7 @@ func BuildStatus(st *store.Store, cfg *config.Config, now time.Time, next func(s
 func rotationStatus(r store.Rotation) *RotationStatus {
 	rs := &RotationStatus{
 		ID: r.ID, State: string(r.State), NewPair: r.NewMask, OldPair: r.OldMask,
-		OpenedAt: timePtr(r.OpenedAt), OpenedBy: r.OpenedBy,
+		OpenedAt: timePtr(r.Began()), OpenedBy: r.OpenedBy,
 		StagedAt: timePtr(r.StagedAt), WrittenAt: timePtr(r.WrittenAt), DoneAt: timePtr(r.DoneAt),
 		VersionID: r.VersionID, Reason: r.Reason, LastError: r.LastError, Attempts: r.WriteAttempts,
 	}

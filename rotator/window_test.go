@@ -2,13 +2,17 @@ package rotator_test
 
 import (
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
+	"kpay-rotator/awssecrets"
 	"kpay-rotator/awssecrets/awstest"
 	"kpay-rotator/event"
+	"kpay-rotator/healthcheck"
 	"kpay-rotator/inbox"
 	"kpay-rotator/kpay"
+	"kpay-rotator/kpayemu"
 	"kpay-rotator/rotator"
 	"kpay-rotator/store"
 )
@@ -213,4 +217,59 @@ func TestProbeSlot_ManualPasteRecordsTheCutoverGap(t *testing.T) {
 	if st := h.state("payments-live"); st.Health != store.HealthHealthy {
 		t.Errorf("after the paste: %s, want healthy", st.Health)
 	}
+}
+
+// Thousands of probes of a flapping KPay (30 % 5xx, 10 % timeouts, some
+// 429): slots may turn degraded, never failing, and no confirmation is
+// spent (only a rejection asks for one).
+func TestProbeSlot_FlappingKPayNeverFails(t *testing.T) {
+	h := newHarness(t, "")
+	var mu sync.Mutex
+	clock := time.Now()
+	now := func() time.Time { mu.Lock(); defer mu.Unlock(); return clock }
+	// A fake clock for the prober: each probe is ten seconds after the
+	// last, so neither the budget nor the cooldown after a timeout holds
+	// the next one back; only the attempt timeouts take real time.
+	p, err := healthcheck.New(healthcheck.Options{BaseURL: h.kpay.URL, Timeout: 120 * time.Millisecond, AttemptTimeout: 60 * time.Millisecond,
+		MaxAttempts: 1, RequestsPerMinute: 6, Now: now})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(p.Close)
+	secrets, _ := awssecrets.New(h.ctx, awssecrets.Options{})
+	h.rot, err = rotator.New(rotator.Options{Config: h.cfg, Store: h.store, Secrets: secrets, Prober: p, Followups: h.follow})
+	if err != nil {
+		t.Fatal(err)
+	}
+	h.kpay.Inject(kpayemu.Fault{Kind: kpayemu.FaultStatus, Status: 503, Probability: 0.3})
+	h.kpay.Inject(kpayemu.Fault{Kind: kpayemu.FaultHang, Probability: 0.15})
+	h.kpay.Inject(kpayemu.Fault{Kind: kpayemu.FaultRateLimit, RetryAfter: time.Second, Probability: 0.1})
+	const probes = 1500
+	degraded := false
+	for i := range probes {
+		mu.Lock()
+		clock = clock.Add(10 * time.Second)
+		mu.Unlock()
+		if err := h.rot.ProbeSlot(h.ctx, "payments-live", now()); err != nil {
+			t.Fatalf("probe %d: %v", i, err)
+		}
+		st := h.state("payments-live")
+		if st.Health == store.HealthFailing {
+			t.Fatalf("probe %d: failing on a flapping KPay (last probe %+v)", i, st.LastProbe)
+		}
+		degraded = degraded || st.Health == store.HealthDegraded
+	}
+	c := h.kpay.Counters()
+	if c.Faults < probes/4 || !degraded {
+		t.Fatalf("%d of %d requests faulted (degraded seen: %v); the run did not flap", c.Faults, c.Total, degraded)
+	}
+	if confirms, _ := h.follow.take(); len(confirms) != 0 {
+		t.Errorf("%d confirmations asked by transient answers, want none", len(confirms))
+	}
+	for _, k := range h.kinds("payments-live") {
+		if k == event.KeyFailing || k == event.UnplannedRevocation {
+			t.Fatalf("a flapping KPay raised %s", k)
+		}
+	}
+	t.Logf("%d probes, %d requests faulted, by status %v", probes, c.Faults, c.ByStatus)
 }

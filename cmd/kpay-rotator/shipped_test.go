@@ -18,8 +18,9 @@ import (
 // [aws] and [defaults] as they are (paths, base_url and region aside),
 // then n live slots with their pairs in Secrets Manager, and notifier
 // "ops" (the name the shipped [defaults] notify) as a signed webhook to
-// hook. It returns the slot names; the fixture's own slots are dropped.
-func (f *fixture) shippedConfig(n int, hook *hookReceiver, hookSecret string) []string {
+// hook. slotExtra is TOML added to every [[slot]]. It returns the slot
+// names; the fixture's own slots are dropped.
+func (f *fixture) shippedConfig(n int, hook *hookReceiver, hookSecret string, slotExtra ...string) []string {
 	f.t.Helper()
 	b, err := os.ReadFile(filepath.Join("..", "..", "config.toml"))
 	if err != nil {
@@ -49,14 +50,19 @@ func (f *fixture) shippedConfig(n int, hook *hookReceiver, hookSecret string) []
 		if _, err := f.aws.PutJSON(context.Background(), "prod/"+name, secretJSON(p, "postgres://app@db/app")); err != nil {
 			f.t.Fatal(err)
 		}
-		fmt.Fprintf(&cfg, "\n[[slot]]\nname = %q\nenvironment = \"live\"\nsecret_id = \"prod/%s\"\n", name, name)
+		fmt.Fprintf(&cfg, "\n[[slot]]\nname = %q\nenvironment = \"live\"\nsecret_id = \"prod/%s\"\n%s\n", name, name, strings.Join(slotExtra, "\n"))
 	}
-	fmt.Fprintf(&cfg, "\n[[notifier]]\nname = \"ops\"\ntype = \"webhook\"\nurl_file = %q\nsecret_file = %q\n",
-		writeSecretFile(f.t, f.dir, "hook.url", hook.srv.URL), writeSecretFile(f.t, f.dir, "hook.secret", hookSecret))
+	f.addWebhook("ops", hook, hookSecret, &cfg)
 	if err := os.WriteFile(f.cfgPath, []byte(cfg.String()), 0o600); err != nil {
 		f.t.Fatal(err)
 	}
 	return names
+}
+
+// addWebhook adds a signed-webhook [[notifier]] named name, to hook.
+func (f *fixture) addWebhook(name string, hook *hookReceiver, hookSecret string, cfg *strings.Builder) {
+	fmt.Fprintf(cfg, "\n[[notifier]]\nname = %q\ntype = \"webhook\"\nurl_file = %q\nsecret_file = %q\n", name,
+		writeSecretFile(f.t, f.dir, name+".url", hook.srv.URL), writeSecretFile(f.t, f.dir, name+".secret", hookSecret))
 }
 
 // regenerateLive regenerates a shipped-config slot's pair, as the dashboard

@@ -37,7 +37,9 @@ the secret key, without echo. Ctrl-C cancels. Regenerating kills the old
 pair at once, so this order keeps the outage to the seconds of the paste.
 
 Otherwise it reads stdin: two lines (public key, then secret key), or JSON
-{"api_key": "kpay_live_…", "secret_key": "…"}.
+{"api_key": "kpay_live_…", "secret_key": "…"}. For the same order in a
+script, run stage SLOT --open first, regenerate, then pipe the pair into
+stage SLOT: it continues the open rotation.
 
 The pair is checked locally (prefixes, environment, format), written to the
 inbox with mode 0600, and the daemon is signalled (SIGUSR2: take staged
@@ -48,7 +50,8 @@ rejects it. stage waits for that outcome and exits 0 when the pair is
 written, 1 when it was rejected (with the reason) or is still pending.`, e.stderr)
 	noWait := fs.Bool("no-wait", false, "return once the pair is staged and the daemon signalled")
 	dryRun := fs.Bool("dry-run", false, "verify the pair (local checks and KPay) and stop: nothing is staged or written")
-	cancel := fs.Bool("cancel", false, "close a rotation of SLOT left open by an interrupted stage; nothing else changes")
+	open := fs.Bool("open", false, "open the rotation of SLOT and return, for scripts: regenerate the pair next, then run stage again with the pair on stdin")
+	cancel := fs.Bool("cancel", false, "close a rotation of SLOT left open (by --open or an interrupted stage); nothing else changes")
 	bornFlag := fs.String("born", "", "when the pair was created (YYYY-MM-DD or RFC 3339), if known, so its age starts there")
 	timeout := fs.Duration("timeout", 2*time.Minute, "how long to wait for the outcome")
 	slotName, err := parseWithArg(fs, args, "SLOT")
@@ -62,6 +65,9 @@ written, 1 when it was rejected (with the reason) or is still pending.`, e.stder
 	slot, ok := cfg.Slot(slotName)
 	if !ok {
 		return usageError{msg: fmt.Sprintf("stage: unknown slot %q; %s has: %s", slotName, cfg.Path, slotNames(cfg))}
+	}
+	if *open && (*cancel || *dryRun) {
+		return usageError{msg: "stage: --open cannot be combined with --cancel or --dry-run"}
 	}
 	if *cancel {
 		return cancelStage(e, cfg, slot)
@@ -111,8 +117,7 @@ written, 1 when it was rejected (with the reason) or is still pending.`, e.stder
 	}
 
 	tty, interactive := terminal(e)
-	var pair kpay.Pair
-	if interactive {
+	if interactive || *open {
 		if !running {
 			fmt.Fprintf(e.stderr, "warning: the daemon is not running: start it before you regenerate (systemctl start kpay-rotator), or the pair waits in %s until it starts\n", dir)
 		}
@@ -121,6 +126,14 @@ written, 1 when it was rejected (with the reason) or is still pending.`, e.stder
 		}
 		trigger()
 		fmt.Fprintf(e.stderr, "rotation %s of %s is open: kpay-rotator now expects the current pair to stop working.\n", id, slot.Name)
+	}
+	if *open {
+		fmt.Fprintf(e.stdout, "rotation %s of %s is open; now regenerate the pair in the KPay dashboard (Applications, the application of %s, %s keys), then hand it over: kpay-rotator stage %s < pair (or cancel: kpay-rotator stage --cancel %s)\n",
+			id, slot.Name, slot.Name, slot.Environment, slot.Name, slot.Name)
+		return nil
+	}
+	var pair kpay.Pair
+	if interactive {
 		fmt.Fprintf(e.stderr, "Now regenerate the pair in the KPay dashboard (Applications, the application of %s, %s keys) and paste it here; Ctrl-C cancels.\n", slot.Name, slot.Environment)
 	} else if pair, err = readCheckedPair(ctx, e, slot); err != nil {
 		return err

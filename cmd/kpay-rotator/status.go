@@ -123,6 +123,9 @@ func renderStatus(w io.Writer, doc rotator.Status, now time.Time) {
 			}
 		}
 		state := s.Health
+		if s.FailingSince != nil && s.Health == "failing" {
+			state += " " + shortDuration(now.Sub(*s.FailingSince))
+		}
 		if s.AgeState != "" {
 			state += ", " + s.AgeState
 		}
@@ -148,7 +151,18 @@ func renderStatus(w io.Writer, doc rotator.Status, now time.Time) {
 			fmt.Fprintf(tw, "  └ previous\t\t%s\t\t%s\t%s\t\n", r.Pair, r.Role, when)
 		}
 		if r := s.Rotation; r != nil {
-			fmt.Fprintf(tw, "  └ rotation\t\t%s\t\t%s\t%s\t\n", r.NewPair, r.State, rotationNote(r, now))
+			fmt.Fprintf(tw, "  └ rotation\t\t%s\t\t%s\t%s\t\n", orDash(r.NewPair), r.State, rotationNote(r, now))
+			if r.State == "open" {
+				note := fmt.Sprintf("%s: rotation in progress, waiting for the new pair (opened %s", s.Name, ago(*r.OpenedAt, now))
+				if r.OpenedBy != "" {
+					note += " by " + r.OpenedBy
+				}
+				note += ")"
+				if s.FailingSince != nil {
+					note += fmt.Sprintf("; KPay rejects the current pair: payments failing for %s", shortDuration(now.Sub(*s.FailingSince)))
+				}
+				notes = append(notes, note)
+			}
 			if r.LastError != "" && (r.State == "staged" || r.State == "verified") {
 				notes = append(notes, fmt.Sprintf("%s: rotation %s not written yet (%d attempts): %s", s.Name, r.ID, r.Attempts, r.LastError))
 			}
@@ -162,11 +176,21 @@ func renderStatus(w io.Writer, doc rotator.Status, now time.Time) {
 		if p := s.LastProbe; p != nil && p.Detail != "" && p.Outcome != "healthy" {
 			notes = append(notes, fmt.Sprintf("%s: last probe: %s", s.Name, p.Detail))
 		}
+		if s.FailingSince != nil && s.Health == "failing" && (s.Rotation == nil || s.Rotation.State != "open") {
+			notes = append(notes, fmt.Sprintf("%s: payments using %s failing for %s (since %s)", s.Name, s.SecretID, shortDuration(now.Sub(*s.FailingSince)), s.FailingSince.UTC().Format(time.DateTime+" UTC")))
+		}
 	}
 	tw.Flush()
 	if len(notes) > 0 {
 		fmt.Fprintf(w, "\n%s\n", strings.Join(notes, "\n"))
 	}
+}
+
+func orDash(s string) string {
+	if s == "" {
+		return "-"
+	}
+	return s
 }
 
 func ago(t, now time.Time) string {
@@ -210,10 +234,14 @@ func slotOf(doc rotator.Status, name string) rotator.SlotStatus {
 func rotationNote(r *rotator.RotationStatus, now time.Time) string {
 	var note string
 	switch r.State {
+	case "open":
+		note = "waiting for the new pair since " + ago(*r.OpenedAt, now)
+	case "cancelled":
+		note = "cancelled: " + r.Reason
 	case "staged", "verified":
 		note = "in flight since " + ago(*r.StagedAt, now)
 	case "rejected":
-		note = "rejected " + ago(*r.StagedAt, now)
+		note = "rejected " + ago(*r.OpenedAt, now)
 	case "watching":
 		note = "written " + ago(*r.WrittenAt, now) + "; old pair still accepted"
 	case "done":
