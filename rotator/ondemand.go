@@ -138,7 +138,7 @@ func (r *Rotator) ProbeAll(ctx context.Context, now func() time.Time, concurrenc
 	var skipped atomic.Int64
 	err := r.forAll(ctx, concurrency, func(name string) error {
 		err := r.ProbeSlot(ctx, name, now())
-		if errors.Is(err, ErrBudgetExhausted) {
+		if errors.Is(err, ErrNotProbed) {
 			skipped.Add(1)
 			err = nil
 		}
@@ -148,7 +148,7 @@ func (r *Rotator) ProbeAll(ctx context.Context, now func() time.Time, concurrenc
 		return r.ProbeRetired(ctx, name, now())
 	})
 	if n := skipped.Load(); n > 0 {
-		r.log.Warn("some slots were not probed in this pass: KPay's request budget had no room; their scheduled probes follow",
+		r.log.Warn("some slots were not probed in this pass: KPay's request budget had no room (or KPay is given a pause); their scheduled probes follow",
 			"not_probed", n, "slots", len(r.cfg.Slots), "requests_per_minute", r.cfg.KPay.RequestsPerMinute)
 	}
 	r.log.Info("pass over every slot done", "slots", len(r.cfg.Slots), "took", time.Since(start).Round(time.Millisecond).String())

@@ -68,9 +68,10 @@ func (r *Rotator) pass(ctx context.Context, name string, now time.Time, mode pro
 		// Shutting down mid-probe says nothing about the pair.
 		return ctx.Err()
 	case res.Outcome == healthcheck.Transient && res.Attempts == 0:
-		// No request left the host (the request budget was spent): that
-		// is this daemon's limit, not KPay's answer; record no verdict.
-		return fmt.Errorf("slot %s: %w", s.Name, ErrBudgetExhausted)
+		// No request left the host (the request budget was spent, or
+		// KPay is being given a pause): that is this daemon's limit, not
+		// KPay's answer; record no verdict.
+		return fmt.Errorf("slot %s: %w: %s", s.Name, ErrNotProbed, res.Detail)
 	}
 	return r.record(s, pair.Fingerprint(), res, now)
 }
@@ -168,9 +169,11 @@ func probeRecord(res healthcheck.Result, now time.Time) *store.ProbeRecord {
 	return &store.ProbeRecord{At: now, Outcome: string(res.Outcome), Status: res.Status, Latency: res.Latency, Attempts: res.Attempts, Detail: res.Detail}
 }
 
-// ErrBudgetExhausted: the probe was skipped because KPay's request budget
-// (requests_per_minute) had no room; the slot was still read and dated.
-var ErrBudgetExhausted = errors.New("probe skipped: KPay request budget exhausted; lengthen probe_schedule or raise requests_per_minute")
+// ErrNotProbed: no request was sent, because KPay's request budget
+// (requests_per_minute) had no room or KPay is given a pause after it
+// stopped answering; the slot was still read and dated. The error says
+// which.
+var ErrNotProbed = errors.New("probe skipped, no request sent")
 
 func (r *Rotator) loadState(s config.Slot) (store.SlotState, error) {
 	var st store.SlotState
@@ -281,10 +284,10 @@ func (r *Rotator) adopt(ctx context.Context, c *change, s config.Slot, v awssecr
 		e.Resolves = []string{"age"}
 		// A pair pasted by hand ends an outage too: from the first
 		// rejection of the old pair to the new version's creation.
-		if gap := pastedGap(st, v, now); gap > 0 {
-			rec.CutoverGap = gap
-			e.Message += fmt.Sprintf("; payments could not authenticate for %s (cutover gap, from the first rejection of the old pair to this version)", gap.Round(time.Second))
-			e.Fields["cutover_gap"] = gap.Round(time.Second).String()
+		if gap, ok := pastedGap(st, v, now); ok {
+			rec.OutageStart, rec.CutoverGap = st.FirstRejectedAt, gap
+			e.Message += fmt.Sprintf("; payments could not authenticate for %s (cutover gap, from the first rejection of the old pair to this version)", FormatGap(gap))
+			e.Fields["cutover_gap"] = FormatGap(gap)
 			r.observe.Rotation(s.Name, "external", gap)
 		}
 		c.emit(e)
@@ -310,16 +313,19 @@ func (r *Rotator) adopt(ctx context.Context, c *change, s config.Slot, v awssecr
 // pastedGap is the cutover gap of a pair put into the secret by hand:
 // from the first rejection of the pair it replaced to the version's
 // creation (when the version was noticed, if Secrets Manager gave no
-// date). Zero when no rejection preceded it.
-func pastedGap(st *store.SlotState, v awssecrets.Version, now time.Time) time.Duration {
+// date). ok is false when no rejection preceded it. A creation date just
+// before the first rejection counts as zero: the secret still held the
+// old pair when that probe read it, so the paste came after, and the
+// date is only that precise (whole seconds, from some backends).
+func pastedGap(st *store.SlotState, v awssecrets.Version, now time.Time) (gap time.Duration, ok bool) {
 	if st.Rejections == 0 || st.FirstRejectedAt.IsZero() {
-		return 0
+		return 0, false
 	}
 	end := v.Created
 	if end.IsZero() || end.After(now) {
 		end = now
 	}
-	return max(0, end.Sub(st.FirstRejectedAt))
+	return max(0, end.Sub(st.FirstRejectedAt)), true
 }
 
 // maxBackfill bounds how many older versions are read to date a pair.

@@ -5,6 +5,7 @@ import (
 	"crypto/sha256"
 	"errors"
 	"fmt"
+	"net/http"
 	"slices"
 	"sync"
 	"time"
@@ -485,7 +486,7 @@ func (r *Rotator) written(ctx context.Context, s config.Slot, rot *store.Rotatio
 	rec := store.PairRecord{
 		Slot: s.Name, Fingerprint: rot.NewFingerprint, Mask: rot.NewMask, Environment: string(s.Environment),
 		Born: born, BornSource: source, VersionID: versionID, FirstSeen: rot.StagedAt, Role: store.RoleCurrent, LastAccepted: rot.VerifiedAt,
-		CutoverGap: rot.Gap,
+		OutageStart: rot.OutageStart, CutoverGap: rot.Gap,
 	}
 	c.pairs = append(c.pairs, rec)
 	rot.State = store.RotationDone
@@ -502,9 +503,9 @@ func (r *Rotator) written(ctx context.Context, s config.Slot, rot *store.Rotatio
 	}
 	e := newEvent(event.KeyRotated, now, s, rot.NewMask, rot.NewFingerprint, msg)
 	e.Fields = map[string]string{"rotation": rot.ID, "version_id": versionID}
-	if rot.Gap > 0 {
-		e.Message += fmt.Sprintf("; payments could not authenticate for %s (cutover gap, from the first rejection of the old pair)", rot.Gap.Round(time.Second))
-		e.Fields["cutover_gap"] = rot.Gap.Round(time.Second).String()
+	if !rot.OutageStart.IsZero() {
+		e.Message += fmt.Sprintf("; payments could not authenticate for %s (cutover gap, from the first rejection of the old pair)", FormatGap(rot.Gap))
+		e.Fields["cutover_gap"] = FormatGap(rot.Gap)
 	}
 	e.Resolves = []string{"age", "rotation"}
 	c.emit(e)
@@ -515,6 +516,11 @@ func (r *Rotator) written(ctx context.Context, s config.Slot, rot *store.Rotatio
 	st.Health, st.HealthSince = store.HealthHealthy, now
 	st.Rejections, st.Transients, st.FirstRejectedAt = 0, 0, time.Time{}
 	st.FailingQuiet = false
+	if !rot.VerifiedAt.IsZero() {
+		// The last word on the slot's pair is the verification of this
+		// one, not the rejection of the one it replaced.
+		st.LastProbe = &store.ProbeRecord{At: rot.VerifiedAt, Outcome: string(healthcheck.Healthy), Status: http.StatusOK, Detail: "verification of the staged pair"}
+	}
 	st.Age = ""
 	if k, ok := ageStep(&st, born, now, s.MaxAge, s.WarnBefore); ok {
 		c.emit(r.ageEvent(k, s, rec, now))
@@ -579,8 +585,8 @@ func (r *Rotator) finishInbox(s config.Slot, rot store.Rotation) {
 		res.Outcome, res.Reason, res.At = inbox.Rejected, rot.Reason, rot.RejectedAt
 	case store.RotationWritten, store.RotationWatching, store.RotationDone:
 		res.Outcome, res.VersionID = inbox.Written, rot.VersionID
-		if rot.Gap > 0 {
-			res.Gap = rot.Gap.Round(time.Second).String()
+		if !rot.OutageStart.IsZero() {
+			res.Gap = FormatGap(rot.Gap)
 		}
 	default:
 		return

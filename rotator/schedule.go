@@ -165,7 +165,7 @@ func (s *Scheduler) run(slot string, jitter time.Duration, what string, pass fun
 	}
 	switch err := pass(s.ctx, slot, s.now()); {
 	case err == nil, s.ctx.Err() != nil:
-	case errors.Is(err, ErrBudgetExhausted):
+	case errors.Is(err, ErrNotProbed):
 		s.log.Warn(what+" skipped", "slot", slot, "err", err)
 	default:
 		s.log.Error(what+" failed", "slot", slot, "err", err)

@@ -119,3 +119,16 @@ func FormatAge(d time.Duration) string {
 	}
 	return fmt.Sprintf("%ds", int(d/time.Second))
 }
+
+// FormatGap renders a cutover gap: to the 10 ms below a second (a
+// hand-over made in the planned order takes a fraction of one), to the
+// tenth of a second below a minute, else to the second.
+func FormatGap(d time.Duration) string {
+	switch {
+	case d < time.Second:
+		return max(d, 0).Round(10 * time.Millisecond).String()
+	case d < time.Minute:
+		return d.Round(100 * time.Millisecond).String()
+	}
+	return d.Round(time.Second).String()
+}

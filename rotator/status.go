@@ -128,8 +128,8 @@ func BuildStatus(st *store.Store, cfg *config.Config, now time.Time, next func(s
 					ss.Born, ss.BornSource = timePtr(p.Born), string(p.BornSource)
 					age := now.Sub(p.Born)
 					ss.AgeSeconds, ss.Age = int64(age/time.Second), FormatAge(age)
-					if p.CutoverGap > 0 {
-						ss.CutoverGap = p.CutoverGap.Round(time.Second).String()
+					if !p.OutageStart.IsZero() {
+						ss.CutoverGap = FormatGap(p.CutoverGap)
 					}
 				case p.Role == store.RoleRetired || p.Role == store.RoleRevoked && now.Sub(p.RevokedAt) < revokedShown:
 					ss.Retired = append(ss.Retired, RetiredStatus{
@@ -159,8 +159,8 @@ func rotationStatus(r store.Rotation) *RotationStatus {
 		StagedAt: timePtr(r.StagedAt), WrittenAt: timePtr(r.WrittenAt), DoneAt: timePtr(r.DoneAt),
 		VersionID: r.VersionID, Reason: r.Reason, LastError: r.LastError, Attempts: r.WriteAttempts,
 	}
-	if r.Gap > 0 {
-		rs.CutoverGap = r.Gap.Round(time.Second).String()
+	if !r.OutageStart.IsZero() {
+		rs.CutoverGap = FormatGap(r.Gap)
 	}
 	return rs
 }

@@ -211,7 +211,7 @@ func TestProbeSlot_ManualPasteRecordsTheCutoverGap(t *testing.T) {
 	if err != nil || gap < 39*time.Second || gap > 45*time.Second {
 		t.Fatalf("secret_changed_externally cutover_gap %q, want about 40s (first rejection to the paste)", drift.Fields["cutover_gap"])
 	}
-	if rec := h.pair("payments-live", newPair.Fingerprint()); rec.CutoverGap.Round(time.Second) != gap {
+	if rec := h.pair("payments-live", newPair.Fingerprint()); rec.CutoverGap.Round(100*time.Millisecond) != gap {
 		t.Errorf("pair record gap %s, want %s", rec.CutoverGap, gap)
 	}
 	if st := h.state("payments-live"); st.Health != store.HealthHealthy {
@@ -227,9 +227,10 @@ func TestProbeSlot_FlappingKPayNeverFails(t *testing.T) {
 	var mu sync.Mutex
 	clock := time.Now()
 	now := func() time.Time { mu.Lock(); defer mu.Unlock(); return clock }
-	// A fake clock for the prober: each probe is ten seconds after the
-	// last, so neither the budget nor the cooldown after a timeout holds
-	// the next one back; only the attempt timeouts take real time.
+	// A fake clock for the prober: each probe is minutes after the last,
+	// so neither the budget nor the cooldown after timeouts (at most 2
+	// minutes) holds the next one back; only the attempt timeouts take
+	// real time.
 	p, err := healthcheck.New(healthcheck.Options{BaseURL: h.kpay.URL, Timeout: 120 * time.Millisecond, AttemptTimeout: 60 * time.Millisecond,
 		MaxAttempts: 1, RequestsPerMinute: 6, Now: now})
 	if err != nil {
@@ -248,7 +249,7 @@ func TestProbeSlot_FlappingKPayNeverFails(t *testing.T) {
 	degraded := false
 	for i := range probes {
 		mu.Lock()
-		clock = clock.Add(10 * time.Second)
+		clock = clock.Add(3 * time.Minute)
 		mu.Unlock()
 		if err := h.rot.ProbeSlot(h.ctx, "payments-live", now()); err != nil {
 			t.Fatalf("probe %d: %v", i, err)

@@ -114,11 +114,12 @@ type PairRecord struct {
 	LastAccepted time.Time `json:"last_accepted,omitzero"`
 	// StillValidAt is when old_key_still_valid was last raised.
 	StillValidAt time.Time `json:"still_valid_at,omitzero"`
-	// CutoverGap is how long payments could not authenticate before this
-	// pair was in the secret: from the first rejection of the pair it
-	// replaced to its write (by kpay-rotator, or its version's
-	// CreatedDate when pasted by hand). Zero when no outage was seen.
-	CutoverGap time.Duration `json:"cutover_gap,omitempty"`
+	// OutageStart is the first rejection of the pair this one replaced,
+	// zero when none was seen; CutoverGap is how long payments could not
+	// authenticate from then until this pair was in the secret (written by
+	// kpay-rotator, or its version's CreatedDate when pasted by hand).
+	OutageStart time.Time     `json:"outage_start,omitzero"`
+	CutoverGap  time.Duration `json:"cutover_gap,omitempty"`
 }
 
 // ProbeRecord is one probe of one pair.

@@ -27,7 +27,7 @@ requests_per_minute = 60
 
 [defaults]
 notify            = ["ops"]
-probe_schedule    = "@every 3s"   # a real host uses */5 * * * *
+probe_schedule    = "@every 3s"   # a real host uses "auto": every minute for up to 20 slots
 retired_schedule  = "@every 3s"
 jitter            = "1s"
 failure_threshold = 2
@@ -141,23 +141,59 @@ func run(ctx context.Context, rotatorBin string, keep bool) error {
 		return err
 	}
 
-	step("In the KPay dashboard an admin regenerates the Payments live pair: the old pair dies at once")
-	newLive, err := kp.Regenerate(payments.ID, kpay.Live)
+	step("A planned rotation: kpay-rotator stage first, then regenerate in the dashboard")
+	say("stage opens a rotation of the slot before the pair exists; on a terminal it then")
+	say("prompts (no echo); a script or password manager uses --open, then pipes the pair in")
+	if err := d.show(ctx, "stage", "payments-live", "--open"); err != nil {
+		return err
+	}
+	if err := d.waitStatus(ctx, "the rotation open in the journal", func(s rotator.Status) bool {
+		sl := find(s, "payments-live")
+		return sl != nil && sl.Rotation != nil && sl.Rotation.State == "open"
+	}); err != nil {
+		return err
+	}
+	planned, err := kp.Regenerate(payments.ID, kpay.Live)
 	if err != nil {
 		return err
 	}
-	say("new pair %s; Secrets Manager still holds the dead %s", newLive.Mask(), livePair.Mask())
-	say("sending SIGUSR1 (probe now); failure_threshold = 2 consecutive rejections")
-	d.signal(sigUSR1)
-	if err := d.waitStatus(ctx, "payments-live failing", func(s rotator.Status) bool { return health(s, "payments-live") == "failing" }); err != nil {
+	say("the admin regenerates in the dashboard: new pair %s; the old %s dies at once", planned.Mask(), livePair.Mask())
+	if err := d.waitStatus(ctx, "a probe meeting the dead pair: expected, so no alarm", func(s rotator.Status) bool {
+		sl := find(s, "payments-live")
+		return sl != nil && sl.FailingSince != nil
+	}); err != nil {
 		return err
 	}
 	if err := d.show(ctx, "status"); err != nil {
 		return err
 	}
+	say("the admin pastes the pair (piped here as two lines):")
+	if err := d.showIn(ctx, pairLines(planned), "stage", "payments-live"); err != nil {
+		return err
+	}
+	if err := d.waitStatus(ctx, "the old pair confirmed revoked: rotation complete", func(s rotator.Status) bool {
+		sl := find(s, "payments-live")
+		return sl != nil && sl.Rotation != nil && sl.Rotation.State == "done"
+	}); err != nil {
+		return err
+	}
 
-	step("The admin hands the new pair over: kpay-rotator stage payments-live")
-	say("(on a terminal stage prompts without echo; here the pair is piped in as two lines)")
+	step("An unplanned regeneration: someone regenerates the Payments pair with no rotation open")
+	newLive, err := kp.Regenerate(payments.ID, kpay.Live)
+	if err != nil {
+		return err
+	}
+	say("new pair %s; Secrets Manager still holds the dead %s", newLive.Mask(), planned.Mask())
+	say("the next probe meets the dead pair, a confirmation follows within 2 s: unplanned_revocation")
+	if err := d.waitStatus(ctx, "payments-live failing, revoked outside a rotation", func(s rotator.Status) bool { return health(s, "payments-live") == "failing" }); err != nil {
+		return err
+	}
+	time.Sleep(2 * time.Second) // the alert reaches the chat stand-in (group_wait 1s)
+	if err := d.show(ctx, "status"); err != nil {
+		return err
+	}
+
+	step("Whoever regenerated it hands the new pair over: kpay-rotator stage payments-live")
 	if err := d.showIn(ctx, pairLines(newLive), "stage", "payments-live"); err != nil {
 		return err
 	}
@@ -179,19 +215,29 @@ func run(ctx context.Context, rotatorBin string, keep bool) error {
 	say("another application's pair (refused by the daemon after asking KPay):")
 	_ = d.showIn(ctx, pairLines(otherPair), "stage", "payments-live")
 
-	step("Someone pastes a new Checkout pair into Secrets Manager by hand (outside kpay-rotator)")
+	step("Someone regenerates the Checkout pair and pastes it into Secrets Manager by hand")
 	newTest, err := kp.Regenerate(checkout.ID, kpay.Test)
 	if err != nil {
 		return err
 	}
+	if err := d.waitStatus(ctx, "the dead pair noticed", func(s rotator.Status) bool {
+		sl := find(s, "checkout-test")
+		return sl != nil && sl.FailingSince != nil
+	}); err != nil {
+		return err
+	}
+	time.Sleep(2 * time.Second) // the time it takes to paste into the console
 	if _, err := sm.PutJSON(ctx, "test/checkout/kpay", secretJSON(newTest)); err != nil {
 		return err
 	}
 	d.signal(sigUSR1)
-	if err := d.waitStatus(ctx, "the change noticed, the new pair adopted, the old one confirmed revoked", func(s rotator.Status) bool {
+	if err := d.waitStatus(ctx, "the change noticed, the new pair adopted with its cutover gap, the old one confirmed revoked", func(s rotator.Status) bool {
 		sl := find(s, "checkout-test")
-		return sl != nil && sl.Pair == newTest.Mask() && sl.Health == "healthy" && len(sl.Retired) > 0 && sl.Retired[0].Role == "revoked"
+		return sl != nil && sl.Pair == newTest.Mask() && sl.Health == "healthy" && sl.CutoverGap != "" && len(sl.Retired) > 0 && sl.Retired[0].Role == "revoked"
 	}); err != nil {
+		return err
+	}
+	if err := d.show(ctx, "status"); err != nil {
 		return err
 	}
 
