@@ -9,6 +9,7 @@
 package config
 
 import (
+	"bytes"
 	"crypto/sha256"
 	"encoding/hex"
 	"errors"
@@ -345,7 +346,9 @@ func parse(data []byte, filename string) (*Config, Problems, []inlineSecret) {
 	}
 
 	var raw map[string]any
-	if err := toml.Unmarshal(data, &raw); err != nil {
+	// Editors on Windows may save a byte order mark, which TOML does not
+	// allow but is no reason to refuse the file.
+	if err := toml.Unmarshal(bytes.TrimPrefix(data, []byte("\ufeff")), &raw); err != nil {
 		var de *toml.DecodeError
 		if errors.As(err, &de) {
 			line, _ := de.Position()
@@ -377,6 +380,9 @@ func syntaxMessage(data []byte, line int, de *toml.DecodeError) string {
 	msg := strings.TrimPrefix(de.Error(), "toml: ")
 	// A duplicate key names the key, never its value.
 	if strings.Contains(msg, "already") && strings.Contains(msg, "defined") {
+		if key := de.Key(); len(key) > 1 {
+			msg += " (" + strings.Join(key, ".") + ")"
+		}
 		return msg
 	}
 	if spec, ok := secretAtLine(data, line); ok {

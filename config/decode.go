@@ -3,6 +3,7 @@ package config
 import (
 	"cmp"
 	"fmt"
+	"github.com/pelletier/go-toml/v2"
 	"maps"
 	"slices"
 	"strings"
@@ -404,8 +405,12 @@ func typeName(v any) string {
 		return "a fractional number"
 	case bool:
 		return "a boolean"
-	case time.Time:
+	case time.Time, toml.LocalDateTime:
+		return "a date and time"
+	case toml.LocalDate:
 		return "a date"
+	case toml.LocalTime:
+		return "a time of day"
 	case []map[string]any:
 		return "an array of tables"
 	case []any:

@@ -85,6 +85,10 @@ type Result struct {
 	RetryAfter time.Duration
 	// At is when the probe finished.
 	At time.Time
+	// Queued is how long the probe waited (for a probe slot, the request
+	// budget, a cooldown) before its first request left: the answer
+	// describes the pair as it was that long after the probe began.
+	Queued time.Duration
 }
 
 // Bounds on text taken from KPay. Its messages are one line in practice;

@@ -98,3 +98,16 @@ func TestProber_ProbeUrgent_skipsTheSilencePauseButHonoursRetryAfter(t *testing.
 		t.Errorf("urgent probe waited %v, want the 3s KPay asked for", slept)
 	}
 }
+
+func TestProber_Probe_reportsHowLongItQueued(t *testing.T) {
+	srv, _ := kpayServer(t, healthyLive)
+	clock := newFakeClock()
+	p := newProber(t, srv.URL, Options{RequestsPerMinute: 6, Burst: 1, Timeout: time.Minute}, clock)
+	if res := p.Probe(t.Context(), livePair, liveApp); res.Queued != 0 {
+		t.Errorf("first probe queued %s, want 0", res.Queued)
+	}
+	// The budget holds the next one back 10 s: its answer is that late.
+	if res := p.Probe(t.Context(), livePair, liveApp); res.Outcome != Healthy || res.Queued != 10*time.Second {
+		t.Errorf("second probe: %s, queued %s; want healthy, queued 10s", res.Outcome, res.Queued)
+	}
+}

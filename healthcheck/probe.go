@@ -147,14 +147,19 @@ func (p *Prober) probe(ctx context.Context, pair kpay.Pair, want Expect, urgent 
 		res      Result
 		attempts int
 		lastRA   time.Duration
+		queued   time.Duration
 	)
 	for {
 		if reason, wait, ok := p.admit(pctx, lastStart, urgent); !ok {
 			res = stopped(res, reason, wait)
 			break
 		}
+		if attempts == 0 {
+			queued = p.now().Sub(start)
+		}
 		attempts++
 		res = p.attempt(pctx, ctx, pair, want, red, deadline, mask, attempts)
+		res.Queued = queued
 		if res.RetryAfter > 0 {
 			lastRA = res.RetryAfter
 		}

@@ -58,6 +58,16 @@ func (r *Rotator) pass(ctx context.Context, name string, now time.Time, mode pro
 	if err != nil {
 		return err
 	}
+	if mode != noProbe {
+		// One probe of a slot at a time (schedule, confirmation, pass):
+		// verdicts then land in the order they were asked for, and one in
+		// flight already says what a second would.
+		done, ok := r.probing.TryLock(name)
+		if !ok {
+			return nil
+		}
+		defer done()
+	}
 	st, pair, ok, err := r.track(ctx, s, now)
 	if err != nil || !ok || mode == noProbe {
 		return err
@@ -296,14 +306,21 @@ func (r *Rotator) adopt(ctx context.Context, c *change, s config.Slot, v awssecr
 		if rot, ok := r.activeRotation(s.Name); ok && rot.State == store.RotationOpen {
 			r.cancel(c, s, rot, "the secret was changed outside kpay-rotator while the rotation was open", now)
 		}
-		// A new pair starts a fresh age band and fresh counts. Its health
-		// keeps the previous verdict until the probe in this same pass
-		// speaks: a failing slot that a good pair fixes then says
-		// key_recovered, which closes the alert.
+		// A new pair starts a fresh age band, fresh counts and an unknown
+		// health: its own probes speak for it (a pair pasted with a typo
+		// turns failing and says so). An alert raised for the previous
+		// pair stays open until the new one answers: its first good probe
+		// says key_recovered.
+		if alerted := st.Health == store.HealthDegraded || st.Health == store.HealthFailing && !st.FailingQuiet; alerted {
+			st.Unresolved = true
+		}
+		if st.Health != store.HealthUnknown {
+			st.Health, st.HealthSince = store.HealthUnknown, now
+		}
 		st.Age = ""
 		st.Rejections, st.Transients = 0, 0
 		st.FirstRejectedAt = time.Time{}
-		st.FailingQuiet = false
+		st.FailingQuiet, st.PlannedOutage = false, false
 	}
 	st.Current = fp
 	st.VersionID = v.VersionID
@@ -397,7 +414,10 @@ func (r *Rotator) probeCurrent(ctx context.Context, s config.Slot, st store.Slot
 func (r *Rotator) applyResult(c *change, s config.Slot, rec *store.PairRecord, res healthcheck.Result, now time.Time) {
 	st := c.state
 	// Records carry the pass's clock, not the prober's, so an injected
-	// clock governs every age and window.
+	// clock governs every age and window; moved on by the time the probe
+	// queued (for the budget, say) before asking, to the second, so an
+	// outage starts when KPay first said so.
+	now = now.Add(res.Queued.Truncate(time.Second))
 	res.At = now
 	c.probe, c.probeSlot, c.probeFP = probeRecord(res, now), s.Name, rec.Fingerprint
 	st.LastProbe = c.probe
@@ -418,29 +438,45 @@ func (r *Rotator) applyResult(c *change, s config.Slot, rec *store.PairRecord, r
 		rec.LastAccepted = res.At // a 403 proves the pair authenticated
 	}
 	k, moved := healthStep(st, res, s.FailureThreshold, now)
+	rejected := res.Outcome.IsRejection()
 	phase := noRotation
-	if res.Outcome.IsRejection() || st.FailingQuiet {
+	if rejected || st.FailingQuiet {
 		phase = r.phase(s, now)
 	}
+	if rejected && phase == inRotation {
+		st.PlannedOutage = true
+	}
 	switch {
-	case moved && k == event.KeyFailing && phase != noRotation:
+	case moved && k == event.KeyFailing && phase == inRotation:
 		st.FailingQuiet = true
 		r.log.Info("KPay rejects the current pair during a rotation, as expected; waiting for the new pair",
 			"slot", s.Name, "pair", rec.Mask, "since", st.FirstRejectedAt)
 	case moved && k == event.KeyFailing:
-		c.emit(r.failingEvent(s, st, *rec, res, now, false))
-	case !moved && st.FailingQuiet && st.Health == store.HealthFailing && phase == noRotation:
-		// The rotation that explained the failure ended without
-		// replacing the pair: say it now.
+		// Rejections that began while a rotation was open were planned,
+		// even if the rotation ended (or stalled) before they reached the
+		// threshold: not unplanned_revocation.
+		c.emit(r.failingEvent(s, st, *rec, res, now, st.PlannedOutage, phase == windowStalled))
+		st.Unresolved = false
+	case rejected && st.FailingQuiet && st.Health == store.HealthFailing && phase != inRotation:
+		// The rotation that explained the failure ended, or stalled,
+		// without replacing the pair: say it now.
 		st.FailingQuiet = false
-		c.emit(r.failingEvent(s, st, *rec, res, now, true))
+		c.emit(r.failingEvent(s, st, *rec, res, now, true, false))
 	case moved:
 		c.emit(r.healthEvent(k, s, *rec, res, now))
+		st.Unresolved = st.Unresolved && k != event.KeyRecovered
+	case st.Unresolved && res.Outcome == healthcheck.Healthy:
+		// The pair that replaced an alerted one answers: close the alert.
+		c.emit(r.healthEvent(event.KeyRecovered, s, *rec, res, now))
+		st.Unresolved = false
 	}
 	if st.Health != store.HealthFailing {
 		st.FailingQuiet = false
 	}
-	c.confirm = res.Outcome.IsRejection() && st.Rejections < s.FailureThreshold && phase == noRotation
+	if st.Rejections == 0 {
+		st.PlannedOutage = false
+	}
+	c.confirm = rejected && st.Rejections < s.FailureThreshold && phase != inRotation
 }
 
 // rotationPhase is how far a rotation of the slot is under way.
@@ -451,8 +487,8 @@ const (
 	// inRotation: a window is open or a pair is staged; the current
 	// pair's rejection is expected.
 	inRotation
-	// windowStalled: a window is open past stall_after with no pair;
-	// rotation_stalled speaks for the failure.
+	// windowStalled: a window open past stall_after with no pair is
+	// closed for this purpose (DESIGN §3): rejections alert again.
 	windowStalled
 )
 
@@ -470,24 +506,29 @@ func (r *Rotator) phase(s config.Slot, now time.Time) rotationPhase {
 // failingEvent is the alert for a current pair that reached
 // failure_threshold with no rotation to explain it. A 401 from KPay then
 // means the pair was regenerated or revoked outside a rotation, unless
-// afterRotation: a rotation was open when it failed and ended without a
-// new pair.
-func (r *Rotator) failingEvent(s config.Slot, st *store.SlotState, rec store.PairRecord, res healthcheck.Result, now time.Time, afterRotation bool) event.Event {
+// afterRotation: a rotation was open when the rejections began, and it
+// stalled or ended without a new pair. stalled: a rotation is open but past
+// stall_after, which no longer explains a rejection (DESIGN §3).
+func (r *Rotator) failingEvent(s config.Slot, st *store.SlotState, rec store.PairRecord, res healthcheck.Result, now time.Time, afterRotation, stalled bool) event.Event {
 	since := st.FirstRejectedAt.UTC().Format(time.DateTime + " UTC")
 	k := event.KeyFailing
 	var msg, action string
 	switch res.Outcome {
 	case healthcheck.Rejected:
 		if afterRotation {
-			msg = fmt.Sprintf("%s: KPay rejects the current pair %s (%s) since %s, and the rotation open then ended without a new pair; payments using secret %s fail until a valid pair is in place",
+			msg = fmt.Sprintf("%s: KPay rejects the current pair %s (%s) since %s, during a rotation that has not delivered a new pair (stalled or cancelled); payments using secret %s fail until a valid pair is in place",
 				s.Name, rec.Mask, describe(res), since, s.SecretID)
 			action = fmt.Sprintf("run kpay-rotator stage %s and paste the pair regenerated in the KPay dashboard", s.Name)
 			break
 		}
 		if res.Status == http.StatusUnauthorized {
 			k = event.UnplannedRevocation
-			msg = fmt.Sprintf("%s: KPay rejects the current pair %s (HTTP 401, %s since %s) and no rotation is open: it was regenerated or revoked in the KPay dashboard outside a rotation; payments using secret %s fail now",
-				s.Name, rec.Mask, inARow(st.Rejections), since, s.SecretID)
+			open := "no rotation is open"
+			if stalled {
+				open = "no rotation is under way (one opened with stage stalled without a pair)"
+			}
+			msg = fmt.Sprintf("%s: KPay rejects the current pair %s (HTTP 401, %s since %s) and %s: it was regenerated or revoked in the KPay dashboard outside a rotation; payments using secret %s fail now",
+				s.Name, rec.Mask, inARow(st.Rejections), since, open, s.SecretID)
 			if !rec.LastAccepted.IsZero() {
 				msg += fmt.Sprintf(" (KPay last accepted it at %s)", rec.LastAccepted.UTC().Format(time.DateTime+" UTC"))
 			} else {

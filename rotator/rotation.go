@@ -59,8 +59,8 @@ func (r *Rotator) AdvanceRotations(ctx context.Context, now func() time.Time) er
 			continue
 		}
 		if _, ok := r.slots[name]; !ok {
-			r.log.Warn("a pair is staged for a slot the configuration does not have; remove it or add the slot", "slot", name,
-				"file", inbox.RequestPath(r.cfg.Daemon.InboxDir, name))
+			r.log.Warn("a pair or rotation window is staged for a slot the configuration does not have; remove it or add the slot", "slot", name,
+				"dir", r.cfg.Daemon.InboxDir)
 			continue
 		}
 		names = append(names, name)
@@ -161,6 +161,11 @@ func (r *Rotator) advance(ctx context.Context, s config.Slot, now time.Time) err
 	pair := req.Pair
 
 	if rot.State == store.RotationStaged {
+		if rot.WriteAttempts > 0 && now.Before(rot.LastErrorAt.Add(writeBackoff(rot.WriteAttempts))) {
+			// KPay could not verify it last time: back off, as routine
+			// probes do, rather than knock every few seconds.
+			return nil
+		}
 		ok, err := r.verify(ctx, s, &rot, pair, now)
 		if err != nil || !ok {
 			return err
@@ -187,6 +192,14 @@ func (r *Rotator) noPair(ctx context.Context, s config.Slot, rot store.Rotation,
 		r.cancel(c, s, rot, "kpay-rotator stage was cancelled before a pair was pasted", now)
 		c.confirm = true // a pair regenerated meanwhile is dead: say so soon
 		return r.commit(c)
+	case active && werr == nil && w.ID != rot.ID:
+		// Another stage opened a new rotation over this one.
+		c := &change{slot: s.Name}
+		r.cancel(c, s, rot, "another kpay-rotator stage opened a new rotation", now)
+		if err := r.commit(c); err != nil {
+			return err
+		}
+		active = false
 	case active:
 		return r.windowStall(s, rot, now)
 	case errors.Is(werr, inbox.ErrNoWindow):
@@ -268,9 +281,7 @@ func (r *Rotator) cancel(c *change, s config.Slot, rot store.Rotation, reason st
 	e.Resolves = []string{"rotation"}
 	c.emit(e)
 	r.log.Info("rotation cancelled", "slot", s.Name, "rotation", rot.ID, "reason", reason)
-	if err := inbox.CloseWindow(r.cfg.Daemon.InboxDir, s.Name); err != nil {
-		r.log.Warn("cannot remove the rotation window file", "slot", s.Name, "err", err)
-	}
+	r.closeWindow(s, rot.ID)
 }
 
 func newRotation(s config.Slot, req inbox.Request, now time.Time) store.Rotation {
@@ -306,7 +317,10 @@ func (r *Rotator) leftover(s config.Slot, req inbox.Request) (bool, error) {
 		rot, ok, err = tx.Rotation(s.Name, req.ID)
 		return err
 	})
-	if err != nil || !ok || rot.State.Active() {
+	// A pair pasted for a rotation cancelled meanwhile (a stall, a paste
+	// by hand, stage --cancel elsewhere) is a hand-over all the same: its
+	// rotation wrote nothing, so it starts again under the same id.
+	if err != nil || !ok || rot.State.Active() || rot.State == store.RotationCancelled {
 		return false, err
 	}
 	r.finishInbox(s, rot)
@@ -515,7 +529,8 @@ func (r *Rotator) written(ctx context.Context, s config.Slot, rot *store.Rotatio
 	st.Current, st.VersionID = rot.NewFingerprint, versionID
 	st.Health, st.HealthSince = store.HealthHealthy, now
 	st.Rejections, st.Transients, st.FirstRejectedAt = 0, 0, time.Time{}
-	st.FailingQuiet = false
+	unresolved := st.Unresolved
+	st.FailingQuiet, st.PlannedOutage, st.Unresolved = false, false, false
 	if !rot.VerifiedAt.IsZero() {
 		// The last word on the slot's pair is the verification of this
 		// one, not the rejection of the one it replaced.
@@ -525,7 +540,7 @@ func (r *Rotator) written(ctx context.Context, s config.Slot, rot *store.Rotatio
 	if k, ok := ageStep(&st, born, now, s.MaxAge, s.WarnBefore); ok {
 		c.emit(r.ageEvent(k, s, rec, now))
 	}
-	if prevHealth == store.HealthFailing || prevHealth == store.HealthDegraded {
+	if prevHealth == store.HealthFailing || prevHealth == store.HealthDegraded || unresolved {
 		re := newEvent(event.KeyRecovered, now, s, rec.Mask, rec.Fingerprint, fmt.Sprintf("%s: KPay accepts the current pair %s (just rotated in)", s.Name, rec.Mask))
 		re.Resolves = []string{"health"}
 		c.emit(re)
@@ -596,16 +611,23 @@ func (r *Rotator) finishInbox(s config.Slot, rot store.Rotation) {
 	}
 	failpoint.Hit(FailBeforeInboxDrop)
 	// Only drop the files that belong to this rotation.
-	if w, err := inbox.ReadWindow(dir, s.Name); err == nil && w.ID == rot.ID {
-		if err := inbox.CloseWindow(dir, s.Name); err != nil {
-			r.log.Warn("cannot remove the rotation window file", "slot", s.Name, "err", err)
-		}
-	}
+	r.closeWindow(s, rot.ID)
 	if req, err := inbox.Read(dir, s.Name); err == nil && req.ID != rot.ID {
 		return
 	}
 	if err := inbox.Remove(dir, s.Name); err != nil {
 		r.log.Error("cannot remove the staged pair from the inbox; remove it by hand", "slot", s.Name, "file", inbox.RequestPath(dir, s.Name), "err", err)
+	}
+}
+
+// closeWindow removes slot's window file if it is rotation id's.
+func (r *Rotator) closeWindow(s config.Slot, id string) {
+	dir := r.cfg.Daemon.InboxDir
+	if w, err := inbox.ReadWindow(dir, s.Name); err != nil || w.ID != id {
+		return
+	}
+	if err := inbox.CloseWindow(dir, s.Name); err != nil {
+		r.log.Warn("cannot remove the rotation window file", "slot", s.Name, "err", err)
 	}
 }
 

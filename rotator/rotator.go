@@ -136,12 +136,13 @@ type Rotator struct {
 	sink    Sink
 	log     *slog.Logger
 	locks   *SlotLocks
-	// watching is held while a slot's retired pairs are probed: a
-	// scheduled probe and one a rotation asked for never both go out.
-	watching SlotLocks
-	onCommit func()
-	observe  Observer
-	follow   Followups
+	// watching is held while a slot's retired pairs are probed, probing
+	// while its current pair is: a scheduled probe and one asked for on
+	// demand never both go out.
+	watching, probing SlotLocks
+	onCommit          func()
+	observe           Observer
+	follow            Followups
 }
 
 // New builds a Rotator.

@@ -68,6 +68,7 @@ type RotationStatus struct {
 	StagedAt   *time.Time `json:"staged_at,omitempty"`
 	WrittenAt  *time.Time `json:"written_at,omitempty"`
 	DoneAt     *time.Time `json:"done_at,omitempty"`
+	RejectedAt *time.Time `json:"rejected_at,omitempty"`
 	VersionID  string     `json:"version_id,omitempty"`
 	Reason     string     `json:"reason,omitempty"`
 	LastError  string     `json:"last_error,omitempty"`
@@ -156,7 +157,7 @@ func rotationStatus(r store.Rotation) *RotationStatus {
 	rs := &RotationStatus{
 		ID: r.ID, State: string(r.State), NewPair: r.NewMask, OldPair: r.OldMask,
 		OpenedAt: timePtr(r.Began()), OpenedBy: r.OpenedBy,
-		StagedAt: timePtr(r.StagedAt), WrittenAt: timePtr(r.WrittenAt), DoneAt: timePtr(r.DoneAt),
+		StagedAt: timePtr(r.StagedAt), WrittenAt: timePtr(r.WrittenAt), DoneAt: timePtr(r.DoneAt), RejectedAt: timePtr(r.RejectedAt),
 		VersionID: r.VersionID, Reason: r.Reason, LastError: r.LastError, Attempts: r.WriteAttempts,
 	}
 	if !r.OutageStart.IsZero() {

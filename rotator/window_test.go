@@ -100,11 +100,11 @@ func TestProbeSlot_RejectionIsClassifiedByTheRotation(t *testing.T) {
 		{"window file not journaled yet: expected, no alert", func(h *harness, now time.Time) {
 			h.openWindow("payments-live", now)
 		}, nil},
-		{"window open past stall_after: the stall alert speaks", func(h *harness, now time.Time) {
+		{"window open past stall_after: closed for this, so it alerts", func(h *harness, now time.Time) {
 			h.openWindow("payments-live", now.Add(-10*time.Minute))
 			h.advance("payments-live", now.Add(-10*time.Minute))
 			h.advance("payments-live", now)
-		}, []event.Kind{event.RotationStalled}},
+		}, []event.Kind{event.RotationStalled, event.UnplannedRevocation}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -273,4 +273,130 @@ func TestProbeSlot_FlappingKPayNeverFails(t *testing.T) {
 		}
 	}
 	t.Logf("%d probes, %d requests faulted, by status %v", probes, c.Faults, c.ByStatus)
+}
+
+// A pair pasted into stage after its rotation was cancelled meanwhile (by
+// a stall, a paste by hand, stage --cancel elsewhere) is still taken: it
+// is the pair the admin just regenerated.
+func TestRotation_PairForACancelledWindowIsStillTaken(t *testing.T) {
+	h := newHarness(t, "")
+	now := time.Now()
+	h.probe("payments-live", now)
+	id := h.openWindow("payments-live", now)
+	h.advance("payments-live", now)
+	if err := inbox.CloseWindow(h.inbox, "payments-live"); err != nil {
+		t.Fatal(err)
+	}
+	h.advance("payments-live", now.Add(time.Second)) // cancelled
+	fresh := h.regenerate("payments-live")
+	h.stageFor("payments-live", id, fresh, now.Add(2*time.Second))
+	h.advance("payments-live", now.Add(2*time.Second))
+	if rot := h.rotation("payments-live", id); rot.State != store.RotationWatching {
+		t.Fatalf("rotation = %s, want watching: the late pair must be written", rot.State)
+	}
+	inboxEmpty(t, h.inbox, "payments-live")
+	if !strings.Contains(h.secretValue("payments-live"), fresh.APIKey) {
+		t.Error("the pair pasted after the cancellation is not in the secret")
+	}
+}
+
+// Rejections that began during a rotation are planned, even when the
+// rotation is cancelled before they reach the threshold.
+func TestProbeSlot_RejectionsBegunInARotationAreNeverUnplanned(t *testing.T) {
+	h := newHarness(t, "")
+	now := time.Now()
+	h.probe("payments-live", now)
+	h.openWindow("payments-live", now)
+	h.advance("payments-live", now)
+	h.regenerate("payments-live")
+	h.probe("payments-live", now.Add(10*time.Second)) // one rejection, in the window
+	if err := inbox.CloseWindow(h.inbox, "payments-live"); err != nil {
+		t.Fatal(err)
+	}
+	h.advance("payments-live", now.Add(20*time.Second)) // cancelled; asks to confirm
+	if err := h.rot.ConfirmSlot(h.ctx, "payments-live", now.Add(22*time.Second)); err != nil {
+		t.Fatal(err)
+	}
+	wantKinds(t, h.kinds("payments-live"), event.RotationCancelled, event.KeyFailing)
+	if e := h.events()[len(h.events())-1]; !strings.Contains(e.Message, "during a rotation") {
+		t.Errorf("key_failing message %q does not say the rotation ran out", e.Message)
+	}
+}
+
+// A failure kept quiet during a rotation is said once the rotation ends,
+// on the next rejection; never on a transient answer.
+func TestProbeSlot_QuietFailureIsSaidOnARejectionOnly(t *testing.T) {
+	h := newHarness(t, "")
+	now := time.Now()
+	h.probe("payments-live", now)
+	h.openWindow("payments-live", now)
+	h.advance("payments-live", now)
+	h.regenerate("payments-live")
+	h.probe("payments-live", now.Add(10*time.Second))
+	h.probe("payments-live", now.Add(20*time.Second))
+	if st := h.state("payments-live"); !st.FailingQuiet {
+		t.Fatal("the failure during the window is not quiet")
+	}
+	if err := inbox.CloseWindow(h.inbox, "payments-live"); err != nil {
+		t.Fatal(err)
+	}
+	h.advance("payments-live", now.Add(30*time.Second))
+	h.kpay.Inject(kpayemu.Fault{Kind: kpayemu.FaultStatus, Status: 503, Count: 1})
+	h.probe("payments-live", now.Add(40*time.Second))
+	wantKinds(t, h.kinds("payments-live"), event.RotationCancelled)
+	h.probe("payments-live", now.Add(50*time.Second))
+	wantKinds(t, h.kinds("payments-live"), event.RotationCancelled, event.KeyFailing)
+	if e := h.events()[len(h.events())-1]; e.Fields["status"] != "401" {
+		t.Errorf("key_failing fields %v, want the 401 that said it", e.Fields)
+	}
+}
+
+// A pair pasted by hand over a failing one is judged on its own: a bad
+// paste turns failing and alerts, a good one closes the alert.
+func TestProbeSlot_PastedPairIsJudgedOnItsOwn(t *testing.T) {
+	h := newHarness(t, "")
+	now := time.Now()
+	h.probe("payments-live", now)
+	fresh := h.regenerate("payments-live")
+	h.probe("payments-live", now.Add(10*time.Second))
+	if err := h.rot.ConfirmSlot(h.ctx, "payments-live", now.Add(12*time.Second)); err != nil {
+		t.Fatal(err)
+	}
+	wantKinds(t, h.kinds("payments-live"), event.UnplannedRevocation)
+
+	// A typo'd paste: KPay rejects it too, which is news.
+	typo := kpay.Pair{APIKey: fresh.APIKey, SecretKey: kpay.NewSecret(fresh.SecretKey.Reveal()[:20] + "0000" + fresh.SecretKey.Reveal()[24:])}
+	h.putPair("payments-live", typo)
+	h.probe("payments-live", now.Add(20*time.Second))
+	if err := h.rot.ConfirmSlot(h.ctx, "payments-live", now.Add(22*time.Second)); err != nil {
+		t.Fatal(err)
+	}
+	kinds := h.kinds("payments-live")
+	if last := kinds[len(kinds)-1]; last != event.UnplannedRevocation && last != event.KeyFailing {
+		t.Fatalf("a rejected paste raised %v, want a failing alert for it", kinds)
+	}
+	// The right pair: recovered.
+	h.putPair("payments-live", fresh)
+	h.probe("payments-live", now.Add(30*time.Second))
+	kinds = h.kinds("payments-live")
+	if kinds[len(kinds)-1] != event.KeyRecovered {
+		t.Errorf("events %v, want key_recovered once the pasted pair works", kinds)
+	}
+}
+
+// A stage that opens a new window over an older one replaces it.
+func TestRotation_ANewerWindowReplacesTheOlder(t *testing.T) {
+	h := newHarness(t, "")
+	now := time.Now()
+	h.probe("payments-live", now)
+	first := h.openWindow("payments-live", now)
+	h.advance("payments-live", now)
+	second := h.openWindow("payments-live", now.Add(time.Second))
+	h.advance("payments-live", now.Add(time.Second))
+	if a, b := h.rotation("payments-live", first), h.rotation("payments-live", second); a.State != store.RotationCancelled || b.State != store.RotationOpen {
+		t.Fatalf("first %s, second %s; want cancelled, open", a.State, b.State)
+	}
+	if w, err := inbox.ReadWindow(h.inbox, "payments-live"); err != nil || w.ID != second {
+		t.Errorf("window file %+v, %v; want the second's", w, err)
+	}
 }

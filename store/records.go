@@ -80,6 +80,13 @@ type SlotState struct {
 	// the rotation end without replacing the pair, the next probe raises
 	// key_failing after all.
 	FailingQuiet bool `json:"failing_quiet,omitempty"`
+	// PlannedOutage: the present run of rejections began while a rotation
+	// was open, so it is never an unplanned revocation.
+	PlannedOutage bool `json:"planned_outage,omitempty"`
+	// Unresolved: a failing or degraded alert was raised for a pair since
+	// replaced outside the daemon; the new pair's first good probe says
+	// key_recovered.
+	Unresolved bool `json:"unresolved,omitempty"`
 
 	LastProbe *ProbeRecord `json:"last_probe,omitempty"`
 	NextProbe time.Time    `json:"next_probe,omitzero"`

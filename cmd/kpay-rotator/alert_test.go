@@ -11,6 +11,7 @@ import (
 	"net/http/httptest"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -28,15 +29,16 @@ type hookReceiver struct {
 	down  bool
 	tries map[string]int      // webhook-id → attempts seen
 	kinds map[string][]string // webhook-id → event kinds delivered
-	// arrived is when each kind was first delivered.
-	arrived map[string]time.Time
-	bodies  []string
-	badSig  int
+	// arrived is when each kind was first delivered; arrivals every time.
+	arrived  map[string]time.Time
+	arrivals map[string][]time.Time
+	bodies   []string
+	badSig   int
 }
 
 func newHookReceiver(t testing.TB) (*hookReceiver, string) {
 	key := []byte("0123456789abcdef0123456789abcdef")
-	h := &hookReceiver{key: key, tries: map[string]int{}, kinds: map[string][]string{}, arrived: map[string]time.Time{}}
+	h := &hookReceiver{key: key, tries: map[string]int{}, kinds: map[string][]string{}, arrived: map[string]time.Time{}, arrivals: map[string][]time.Time{}}
 	h.srv = httptest.NewServer(http.HandlerFunc(h.serve))
 	t.Cleanup(h.srv.Close)
 	return h, "whsec_" + base64.StdEncoding.EncodeToString(key)
@@ -77,6 +79,7 @@ func (h *hookReceiver) serve(w http.ResponseWriter, r *http.Request) {
 		if _, ok := h.arrived[e.Kind]; !ok {
 			h.arrived[e.Kind] = time.Now()
 		}
+		h.arrivals[e.Kind] = append(h.arrivals[e.Kind], time.Now())
 	}
 	h.bodies = append(h.bodies, string(body))
 	w.WriteHeader(http.StatusNoContent)
@@ -86,6 +89,13 @@ func (h *hookReceiver) setDown(down bool) {
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	h.down = down
+}
+
+// arrivalsOf is every delivery time of kind.
+func (h *hookReceiver) arrivalsOf(kind string) []time.Time {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	return slices.Clone(h.arrivals[kind])
 }
 
 // firstArrival is when kind was first delivered (zero if never).

@@ -98,7 +98,7 @@ var (
 	descPending = prometheus.NewDesc("kpay_rotator_outbox_pending",
 		"Alerts queued for delivery, per receiver.", []string{"receiver"}, nil)
 	descRotating = prometheus.NewDesc("kpay_rotator_rotation_in_flight",
-		"1 while a staged pair is not yet written, per slot.", []string{"slot"}, nil)
+		"1 while a rotation is open (stage waiting for the pair) or a staged pair is not yet written, per slot.", []string{"slot"}, nil)
 )
 
 // stateCollector reads slot state and the outbox at scrape time.

@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"os/signal"
 	"os/user"
 	"path/filepath"
 	"strings"
@@ -117,6 +118,13 @@ written, 1 when it was rejected (with the reason) or is still pending.`, e.stder
 	}
 
 	tty, interactive := terminal(e)
+	if interactive {
+		// A terminal that hangs up (an SSH session dropped) ends stage as
+		// Ctrl-C does: the rotation it opened is closed, not left open.
+		var stop context.CancelFunc
+		ctx, stop = signal.NotifyContext(ctx, syscall.SIGHUP)
+		defer stop()
+	}
 	if interactive || *open {
 		if !running {
 			fmt.Fprintf(e.stderr, "warning: the daemon is not running: start it before you regenerate (systemctl start kpay-rotator), or the pair waits in %s until it starts\n", dir)
@@ -174,6 +182,14 @@ written, 1 when it was rejected (with the reason) or is still pending.`, e.stder
 			// The rotation stays open: the admin pastes the right pair.
 			fmt.Fprintf(e.stderr, "refused: %s; nothing was staged\npaste the new pair (try %d of %d), or Ctrl-C to cancel\n", res.Reason, try+1, tries)
 			continue
+		}
+		if res.Outcome == inbox.Refused && interactive {
+			// Out of tries: close the rotation this stage opened, so its
+			// rejections are not taken for planned ones.
+			if err := inbox.CloseWindow(dir, slot.Name); err == nil {
+				trigger()
+			}
+			return fmt.Errorf("refused: %s; nothing was staged or written, and the rotation is closed", res.Reason)
 		}
 		return printOutcome(e, slot, res)
 	}

@@ -241,7 +241,11 @@ func rotationNote(r *rotator.RotationStatus, now time.Time) string {
 	case "staged", "verified":
 		note = "in flight since " + ago(*r.StagedAt, now)
 	case "rejected":
-		note = "rejected " + ago(*r.OpenedAt, now)
+		when := r.OpenedAt
+		if r.RejectedAt != nil {
+			when = r.RejectedAt
+		}
+		note = "rejected " + ago(*when, now)
 	case "watching":
 		note = "written " + ago(*r.WrittenAt, now) + "; old pair still accepted"
 	case "done":

@@ -1,0 +1,25 @@
+package config
+
+import (
+	"strings"
+	"testing"
+)
+
+// TestParse_ByteOrderMarkAndDateValues: a file saved with a UTF-8 byte
+// order mark still parses, and TOML dates and times are named as such in
+// messages, not by their Go types.
+func TestParse_ByteOrderMarkAndDateValues(t *testing.T) {
+	if _, err := Parse([]byte("\ufeff[daemon]\nlisten = \"127.0.0.1:9477\"\n"), "c.toml"); err != nil {
+		t.Errorf("a file with a byte order mark: %v", err)
+	}
+	for value, want := range map[string]string{
+		"2026-01-01":          "not a date;",
+		"10:00:00":            "not a time of day;",
+		"2026-01-01T10:00:00": "not a date and time;",
+	} {
+		_, err := Parse([]byte("[defaults]\nmax_age = "+value+"\n"), "c.toml")
+		if err == nil || !strings.Contains(err.Error(), want) || strings.Contains(err.Error(), "toml.") {
+			t.Errorf("max_age = %s: got %v, want a message saying %q", value, err, want)
+		}
+	}
+}
