@@ -171,10 +171,7 @@ func run(ctx context.Context, rotatorBin string, keep bool) error {
 	if err := d.showIn(ctx, pairLines(planned), "stage", "payments-live"); err != nil {
 		return err
 	}
-	if err := d.waitStatus(ctx, "the old pair confirmed revoked: rotation complete", func(s rotator.Status) bool {
-		sl := find(s, "payments-live")
-		return sl != nil && sl.Rotation != nil && sl.Rotation.State == "done"
-	}); err != nil {
+	if err := d.waitStatus(ctx, "the old pair confirmed revoked: rotation complete", rotationDone("payments-live")); err != nil {
 		return err
 	}
 
@@ -197,10 +194,7 @@ func run(ctx context.Context, rotatorBin string, keep bool) error {
 	if err := d.showIn(ctx, pairLines(newLive), "stage", "payments-live"); err != nil {
 		return err
 	}
-	if err := d.waitStatus(ctx, "the old pair confirmed revoked: rotation complete", func(s rotator.Status) bool {
-		sl := find(s, "payments-live")
-		return sl != nil && sl.Rotation != nil && sl.Rotation.State == "done"
-	}); err != nil {
+	if err := d.waitStatus(ctx, "the old pair confirmed revoked: rotation complete", rotationDone("payments-live")); err != nil {
 		return err
 	}
 	if err := d.show(ctx, "status"); err != nil {
@@ -287,6 +281,15 @@ func pairLines(p kpay.Pair) string { return p.APIKey + "\n" + p.SecretKey.Reveal
 
 func secretJSON(p kpay.Pair) string {
 	return fmt.Sprintf(`{"KPAY_API_KEY":%q,"KPAY_SECRET_KEY":%q,"DATABASE_URL":"postgres://payments@db/payments"}`, p.APIKey, p.SecretKey.Reveal())
+}
+
+// rotationDone holds once slot's latest rotation is done: written, and the
+// old pair confirmed revoked.
+func rotationDone(slot string) func(rotator.Status) bool {
+	return func(s rotator.Status) bool {
+		sl := find(s, slot)
+		return sl != nil && sl.Rotation != nil && sl.Rotation.State == "done"
+	}
 }
 
 func health(s rotator.Status, slot string) string {

@@ -29,6 +29,18 @@ func (f *fixture) appendConfig(text string) {
 	}
 }
 
+// startShippedOneSlot runs the daemon with the shipped config and one slot,
+// chat to hook, until the slot is healthy.
+func startShippedOneSlot(t *testing.T) (*fixture, *proc, *hookReceiver, string) {
+	f := newFixture(t)
+	hook, secret := newHookReceiver(t)
+	slot := f.shippedConfig(1, hook, secret)[0]
+	p := f.start()
+	f.waitTracked(1)
+	eventually(t, "healthy", func() bool { return slotOf(f.status(), slot).Health == "healthy" })
+	return f, p, hook, slot
+}
+
 func (f *fixture) waitTracked(n int) {
 	f.t.Helper()
 	eventually(f.t, "every slot tracked", func() bool {
@@ -92,12 +104,7 @@ func TestHandover_StageCostsAtMostTwoKPayRequests(t *testing.T) {
 // rotation is in progress, and the outage is measured from the first
 // rejection.
 func TestHandover_PlannedWindowRaisesNoCriticalAlert(t *testing.T) {
-	f := newFixture(t)
-	hook, secret := newHookReceiver(t)
-	slot := f.shippedConfig(1, hook, secret)[0]
-	p := f.start()
-	f.waitTracked(1)
-	eventually(t, "healthy", func() bool { return slotOf(f.status(), slot).Health == "healthy" })
+	f, p, hook, slot := startShippedOneSlot(t)
 
 	out, errOut, code := f.cli("stage", slot, "--open")
 	if code != 0 || !strings.Contains(out, "regenerate the pair in the KPay dashboard") {
@@ -215,12 +222,7 @@ func TestHandover_UnplannedRegenerationReachesChatWithinTheBound(t *testing.T) {
 // A pair pasted into Secrets Manager by hand ends the outage too, and its
 // cutover gap is measured: first rejection to the new version.
 func TestHandover_ManualPasteRecordsItsCutoverGap(t *testing.T) {
-	f := newFixture(t)
-	hook, secret := newHookReceiver(t)
-	slot := f.shippedConfig(1, hook, secret)[0]
-	p := f.start()
-	f.waitTracked(1)
-	eventually(t, "healthy", func() bool { return slotOf(f.status(), slot).Health == "healthy" })
+	f, p, _, slot := startShippedOneSlot(t)
 	fresh := f.regenerateLive(slot)
 	p.signal(syscall.SIGUSR1)
 	eventually(t, "failing", func() bool { return slotOf(f.status(), slot).Health == "failing" })
