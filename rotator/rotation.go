@@ -41,29 +41,28 @@ func (r *Rotator) AdvanceRotations(ctx context.Context, now func() time.Time) er
 	}
 	var active []string
 	err = r.store.View(func(tx *store.Tx) error {
-		for _, s := range r.cfg.Slots {
-			if _, ok, err := tx.ActiveRotation(s.Name); err != nil {
-				return err
-			} else if ok {
-				active = append(active, s.Name)
-			}
-		}
-		return nil
+		var err error
+		active, err = tx.ActiveSlots()
+		return err
 	})
 	if err != nil {
 		return err
 	}
 	var names []string
-	for _, name := range append(slots, active...) {
-		if slices.Contains(names, name) {
-			continue
-		}
+	for _, name := range slots {
 		if _, ok := r.slots[name]; !ok {
 			r.log.Warn("a pair or rotation window is staged for a slot the configuration does not have; remove it or add the slot", "slot", name,
 				"dir", r.cfg.Daemon.InboxDir)
 			continue
 		}
 		names = append(names, name)
+	}
+	for _, name := range active {
+		// A slot gone from the configuration keeps its journal; it is not
+		// advanced.
+		if _, ok := r.slots[name]; ok && !slices.Contains(names, name) {
+			names = append(names, name)
+		}
 	}
 	if len(names) == 1 { // the usual hand-over: no goroutine to wait for
 		return r.AdvanceRotation(ctx, names[0], now())

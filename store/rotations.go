@@ -132,6 +132,18 @@ func (t *Tx) ActiveRotation(slot string) (Rotation, bool, error) {
 	return t.Rotation(slot, string(id))
 }
 
+// ActiveSlots lists the slots that have an active rotation, from the
+// index alone: what a hand-over pass looks at, whatever the number of
+// slots.
+func (t *Tx) ActiveSlots() ([]string, error) {
+	var out []string
+	err := t.tx.Bucket(bucketActive).ForEach(func(k, _ []byte) error {
+		out = append(out, string(k))
+		return nil
+	})
+	return out, err
+}
+
 // Rotations returns slot's rotations, newest first, up to limit (0: all).
 // Keys are slot NUL id, and ids start with their UTC staging time, so key
 // order within a slot is time order.

@@ -3,6 +3,7 @@ package store_test
 import (
 	"strings"
 	"testing"
+	"time"
 
 	"kpay-rotator/store"
 )
@@ -62,4 +63,29 @@ func TestTx_RotationJournal(t *testing.T) {
 		}
 		return nil
 	})
+}
+
+func TestTx_ActiveSlotsListsOnlyActiveRotations(t *testing.T) {
+	s, _ := openTemp(t, store.Options{})
+	now := time.Date(2026, 11, 28, 12, 0, 0, 0, time.UTC)
+	rots := []store.Rotation{
+		{ID: "rot_a", Slot: "a", State: store.RotationOpen, OpenedAt: now},
+		{ID: "rot_b", Slot: "b", State: store.RotationStaged, StagedAt: now},
+		{ID: "rot_c", Slot: "c", State: store.RotationDone, StagedAt: now},
+	}
+	if err := s.Update(func(tx *store.Tx) error {
+		for _, r := range rots {
+			if err := tx.PutRotation(r); err != nil {
+				return err
+			}
+		}
+		return nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	_ = s.View(func(tx *store.Tx) error { got, _ = tx.ActiveSlots(); return nil })
+	if strings.Join(got, ",") != "a,b" {
+		t.Errorf("ActiveSlots = %v, want [a b]", got)
+	}
 }
