@@ -162,11 +162,10 @@ func TestHandover_UnplannedRegenerationReachesChatWithinTheBound(t *testing.T) {
 	f := newFixture(t)
 	hook, secret := newHookReceiver(t)
 	security, securitySecret := newHookReceiver(t)
-	slots := f.shippedConfig(20, hook, secret, `security_notify = ["security"]`)
+	f.shippedConfig(20, hook, secret, `security_notify = ["security"]`)
 	var extra strings.Builder
 	f.addWebhook("security", security, securitySecret, &extra)
 	f.appendConfig(extra.String())
-	_ = slots
 	f.start()
 	f.waitTracked(20)
 
