@@ -85,6 +85,11 @@ type Result struct {
 	RetryAfter time.Duration
 	// At is when the probe finished.
 	At time.Time
+	// Authenticated: KPay itself answered and its answer proves the keys
+	// authenticated (a /payments/me body, or its JSON error envelope on a
+	// 4xx other than 401, 408 and 429). Nothing else is proof that a pair
+	// still works: a proxy or WAF page is not KPay.
+	Authenticated bool
 	// Queued is how long the probe waited (for a probe slot, the request
 	// budget, a cooldown) before its first request left: the answer
 	// describes the pair as it was that long after the probe began.
@@ -112,17 +117,15 @@ func Classify(status int, header http.Header, body []byte, want Expect) Result {
 
 func classify(status int, header http.Header, body []byte, want Expect, now time.Time, red redactor) Result {
 	res := Result{Status: status}
+	// A verdict on the keys (rejected, or authenticated but refused) is
+	// KPay's only when the body is KPay's JSON error envelope: a 401 or
+	// 403 page from a WAF, a CDN or a proxy never reached KPay (DESIGN §3).
+	msg, kpayBody := envelope(body, status)
 	switch {
 	case status >= 200 && status <= 299:
 		// /me documents 200 only; any 2xx is judged by its body, which is
 		// what says whether the keys are right.
 		return classifyOK(res, body, want, red)
-	case status == http.StatusUnauthorized:
-		res.Outcome = Rejected
-		res.Detail = "KPay rejected the pair with 401: the keys are invalid, revoked, regenerated or mismatched" + kpaySays(body, red)
-	case status == http.StatusForbidden:
-		res.Outcome = Unexpected
-		res.Detail = "KPay answered 403, which proves the keys authenticated but /payments/me should never refuse, so the pair is not counted as rejected" + kpaySays(body, red)
 	case status == http.StatusRequestTimeout:
 		// A 4xx by number, but it means the server gave up waiting for
 		// the request (RFC 9110 §15.5.9): about the connection, not the
@@ -133,14 +136,23 @@ func classify(status int, header http.Header, body []byte, want Expect, now time
 		res.Outcome = Transient
 		res.RetryAfter = parseRetryAfter(header, now)
 		res.Detail = "KPay is rate limiting (429)" + kpaySays(body, red)
+	case status >= 400 && status <= 499 && !kpayBody:
+		res.Outcome = Transient
+		res.Detail = fmt.Sprintf("answer %d %s without KPay's JSON error body (%s): likely a proxy, WAF or CDN in the way, so it says nothing about the keys", status, http.StatusText(status), bodyKind(body))
+	case status == http.StatusUnauthorized:
+		res.Outcome = Rejected
+		res.Detail = "KPay rejected the pair with 401: the keys are invalid, revoked, regenerated or mismatched" + quoted(msg, red)
+	case status == http.StatusForbidden:
+		res.Outcome, res.Authenticated = Unexpected, true
+		res.Detail = "KPay answered 403, which proves the keys authenticated but /payments/me should never refuse, so the pair is not counted as rejected" + quoted(msg, red)
 	case status >= 300 && status <= 399:
 		// Redirects are not followed (see New): Go would forward
 		// X-Secret-Key to wherever they point.
-		res.Outcome = Unexpected
-		res.Detail = fmt.Sprintf("KPay answered %d %s, a redirect, which is not followed so the keys go nowhere else", status, http.StatusText(status))
+		res.Outcome = Transient
+		res.Detail = fmt.Sprintf("KPay answered %d %s, a redirect, which is not followed so the keys go nowhere else; it says nothing about the keys", status, http.StatusText(status))
 	case status >= 400 && status <= 499:
-		res.Outcome = Unexpected
-		res.Detail = fmt.Sprintf("KPay answered %d %s on /payments/me, which says nothing certain about the keys", status, http.StatusText(status)) + kpaySays(body, red)
+		res.Outcome, res.Authenticated = Unexpected, true
+		res.Detail = fmt.Sprintf("KPay answered %d %s on /payments/me, which says nothing certain about the keys", status, http.StatusText(status)) + quoted(msg, red)
 	case status >= 500 && status <= 599:
 		res.Outcome = Transient
 		if status == http.StatusServiceUnavailable {
@@ -155,6 +167,48 @@ func classify(status int, header http.Header, body []byte, want Expect, now time
 		res.Detail = fmt.Sprintf("KPay answered with the status %d, which HTTP does not define", status)
 	}
 	return res
+}
+
+// envelope reports whether body is KPay's JSON error envelope
+// {statusCode, message, error} (kpay-api.md §3.1) for status: a JSON
+// object whose statusCode is status, or that has a message (a string or
+// an array of strings). msg is its message, or its error phrase.
+func envelope(body []byte, status int) (msg string, ok bool) {
+	var env struct {
+		StatusCode *int            `json:"statusCode"`
+		Message    json.RawMessage `json:"message"`
+		Error      json.RawMessage `json:"error"`
+	}
+	if json.Unmarshal(trimBOM(body), &env) != nil {
+		return "", false
+	}
+	message := textOf(env.Message)
+	if env.StatusCode != nil && *env.StatusCode == status || message != "" {
+		if message == "" {
+			message = textOf(env.Error)
+		}
+		return message, true
+	}
+	return "", false
+}
+
+// bodyKind names what came instead of KPay's envelope.
+func bodyKind(body []byte) string {
+	if len(bytes.TrimSpace(body)) == 0 {
+		return "an empty body"
+	}
+	if _, isJSON := errorMessage(body); isJSON {
+		return "JSON of another shape"
+	}
+	return "a body that is not JSON"
+}
+
+// quoted renders KPay's message as the tail of a Detail sentence.
+func quoted(msg string, red redactor) string {
+	if strings.TrimSpace(msg) == "" {
+		return ""
+	}
+	return fmt.Sprintf("; KPay says %q", red.clean(msg, maxMessage))
 }
 
 // meBody is the documented 200 answer of /payments/me (kpay-api.md §2.1).
@@ -213,6 +267,8 @@ func classifyOK(res Result, body []byte, want Expect, red redactor) Result {
 		res.Outcome = Healthy
 		res.Detail = fmt.Sprintf("KPay accepted the pair for application %s %q in %s", res.ApplicationID, res.ApplicationName, res.Environment)
 	}
+	// A decoded /me body, right or wrong, came from KPay with the keys.
+	res.Authenticated = res.Outcome != Transient
 	return res
 }
 

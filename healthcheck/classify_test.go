@@ -72,17 +72,25 @@ func TestClassify(t *testing.T) {
 		{name: "401 message array joined", status: 401, body: `{"statusCode":401,"message":["Clé invalide","environnement incorrect"],"error":"Unauthorized"}`, want: live, outcome: Rejected, detail: []string{`"Clé invalide; environnement incorrect"`}},
 		{name: "401 message array with non-strings", status: 401, body: `{"message":["a",1,null,"b"]}`, want: live, outcome: Rejected, detail: []string{`"a; b"`}},
 		{name: "401 without message uses error", status: 401, body: `{"statusCode":401,"error":"Unauthorized"}`, want: live, outcome: Rejected, detail: []string{`"Unauthorized"`}},
-		{name: "401 empty body", status: 401, body: "", want: live, outcome: Rejected},
-		{name: "401 HTML body", status: 401, body: "<h1>401</h1>", want: live, outcome: Rejected, detail: []string{"not KPay's JSON"}},
 		{name: "401 with a message claiming success", status: 401, body: `{"message":"OK"}`, want: live, outcome: Rejected},
+		{name: "401 statusCode only", status: 401, body: `{"statusCode":401}`, want: live, outcome: Rejected},
 
-		// Other 4xx and 3xx: unexpected, never a rejection.
+		// Not KPay's envelope, whatever the status: no verdict at all.
+		{name: "401 empty body", status: 401, body: "", want: live, outcome: Transient, detail: []string{"without KPay's JSON error body", "an empty body"}},
+		{name: "401 HTML body", status: 401, body: "<h1>401</h1>", want: live, outcome: Transient, detail: []string{"not JSON"}},
+		{name: "401 JSON of another shape", status: 401, body: `{"error":"blocked by policy"}`, want: live, outcome: Transient, detail: []string{"another shape"}},
+		{name: "401 with another status code inside", status: 401, body: `{"statusCode":403}`, want: live, outcome: Transient},
+		{name: "403 HTML from a WAF", status: 403, body: "<html><title>Access denied</title></html>", want: live, outcome: Transient, absent: []string{"Access denied"}},
+		{name: "403 empty", status: 403, body: "", want: live, outcome: Transient},
+		{name: "404 HTML", status: 404, body: "<html>nope</html>", want: live, outcome: Transient, absent: []string{"nope"}},
+		{name: "409 empty", status: 409, want: live, outcome: Transient},
+		{name: "302 redirect", status: 302, header: http.Header{"Location": {"https://elsewhere.example/"}}, want: live, outcome: Transient, detail: []string{"redirect"}},
+
+		// Other 4xx in KPay's envelope: the keys authenticated; unexpected,
+		// never a rejection.
 		{name: "403", status: 403, body: `{"statusCode":403,"message":"Forbidden resource","error":"Forbidden"}`, want: live, outcome: Unexpected, detail: []string{"403", "Forbidden resource"}},
 		{name: "404", status: 404, body: `{"statusCode":404,"message":"Cannot GET /api/v1/payments/me","error":"Not Found"}`, want: live, outcome: Unexpected, detail: []string{"404 Not Found"}},
-		{name: "404 HTML", status: 404, body: "<html>nope</html>", want: live, outcome: Unexpected, absent: []string{"nope"}},
 		{name: "400", status: 400, body: `{"message":["property x should not exist"]}`, want: live, outcome: Unexpected},
-		{name: "409", status: 409, want: live, outcome: Unexpected},
-		{name: "302 redirect", status: 302, header: http.Header{"Location": {"https://elsewhere.example/"}}, want: live, outcome: Unexpected, detail: []string{"redirect"}},
 
 		// Transient: says nothing about the keys.
 		{name: "408", status: 408, want: live, outcome: Transient},
@@ -145,6 +153,7 @@ func TestClassify_reportsEverythingKPaySaid(t *testing.T) {
 		ApplicationName: "Boutique Éclair",
 		CompanyID:       company,
 		Detail:          got.Detail,
+		Authenticated:   true,
 	}
 	if got != want {
 		t.Errorf("got %+v, want %+v", got, want)
@@ -204,4 +213,31 @@ func quoteJSON(s string) string {
 	}
 	b.WriteByte('"')
 	return b.String()
+}
+
+// Only KPay's own answers prove the keys authenticated: what a retired
+// pair's "still works" and a current pair's last acceptance rest on.
+func TestClassify_authenticatedOnlyByKPay(t *testing.T) {
+	tests := []struct {
+		status int
+		body   string
+		want   bool
+	}{
+		{200, meJSON("PRODUCTION", appID, "Shop"), true},
+		{200, meJSON("TEST", appID, "Shop"), true},       // wrong environment, but KPay answered
+		{200, meJSON("PRODUCTION", otherApp, "X"), true}, // another application
+		{200, "<html>ok</html>", false},
+		{403, `{"statusCode":403,"message":"Forbidden resource"}`, true},
+		{403, "<html>denied</html>", false},
+		{403, "", false},
+		{401, `{"statusCode":401,"message":"Invalid API credentials"}`, false},
+		{429, `{"statusCode":429,"message":"Too Many Requests"}`, false},
+		{302, "", false},
+		{500, `{"statusCode":500,"message":"x"}`, false},
+	}
+	for _, tt := range tests {
+		if got := Classify(tt.status, nil, []byte(tt.body), liveApp).Authenticated; got != tt.want {
+			t.Errorf("%d %q: authenticated %v, want %v", tt.status, tt.body, got, tt.want)
+		}
+	}
 }

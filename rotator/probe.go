@@ -434,8 +434,9 @@ func (r *Rotator) applyResult(c *change, s config.Slot, rec *store.PairRecord, r
 			st.ApplicationName = res.ApplicationName
 			st.CompanyID = res.CompanyID
 		}
-	case healthcheck.Unexpected:
-		rec.LastAccepted = res.At // a 403 proves the pair authenticated
+	}
+	if res.Authenticated {
+		rec.LastAccepted = res.At // KPay's 403 proves the pair authenticated, too
 	}
 	k, moved := healthStep(st, res, s.FailureThreshold, now)
 	rejected := res.Outcome.IsRejection()
@@ -542,9 +543,16 @@ func (r *Rotator) failingEvent(s config.Slot, st *store.SlotState, rec store.Pai
 	case healthcheck.WrongEnvironment:
 		msg = fmt.Sprintf("%s: KPay rejects the current pair %s (%s, %s since %s); payments using secret %s fail until a valid pair is in place", s.Name, rec.Mask, describe(res), inARow(st.Rejections), since, s.SecretID)
 		action = fmt.Sprintf("put a %s pair in secret %s: run kpay-rotator stage %s and paste a %s pair from the KPay dashboard", s.Environment, s.SecretID, s.Name, s.Environment)
-	default:
-		msg = fmt.Sprintf("%s: KPay rejects the current pair %s (%s, %s since %s); payments using secret %s fail until a valid pair is in place", s.Name, rec.Mask, describe(res), inARow(st.Rejections), since, s.SecretID)
-		action = fmt.Sprintf("the pair belongs to another KPay application: run kpay-rotator stage %s and paste a pair of the right application from the dashboard", s.Name)
+	default: // WrongApplication
+		// The pair works, for another application: payments do not
+		// fail, they go to that application's account.
+		msg = fmt.Sprintf("%s: the pair %s in secret %s belongs to another KPay application (%s %q), not this slot's (%s): payments using the secret now go to that application's account (%s since %s)",
+			s.Name, rec.Mask, s.SecretID, res.ApplicationID, res.ApplicationName, orDash(st.ApplicationID), inARow(st.Rejections), since)
+		action = fmt.Sprintf("hand this application's pair over: kpay-rotator stage %s", s.Name)
+		if prev, ok := r.previousPair(s.Name); ok && prev.VersionID != "" && st.VersionID != "" {
+			action = fmt.Sprintf("if it was pasted by mistake, put back the previous version, whose pair %s is this slot's and still works: aws secretsmanager update-secret-version-stage --secret-id %s --version-stage AWSCURRENT --move-to-version-id %s --remove-from-version-id %s; else hand this application's pair over: kpay-rotator stage %s",
+				prev.Mask, s.SecretID, prev.VersionID, st.VersionID, s.Name)
+		}
 	}
 	e := newEvent(k, now, s, rec.Mask, rec.Fingerprint, msg)
 	e.Action = action
@@ -554,6 +562,23 @@ func (r *Rotator) failingEvent(s config.Slot, st *store.SlotState, rec store.Pai
 		e.Fields["status"] = strconv.Itoa(res.Status)
 	}
 	return e
+}
+
+// previousPair is the pair the current one replaced, while it is retired
+// (watched, still accepted by KPay as far as is known).
+func (r *Rotator) previousPair(slot string) (store.PairRecord, bool) {
+	var out store.PairRecord
+	var ok bool
+	_ = r.store.View(func(tx *store.Tx) error {
+		pairs, err := tx.Pairs(slot)
+		for _, p := range pairs { // oldest first: the last retired wins
+			if p.Role == store.RoleRetired {
+				out, ok = p, true
+			}
+		}
+		return err
+	})
+	return out, ok
 }
 
 // inARow says how many probes in a row rejected the pair.

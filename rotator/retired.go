@@ -103,21 +103,37 @@ func (r *Rotator) probeRetired(ctx context.Context, s config.Slot, p store.PairR
 			e.Fields = map[string]string{"rotation": rot.ID}
 			c.events[len(c.events)-1] = e
 		}
-	case res.Status >= 200 && res.Status < 300 || res.Outcome == healthcheck.Unexpected:
-		// Any authenticated answer means the old pair still works.
+	case res.Authenticated:
+		// KPay's own answer, of any kind that proves the keys
+		// authenticated: the old pair still works. A 403 page from a WAF
+		// proves nothing (DESIGN §3).
 		p.LastAccepted = res.At
 		if now.Sub(p.RetiredAt) >= s.RevokeGrace && (p.StillValidAt.IsZero() || now.Sub(p.StillValidAt) >= s.RevokeGrace) {
 			p.StillValidAt = now
-			e := newEvent(event.OldKeyStillValid, now, s, p.Mask, p.Fingerprint, fmt.Sprintf(
-				"%s: the retired pair %s still works %s after it was retired (revoke_grace %s): whoever holds it can still move money",
-				s.Name, p.Mask, FormatAge(now.Sub(p.RetiredAt)), formatDays(s.RevokeGrace)))
-			e.Action = "revoke the old pair in the KPay dashboard (Applications screen)"
-			e.Condition = "retired:" + p.Fingerprint
-			c.emit(e)
+			c.emit(r.stillValidEvent(s, p, now))
 		}
 	}
 	c.pairs = append(c.pairs, p)
 	return r.commit(c)
+}
+
+// stillValidEvent says the retired pair p still works. When the current
+// pair belongs to another application, p is the slot's only right pair:
+// revoking it would be the worst advice.
+func (r *Rotator) stillValidEvent(s config.Slot, p store.PairRecord, now time.Time) event.Event {
+	msg := fmt.Sprintf("%s: the retired pair %s still works %s after it was retired (revoke_grace %s): whoever holds it can still move money",
+		s.Name, p.Mask, FormatAge(now.Sub(p.RetiredAt)), formatDays(s.RevokeGrace))
+	action := "revoke the old pair in the KPay dashboard (Applications screen)"
+	st, err := r.loadState(s)
+	if err == nil && st.LastProbe != nil && st.LastProbe.Outcome == string(healthcheck.WrongApplication) {
+		msg = fmt.Sprintf("%s: the retired pair %s still works and is this slot's application's pair, while the one now in secret %s belongs to another application",
+			s.Name, p.Mask, s.SecretID)
+		action = "do not revoke it: put it back (see the alert about the current pair) or hand this application's pair over with kpay-rotator stage " + s.Name
+	}
+	e := newEvent(event.OldKeyStillValid, now, s, p.Mask, p.Fingerprint, msg)
+	e.Action = action
+	e.Condition = "retired:" + p.Fingerprint
+	return e
 }
 
 // watchingRotation finds the rotation that retired the pair fp.

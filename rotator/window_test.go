@@ -400,3 +400,100 @@ func TestRotation_ANewerWindowReplacesTheOlder(t *testing.T) {
 		t.Errorf("window file %+v, %v; want the second's", w, err)
 	}
 }
+
+// Only KPay's own answer proves a pair alive or dead: a 403 page from a
+// WAF in front of KPay says nothing about a retired pair, KPay's 403 does
+// (DESIGN §3), and an HTML 401 never rejects a current or staged pair.
+func TestProbe_OnlyKPayShapedAnswersAreVerdicts(t *testing.T) {
+	t.Run("retired pair", func(t *testing.T) {
+		h := newHarness(t, "")
+		now := time.Now()
+		h.probe("payments-live", now)
+		other := h.kpay.CreateApplication("other")
+		otherPair, _ := h.kpay.Pair(other.ID, kpay.Live)
+		h.putPair("payments-live", otherPair) // the old pair stays valid
+		h.probe("payments-live", now.Add(time.Minute))
+		old := h.events()[0].Fields["previous_pair"]
+		h.kpay.Inject(kpayemu.Fault{Kind: kpayemu.FaultNonJSON, Status: 403, Count: 1})
+		if err := h.rot.ProbeRetired(h.ctx, "payments-live", now.Add(25*time.Hour)); err != nil {
+			t.Fatal(err)
+		}
+		for _, k := range h.kinds("payments-live") {
+			if k == event.OldKeyStillValid {
+				t.Fatalf("a WAF's 403 page made %s 'still valid'", old)
+			}
+		}
+		h.kpay.Inject(kpayemu.Fault{Kind: kpayemu.FaultForbidden, Count: 1})
+		if err := h.rot.ProbeRetired(h.ctx, "payments-live", now.Add(26*time.Hour)); err != nil {
+			t.Fatal(err)
+		}
+		kinds := h.kinds("payments-live")
+		if kinds[len(kinds)-1] != event.OldKeyStillValid {
+			t.Errorf("KPay's own 403 did not count as proof of life: %v", kinds)
+		}
+	})
+	t.Run("current pair", func(t *testing.T) {
+		h := newHarness(t, "")
+		now := time.Now()
+		h.probe("payments-live", now)
+		h.kpay.Inject(kpayemu.Fault{Kind: kpayemu.FaultNonJSON, Status: 401, Count: 2})
+		h.probe("payments-live", now.Add(time.Minute))
+		h.probe("payments-live", now.Add(2*time.Minute))
+		if st := h.state("payments-live"); st.Health == store.HealthFailing || st.Rejections != 0 {
+			t.Errorf("HTML 401s counted as rejections: %s, %d rejections", st.Health, st.Rejections)
+		}
+	})
+	t.Run("staged pair", func(t *testing.T) {
+		h := newHarness(t, "")
+		now := time.Now()
+		h.probe("payments-live", now)
+		fresh := h.regenerate("payments-live")
+		h.kpay.Inject(kpayemu.Fault{Kind: kpayemu.FaultNonJSON, Status: 401, APIKey: fresh.APIKey, Count: 1})
+		id := h.stage("payments-live", fresh, now)
+		h.advance("payments-live", now)
+		if rot := h.rotation("payments-live", id); rot.State != store.RotationStaged {
+			t.Fatalf("a staged pair met an HTML 401: %s, want still staged", rot.State)
+		}
+		h.advance("payments-live", now.Add(time.Minute)) // past the back-off
+		if rot := h.rotation("payments-live", id); rot.State != store.RotationWatching {
+			t.Errorf("after KPay answered: %s, want written and watching", rot.State)
+		}
+	})
+}
+
+// Another application's pair pasted by hand: the alert says payments go
+// to that application (they do not fail), points at the previous version,
+// and never tells anyone to revoke the slot's own, still working pair.
+func TestProbeSlot_AnotherApplicationsPairPastedByHand(t *testing.T) {
+	h := newHarness(t, "")
+	now := time.Now()
+	h.probe("payments-live", now)
+	other := h.kpay.CreateApplication("Someone else")
+	otherPair, _ := h.kpay.Pair(other.ID, kpay.Live)
+	h.putPair("payments-live", otherPair)
+	h.probe("payments-live", now.Add(time.Minute))
+	if err := h.rot.ConfirmSlot(h.ctx, "payments-live", now.Add(time.Minute+2*time.Second)); err != nil {
+		t.Fatal(err)
+	}
+	var failing event.Event
+	for _, e := range h.events() {
+		if e.Kind == event.KeyFailing {
+			failing = e
+		}
+	}
+	for _, want := range []string{"belongs to another KPay application", other.ID, "now go to that application"} {
+		if !strings.Contains(failing.Message, want) {
+			t.Errorf("key_failing message %q lacks %q", failing.Message, want)
+		}
+	}
+	if strings.Contains(failing.Message, " fail") || !strings.Contains(failing.Action, "update-secret-version-stage") {
+		t.Errorf("key_failing says payments fail, or does not say how to put the previous version back: %q / %q", failing.Message, failing.Action)
+	}
+	if err := h.rot.ProbeRetired(h.ctx, "payments-live", now.Add(25*time.Hour)); err != nil {
+		t.Fatal(err)
+	}
+	e := h.events()[len(h.events())-1]
+	if e.Kind != event.OldKeyStillValid || strings.Contains(e.Action, "revoke the old pair") || !strings.Contains(e.Action, "do not revoke") {
+		t.Errorf("about the slot's own pair: %s, action %q; want old_key_still_valid that says not to revoke it", e.Kind, e.Action)
+	}
+}
