@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"math"
+	"net"
 	"net/http"
 	"net/url"
 	"strconv"
@@ -225,6 +226,10 @@ func SafeURL(u *url.URL) string {
 
 // ParseURL parses a loaded webhook URL. Its error never quotes the URL,
 // not even in part (url.Parse's errors do), and names where it came from.
+// The URL must be https unless its host is loopback: a webhook URL (and
+// the token in it) and the signed alert would otherwise cross the network
+// in clear. Inline URLs, files, environment variables and credentials all
+// meet this same rule, at start and at every send.
 func ParseURL(s kpay.Secret, from string) (*url.URL, error) {
 	u, err := url.Parse(s.Reveal())
 	switch {
@@ -235,7 +240,28 @@ func ParseURL(s kpay.Secret, from string) (*url.URL, error) {
 	case u.Host == "":
 		return nil, fmt.Errorf("the URL in %s has no host", from)
 	}
+	if err := CheckTransport(u, "the URL in "+from); err != nil {
+		return nil, err
+	}
 	return u, nil
+}
+
+// CheckTransport refuses plain http to a host that is not loopback
+// (127.0.0.0/8, ::1, localhost): what names u is said in the error.
+func CheckTransport(u *url.URL, what string) error {
+	if strings.EqualFold(u.Scheme, "https") || IsLoopback(u.Hostname()) {
+		return nil
+	}
+	return fmt.Errorf("%s uses plain http to %s, which is not a loopback host: the credential and the alert would cross the network in clear; use https", what, u.Hostname())
+}
+
+// IsLoopback reports whether host is a loopback address or localhost.
+func IsLoopback(host string) bool {
+	if strings.EqualFold(strings.TrimSuffix(host, "."), "localhost") {
+		return true
+	}
+	ip := net.ParseIP(host)
+	return ip != nil && ip.IsLoopback()
 }
 
 // ParseRetryAfter reads a Retry-After value: delay seconds (Discord sends
@@ -283,8 +309,11 @@ func LoadURL(ref SecretRef) (*url.URL, *Redactor, error) {
 }
 
 // Unsendable is the Result of an attempt that never left the process
-// because the receiver's own credential is missing or malformed. It is
-// final: retrying cannot fix a file, and the person who can needs to hear.
+// because the receiver's own credential is missing, unreadable or
+// malformed (a file being replaced, a plain-http URL). It is retried: a
+// file is fixed in place, and an alert the outbox accepted is never
+// dropped for a local failure; max_delivery_age and the fallback decide
+// its end, and notifier_failing tells people meanwhile.
 func Unsendable(red *Redactor, err error) Result {
-	return Result{Detail: red.Line(err.Error())}
+	return Result{Retry: true, Detail: red.Line(err.Error())}
 }

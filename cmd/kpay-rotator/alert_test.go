@@ -254,7 +254,7 @@ url_file = %q
 		t.Errorf("receiver got %d test messages, want 1", got)
 	}
 	stdout, stderr, code = f.cli("notify-test")
-	if code != 1 || !strings.Contains(stdout, "broken: refused") || !strings.Contains(stdout, "missing.url") {
+	if code != 1 || !strings.Contains(stdout, "broken: not sent") || !strings.Contains(stdout, "missing.url") {
 		t.Errorf("notify-test with a broken notifier: exit %d\n%s%s", code, stdout, stderr)
 	}
 	if _, stderr, code := f.cli("notify-test", "nope"); code != 2 || !strings.Contains(stderr, `unknown notifier "nope"`) {

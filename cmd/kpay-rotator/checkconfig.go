@@ -2,15 +2,20 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 )
 
 func cmdCheckConfig(_ context.Context, e *env, args []string) error {
 	fs, c := newFlagSet("check-config", "[--config FILE]", `
 Validate a configuration file: syntax, unknown keys, durations, cron
-schedules, names, URLs and file permissions. Prints every problem with its
-file and line, and exits 78 if there is any; exits 0 and prints a summary
-otherwise. systemd runs it before starting the daemon (ExecStartPre).`, e.stderr)
+schedules, names, URLs and file permissions, and read every notifier's
+credential files to check them as a send would (https unless loopback,
+token and signing-secret formats). Prints every problem with its file and
+line, and exits 78 if there is any; exits 0 and prints a summary
+otherwise. A systemd credential or environment variable it cannot see
+from here is a warning. systemd runs it before starting the daemon
+(ExecStartPre).`, e.stderr)
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
@@ -20,6 +25,13 @@ otherwise. systemd runs it before starting the daemon (ExecStartPre).`, e.stderr
 	cfg, err := loadConfig(c)
 	if err != nil {
 		return err
+	}
+	warnings, errs := checkCredentials(cfg)
+	for _, w := range warnings {
+		fmt.Fprintf(e.stderr, "warning: %s\n", w)
+	}
+	if len(errs) > 0 {
+		return fmt.Errorf("%w: %s: %v", errConfig, cfg.Path, errors.Join(errs...))
 	}
 	fmt.Fprintf(e.stdout, "%s: ok (%d slots, %d notifiers)\n", cfg.Path, len(cfg.Slots), len(cfg.Notifiers))
 	return nil

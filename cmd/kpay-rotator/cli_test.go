@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"context"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -22,6 +23,18 @@ func TestCLI_ExitCodesAndHelp(t *testing.T) {
 	bad := filepath.Join(dir, "bad.toml")
 	os.WriteFile(good, []byte("[daemon]\nstate_dir = \"state\"\n[[slot]]\nname = \"a\"\nenvironment = \"test\"\nsecret_id = \"s\"\n"), 0o600)
 	os.WriteFile(bad, []byte("[[slot]]\nname = \"a\"\nenvironment = \"prod\"\nsecret_id = \"s\"\nmax_age = \"3 weeks\"\n"), 0o600)
+	// Notifier credentials are read and judged by check-config too.
+	notifier := func(name, source string) string {
+		p := filepath.Join(dir, name+".toml")
+		os.WriteFile(p, []byte("[daemon]\nstate_dir = \"state\"\n[[notifier]]\nname = \"ops\"\ntype = \"slack\"\n"+source+"\n"), 0o600)
+		return p
+	}
+	plainURL := filepath.Join(dir, "plain.url")
+	os.WriteFile(plainURL, []byte("http://hooks.example.net/services/T/B/token-xyz\n"), 0o600)
+	missing := notifier("missing", fmt.Sprintf("url_file = %q", filepath.Join(dir, "gone.url")))
+	plain := notifier("plain", fmt.Sprintf("url_file = %q", plainURL))
+	credential := notifier("credential", `url_credential = "slack-ops"`)
+	t.Setenv("CREDENTIALS_DIRECTORY", "")
 	tests := []struct {
 		name   string
 		args   []string
@@ -40,6 +53,9 @@ func TestCLI_ExitCodesAndHelp(t *testing.T) {
 		{"bad config lists every problem", []string{"check-config", "--config", bad}, exitConfig, nil, []string{"bad.toml:3", "environment", "bad.toml:5", "max_age"}},
 		{"missing config", []string{"check-config", "--config", filepath.Join(dir, "none.toml")}, exitConfig, nil, []string{"does not exist", "--config"}},
 		{"status before first run", []string{"status", "--config", good}, exitOK, []string{"has not run yet", "a  "}, nil},
+		{"missing url_file", []string{"check-config", "--config", missing}, exitConfig, nil, []string{"notifier[ops]", filepath.Join(dir, "gone.url"), "no such file"}},
+		{"url_file with plain http", []string{"check-config", "--config", plain}, exitConfig, nil, []string{"notifier[ops]", "plain http", "hooks.example.net"}},
+		{"credential outside the service is a warning", []string{"check-config", "--config", credential}, exitOK, []string{"ok"}, []string{"warning: notifier[ops]", "CREDENTIALS_DIRECTORY"}},
 		{"version", []string{"version"}, exitOK, []string{"kpay-rotator ", "go: go1."}, nil},
 	}
 	for _, tt := range tests {

@@ -297,6 +297,15 @@ func (d *daemon) build(ctx context.Context, cfg *config.Config, prev *generation
 	if err != nil {
 		return nil, err
 	}
+	// Credentials are read at every send; what cannot be sent with now is
+	// said now, without refusing to start (probing matters more).
+	warnings, errs := checkCredentials(cfg)
+	for _, w := range warnings {
+		d.log.Info("notifier credential not checked here", "detail", w)
+	}
+	for _, err := range errs {
+		d.log.Error("alerts cannot be sent through this notifier until its credential is fixed; they are kept and retried", "err", err)
+	}
 	g.outbox, err = outbox.New(outbox.Options{Store: d.store, Receivers: rcvs, Routes: routes(cfg), Now: d.now, Logger: d.log,
 		OnResult: d.metrics.notification})
 	if err != nil {

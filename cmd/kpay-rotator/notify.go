@@ -42,10 +42,7 @@ func secretRef(s config.SecretSource) notifier.SecretRef {
 func buildReceivers(cfg *config.Config) ([]outbox.Receiver, error) {
 	var out []outbox.Receiver
 	for _, n := range cfg.Notifiers {
-		r, err := receivers.Build(receivers.Spec{
-			Name: n.Name, Type: n.Type, ChatID: n.ChatID,
-			URL: secretRef(n.URL), Token: secretRef(n.Token), SigningSecret: secretRef(n.Secret),
-		})
+		r, err := receivers.Build(receiverSpec(n))
 		if err != nil {
 			return nil, fmt.Errorf("%w: notifier %s: %v", errConfig, n.Name, err)
 		}
@@ -59,7 +56,23 @@ func buildReceivers(cfg *config.Config) ([]outbox.Receiver, error) {
 	return out, nil
 }
 
-// routes maps a slot to its notify list.
+func receiverSpec(n config.Notifier) receivers.Spec {
+	return receivers.Spec{
+		Name: n.Name, Type: n.Type, ChatID: n.ChatID,
+		URL: secretRef(n.URL), Token: secretRef(n.Token), SigningSecret: secretRef(n.Secret),
+	}
+}
+
+// checkCredentials reads every notifier's credentials now and checks them
+// as a send would (receivers.Check).
+func checkCredentials(cfg *config.Config) (warnings []string, errs []error) {
+	for _, n := range cfg.Notifiers {
+		w, e := receivers.Check(receiverSpec(n))
+		warnings, errs = append(warnings, w...), append(errs, e...)
+	}
+	return warnings, errs
+}
+
 // routes sends a slot's events to its notify list, and security events
 // (a possible compromise) to its security_notify list too.
 func routes(cfg *config.Config) func(event.Event) []string {
@@ -147,6 +160,12 @@ func printTests(w io.Writer, results []notifyTestResult) error {
 			continue
 		}
 		failed++
+		if r.Status == 0 {
+			// Nothing reached the platform: a local credential problem,
+			// or the network.
+			fmt.Fprintf(w, "%s: not sent: %s (the daemon keeps such alerts and retries them)\n", r.Notifier, r.Detail)
+			continue
+		}
 		verdict := "refused, not retryable: fix the notifier's configuration"
 		if r.Retry {
 			verdict = "failed, retryable (the daemon would retry)"

@@ -6,10 +6,12 @@ package receivers
 
 import (
 	"fmt"
+	"os"
 	"slices"
 	"strings"
 	"time"
 
+	"kpay-rotator/kpay"
 	"kpay-rotator/notifier"
 	"kpay-rotator/notifier/discord"
 	"kpay-rotator/notifier/googlechat"
@@ -119,4 +121,60 @@ func (s Spec) check() error {
 		return fmt.Errorf("a %s receiver does not use %s; remove it", s.Type, strings.Join(unused, ", "))
 	}
 	return nil
+}
+
+// Check reads s's credentials now, where it can, and checks each as a send
+// would (URL rule, token and signing-secret format): check-config runs it,
+// and the daemon logs it at start and reload. A file that cannot be read,
+// or a value a send would refuse, is an error naming the source. A systemd
+// credential asked for outside the service, or an environment variable not
+// set here, is only a warning: either may exist only where the daemon runs,
+// and is checked at every send.
+func Check(s Spec) (warnings []string, errs []error) {
+	parseURL := func(v kpay.Secret, from string) error { _, err := notifier.ParseURL(v, from); return err }
+	type source struct {
+		ref   notifier.SecretRef
+		check func(kpay.Secret, string) error
+	}
+	var sources []source
+	switch s.Type {
+	case "telegram":
+		sources = []source{{s.Token, telegram.CheckToken}}
+	case "webhook":
+		sources = []source{{s.URL, parseURL}, {s.SigningSecret, func(v kpay.Secret, from string) error { _, err := webhook.SigningKey(v, from); return err }}}
+	case "teams":
+		sources = []source{{s.URL, func(v kpay.Secret, from string) error { _, err := teams.ParseURL(v, from); return err }}}
+	default:
+		sources = []source{{s.URL, parseURL}}
+	}
+	for _, src := range sources {
+		if src.ref == nil {
+			continue
+		}
+		v, err := src.ref.Load()
+		switch {
+		case err != nil && elsewhere(src.ref):
+			warnings = append(warnings, fmt.Sprintf("notifier[%s]: %v; it is checked at every send", s.Name, err))
+		case err != nil:
+			errs = append(errs, fmt.Errorf("notifier[%s]: %w", s.Name, err))
+		default:
+			if err := src.check(v, src.ref.Describe()); err != nil {
+				errs = append(errs, fmt.Errorf("notifier[%s]: %w", s.Name, err))
+			}
+		}
+	}
+	return warnings, errs
+}
+
+// elsewhere reports whether ref may be readable only where the daemon
+// runs: a systemd credential outside the service, an environment
+// variable of the unit.
+func elsewhere(ref notifier.SecretRef) bool {
+	switch ref.(type) {
+	case notifier.CredentialSecret:
+		return os.Getenv("CREDENTIALS_DIRECTORY") == ""
+	case notifier.EnvSecret:
+		return true
+	}
+	return false
 }

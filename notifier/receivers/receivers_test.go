@@ -2,6 +2,8 @@ package receivers_test
 
 import (
 	"context"
+	"fmt"
+	"os"
 	"strings"
 	"testing"
 	"time"
@@ -84,6 +86,59 @@ func TestBuild_errors(t *testing.T) {
 			}
 			if strings.Contains(err.Error(), "s3cret") {
 				t.Errorf("error holds the credential: %v", err)
+			}
+		})
+	}
+}
+
+// Check reads the credentials where it can and judges them as a send
+// would: a missing file or a plain-http URL from any source is an error
+// naming the source; a systemd credential outside the service or an
+// unset environment variable only a warning.
+func TestCheck_readsSourcesNow(t *testing.T) {
+	dir := t.TempDir()
+	write := func(name, v string) notifier.SecretRef {
+		p := dir + "/" + name
+		if err := os.WriteFile(p, []byte(v+"\n"), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		return notifier.FileSecret{Path: p}
+	}
+	t.Setenv("CREDENTIALS_DIRECTORY", "")
+	t.Setenv("KPAY_TEST_HOOK_URL", "http://hooks.example.net/x")
+	tests := []struct {
+		name      string
+		spec      receivers.Spec
+		errs      []string
+		warnings  []string
+		noneOfAll []string
+	}{
+		{"good file", receivers.Spec{Name: "ops", Type: "slack", URL: write("good", "https://hooks.slack.com/services/T/B/x")}, nil, nil, nil},
+		{"missing file", receivers.Spec{Name: "ops", Type: "slack", URL: notifier.FileSecret{Path: dir + "/nope"}}, []string{dir + "/nope", "no such file"}, nil, nil},
+		{"plain http in a file", receivers.Spec{Name: "ops", Type: "discord", URL: write("plain", "http://discord.example.net/api/webhooks/1/secret-token")}, []string{"plain http", "discord.example.net"}, nil, []string{"secret-token"}},
+		{"plain http to loopback is fine", receivers.Spec{Name: "ops", Type: "mattermost", URL: write("local", "http://127.0.0.1:8065/hooks/x")}, nil, nil, nil},
+		{"plain http in the environment", receivers.Spec{Name: "ops", Type: "slack", URL: notifier.EnvSecret{Name: "KPAY_TEST_HOOK_URL"}}, []string{"plain http"}, nil, nil},
+		{"unset environment variable", receivers.Spec{Name: "ops", Type: "slack", URL: notifier.EnvSecret{Name: "KPAY_TEST_UNSET"}}, nil, []string{"KPAY_TEST_UNSET"}, nil},
+		{"credential outside the service", receivers.Spec{Name: "ops", Type: "slack", URL: notifier.CredentialSecret{Name: "slack-ops"}}, nil, []string{"CREDENTIALS_DIRECTORY"}, nil},
+		{"bad token", receivers.Spec{Name: "tg", Type: "telegram", Token: write("token", "not-a-token"), ChatID: "-1001"}, []string{"@BotFather"}, nil, []string{"not-a-token"}},
+		{"bad signing secret", receivers.Spec{Name: "hook", Type: "webhook", URL: write("hurl", "https://example.net/hook"), SigningSecret: write("sec", "plain")}, []string{"whsec_"}, nil, nil},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			warnings, errs := receivers.Check(tt.spec)
+			all := fmt.Sprint(warnings, errs)
+			if len(errs) != 0 != (len(tt.errs) > 0) || len(warnings) != 0 != (len(tt.warnings) > 0) {
+				t.Fatalf("got warnings %q errors %v, want %d errors, %d warnings", warnings, errs, len(tt.errs), len(tt.warnings))
+			}
+			for _, want := range append(tt.errs, tt.warnings...) {
+				if !strings.Contains(all, want) {
+					t.Errorf("%s lacks %q", all, want)
+				}
+			}
+			for _, not := range tt.noneOfAll {
+				if strings.Contains(all, not) {
+					t.Errorf("%s quotes the credential %q", all, not)
+				}
 			}
 		})
 	}

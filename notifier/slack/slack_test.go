@@ -233,8 +233,9 @@ func TestReceiver_Send_readsURLFileAtSendTime(t *testing.T) {
 		t.Fatal(err)
 	}
 	res := r.Send(context.Background(), notifiertest.Failing())
-	if res.Delivered || res.Retry || !strings.Contains(res.Detail, "chmod 600 "+path) {
-		t.Errorf("got %+v, want a final failure saying chmod 600 %s", res, path)
+	// Retried, not dropped: a file is fixed in place.
+	if res.Delivered || !res.Retry || !strings.Contains(res.Detail, "chmod 600 "+path) {
+		t.Errorf("got %+v, want a retryable failure saying chmod 600 %s", res, path)
 	}
 	if n := len(second.Requests()); n != 1 {
 		t.Errorf("a world-readable URL file was used anyway (%d requests)", n)
@@ -256,5 +257,25 @@ func TestReceiver_Rate(t *testing.T) {
 	r, _ := slack.New(slack.Options{URL: notifier.EnvSecret{Name: "X"}})
 	if every, burst := r.Rate(); every != time.Second || burst != 1 {
 		t.Errorf("got %v/%d, want 1s/1", every, burst)
+	}
+}
+
+// A URL file that turns from https to plain http to another host between
+// two sends is refused at the second, before any request.
+func TestReceiver_Send_refusesAURLFileTurnedPlainHTTP(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "slack-ops")
+	if err := os.WriteFile(path, []byte("https://hooks.slack.com/services/T0/B0/x\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	r, err := slack.New(slack.Options{URL: notifier.FileSecret{Path: path}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(path, []byte("http://hooks.example.net/services/T0/B0/x\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	res := r.Send(context.Background(), notifiertest.Failing())
+	if res.Delivered || !res.Retry || !strings.Contains(res.Detail, "plain http") || strings.Contains(res.Detail, "/services/") {
+		t.Errorf("got %+v, want a retryable refusal naming plain http and not quoting the URL", res)
 	}
 }

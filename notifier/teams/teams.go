@@ -42,6 +42,9 @@ func New(o Options) (*Receiver, error) {
 	return &Receiver{url: ep.URL, post: ep.Post}, nil
 }
 
+// ParseURL accepts a Workflows URL and refuses a retired connector's.
+func ParseURL(s kpay.Secret, from string) (*url.URL, error) { return parse(s, from) }
+
 // parse accepts a Workflows URL and refuses a retired connector's.
 func parse(s kpay.Secret, from string) (*url.URL, error) {
 	u, err := notifier.ParseURL(s, from)

@@ -158,7 +158,8 @@ func TestReceiver_refusesConnectorURLs(t *testing.T) {
 	if _, err := teams.New(teams.Options{URL: notifier.InlineSecret{Value: kpay.NewSecret(legacy)}}); err == nil || !strings.Contains(err.Error(), "Workflows") || strings.Contains(err.Error(), "0123456789abcdef") {
 		t.Errorf("got %v, want a refusal naming Workflows without the URL", err)
 	}
-	// From a file, the same URL is refused at send time, as final.
+	// From a file, the same URL is refused at send time (and retried: the
+	// file may be fixed).
 	path := filepath.Join(t.TempDir(), "teams")
 	if err := os.WriteFile(path, []byte(legacy), 0o600); err != nil {
 		t.Fatal(err)
@@ -167,8 +168,8 @@ func TestReceiver_refusesConnectorURLs(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if res := r.Send(context.Background(), notifiertest.Failing()); res.Delivered || res.Retry || !strings.Contains(res.Detail, "retired") {
-		t.Errorf("got %+v, want a final failure saying connectors are retired", res)
+	if res := r.Send(context.Background(), notifiertest.Failing()); res.Delivered || !res.Retry || !strings.Contains(res.Detail, "retired") {
+		t.Errorf("got %+v, want a retryable failure saying connectors are retired", res)
 	}
 }
 

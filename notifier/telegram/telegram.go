@@ -79,10 +79,16 @@ func New(o Options) (*Receiver, error) {
 	if err != nil || u.Host == "" || (u.Scheme != "https" && u.Scheme != "http") {
 		return nil, fmt.Errorf("telegram: API base %q is not an http(s) URL", base)
 	}
+	if err := notifier.CheckTransport(u, "telegram: the API base"); err != nil {
+		return nil, err // the bot token would travel in its path
+	}
 	return &Receiver{token: o.Token, chatID: o.ChatID, base: u, post: notifier.NewPoster(notifier.PosterOptions{
 		HTTPClient: o.HTTPClient, Transport: o.Transport, Timeout: o.Timeout, Now: o.Now,
 	})}, nil
 }
+
+// CheckToken checks a bot token as read from from.
+func CheckToken(s kpay.Secret, from string) error { return checkToken(s, from) }
 
 func checkToken(s kpay.Secret, from string) error {
 	if !tokenRE.MatchString(s.Reveal()) {

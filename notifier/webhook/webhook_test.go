@@ -210,8 +210,8 @@ func TestSigningSecret_rejected(t *testing.T) {
 				t.Fatal(err)
 			}
 			res := r.Send(context.Background(), notifiertest.Failing())
-			if res.Delivered || res.Retry || !strings.Contains(res.Detail, tt.want) || len(srv.Requests()) != 0 {
-				t.Errorf("Send: got %+v and %d requests, want a final failure saying %q, nothing sent", res, len(srv.Requests()), tt.want)
+			if res.Delivered || !res.Retry || !strings.Contains(res.Detail, tt.want) || len(srv.Requests()) != 0 {
+				t.Errorf("Send: got %+v and %d requests, want a retryable failure saying %q, nothing sent", res, len(srv.Requests()), tt.want)
 			}
 		})
 	}
