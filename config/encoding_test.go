@@ -23,3 +23,24 @@ func TestParse_ByteOrderMarkAndDateValues(t *testing.T) {
 		}
 	}
 }
+
+// No message quotes a credential given inside a URL: a password in
+// base_url or endpoint, a token in a query string.
+func TestParse_URLProblemsNeverQuoteCredentials(t *testing.T) {
+	for _, in := range []string{
+		"[kpay]\nbase_url = \"https://user:PASSWORD-7c1@admin.kpay.site?x=1\"\n",
+		"[kpay]\nbase_url = \"http://ops:PASSWORD-7c1@kpay.example.net\"\n",
+		"[kpay]\nbase_url = \"https://admin.kpay.site/?token=PASSWORD-7c1\"\n",
+		"[aws]\nendpoint = \"https://me:PASSWORD-7c1@secretsmanager.eu-west-1.amazonaws.com\"\n",
+		"[aws]\nendpoint = \"ftp://x/?key=PASSWORD-7c1\"\n",
+	} {
+		_, err := Parse([]byte(in), "c.toml")
+		if err == nil {
+			t.Errorf("%q: accepted", in)
+			continue
+		}
+		if strings.Contains(err.Error(), "PASSWORD-7c1") {
+			t.Errorf("the message quotes the credential: %v", err)
+		}
+	}
+}

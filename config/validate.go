@@ -401,9 +401,9 @@ func checkCron(spec string) (err error) {
 // secret, messages never quote the value. example is a valid value of key
 // for the messages.
 func checkURL(raw, key, example string, secret bool) (string, error) {
-	shown := fmt.Sprintf("%q", raw)
-	if secret {
-		shown = "the URL"
+	shown := "the URL"
+	if !secret {
+		shown = showURL(raw)
 	}
 	u, err := url.Parse(raw)
 	if err != nil || u.Opaque != "" {
@@ -432,6 +432,26 @@ func checkURL(raw, key, example string, secret bool) (string, error) {
 	u.Path = strings.TrimRight(u.Path, "/")
 	u.RawPath = ""
 	return u.String(), nil
+}
+
+// showURL quotes a URL for a message without what may be a credential in
+// it: a user name and password, a query string, a fragment. A URL that
+// does not parse is not quoted at all.
+func showURL(raw string) string {
+	u, err := url.Parse(raw)
+	if err != nil || u.Opaque != "" {
+		return "the URL"
+	}
+	if u.User != nil {
+		u.User = url.User("…")
+	}
+	if u.RawQuery != "" || u.ForceQuery {
+		u.RawQuery, u.ForceQuery = "…", false
+	}
+	if u.Fragment != "" {
+		u.Fragment, u.RawFragment = "…", ""
+	}
+	return fmt.Sprintf("%q", u.String())
 }
 
 func isLoopback(host string) bool {
