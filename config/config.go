@@ -244,14 +244,14 @@ func Load(path string) (*Config, error) {
 		return nil, fmt.Errorf("read config: %w", err)
 	}
 	if info.IsDir() {
-		return nil, fmt.Errorf("read config: %s is a directory, not a file", path)
+		return nil, fmt.Errorf("%w: %s is a directory, not a file; pass --config FILE", ErrInvalid, path)
 	}
 	data, err := io.ReadAll(io.LimitReader(f, maxFileSize+1))
 	if err != nil {
 		return nil, fmt.Errorf("read config: %w", err)
 	}
 	if len(data) > maxFileSize {
-		return nil, fmt.Errorf("read config: %s is larger than %d MiB; is it the right file?", path, maxFileSize>>20)
+		return nil, fmt.Errorf("%w: %s is larger than %d MiB; is it the right file?", ErrInvalid, path, maxFileSize>>20)
 	}
 	cfg, probs, secrets := parse(data, path)
 	if cfg != nil {

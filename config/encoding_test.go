@@ -1,6 +1,9 @@
 package config
 
 import (
+	"errors"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 )
@@ -42,5 +45,34 @@ func TestParse_URLProblemsNeverQuoteCredentials(t *testing.T) {
 		if strings.Contains(err.Error(), "PASSWORD-7c1") {
 			t.Errorf("the message quotes the credential: %v", err)
 		}
+	}
+}
+
+// Hostile input is refused with a message, never a crash: a file nested
+// deeper than any configuration needs (the decoder's bound, 10,000
+// levels), a directory, an oversized file.
+func TestLoad_HostileInputIsAProblem(t *testing.T) {
+	dir := t.TempDir()
+	for name, content := range map[string]string{
+		"arrays.toml": "a = " + strings.Repeat("[", 2<<20) + "\n",
+		"tables.toml": "[daemon]\nlisten = " + strings.Repeat("{b=", 20000) + "1" + strings.Repeat("}", 20000) + "\n",
+	} {
+		p := filepath.Join(dir, name)
+		if err := os.WriteFile(p, []byte(content), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := Load(p); !errors.Is(err, ErrInvalid) || !strings.Contains(err.Error(), "nested") {
+			t.Errorf("%s: got %.200v, want a problem about nesting", name, err)
+		}
+	}
+	if _, err := Load(dir); !errors.Is(err, ErrInvalid) || !strings.Contains(err.Error(), "is a directory") {
+		t.Errorf("a directory: got %v, want an invalid-configuration error", err)
+	}
+	big := filepath.Join(dir, "big.toml")
+	if err := os.WriteFile(big, []byte("# "+strings.Repeat("x", maxFileSize)+"\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := Load(big); !errors.Is(err, ErrInvalid) || !strings.Contains(err.Error(), "larger than") {
+		t.Errorf("an oversized file: got %v, want an invalid-configuration error", err)
 	}
 }

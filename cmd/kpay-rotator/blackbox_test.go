@@ -2,6 +2,7 @@ package main
 
 import (
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"syscall"
@@ -192,5 +193,38 @@ func TestBinary_BadConfigExits78(t *testing.T) {
 				t.Errorf("%v stderr lacks %q:\n%s", cmd, want, stderr)
 			}
 		}
+	}
+}
+
+// A hostile configuration (2 MiB of nested brackets) is refused by
+// check-config with exit 78 and by a reload, which leaves the running
+// daemon as it was.
+func TestBinary_HostileConfigNeverHarmsTheDaemon(t *testing.T) {
+	f := newFixture(t)
+	p := f.start()
+	eventually(t, "start pass", func() bool { return slotOf(f.status(), "payments-live").Health == "healthy" })
+	good, err := os.ReadFile(f.cfgPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	bomb := append(append([]byte{}, good...), []byte("\n[[notifier]]\nname = "+strings.Repeat("[", 2<<20)+"\n")...)
+	if err := os.WriteFile(f.cfgPath, bomb, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if _, stderr, code := f.cli("check-config"); code != 78 || !strings.Contains(stderr, "nested") {
+		t.Errorf("check-config on the bomb: exit %d, %.300s", code, stderr)
+	}
+	p.signal(syscall.SIGHUP)
+	p.waitLog("reload refused")
+	if err := os.WriteFile(f.cfgPath, good, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if doc := f.status(); doc.Source != "daemon" || doc.PID != p.cmd.Process.Pid {
+		t.Errorf("after the refused reload: status from %q pid %d, want the same daemon %d", doc.Source, doc.PID, p.cmd.Process.Pid)
+	}
+	dirCheck := exec.Command(binPath, "check-config", "--config", f.dir)
+	out, _ := dirCheck.CombinedOutput()
+	if code := dirCheck.ProcessState.ExitCode(); code != 78 || !strings.Contains(string(out), "is a directory") {
+		t.Errorf("check-config on a directory: exit %d, %s", code, out)
 	}
 }
