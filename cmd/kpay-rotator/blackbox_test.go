@@ -1,6 +1,7 @@
 package main
 
 import (
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -227,4 +228,25 @@ func TestBinary_HostileConfigNeverHarmsTheDaemon(t *testing.T) {
 	if code := dirCheck.ProcessState.ExitCode(); code != 78 || !strings.Contains(string(out), "is a directory") {
 		t.Errorf("check-config on a directory: exit %d, %s", code, out)
 	}
+}
+
+// The daemon holds secret keys: it writes no core file, whatever the
+// limit it was started with.
+func TestBinary_NoCoreDumps(t *testing.T) {
+	f := newFixture(t)
+	p := f.start()
+	eventually(t, "daemon up", func() bool { return f.status().Source == "daemon" })
+	limits, err := os.ReadFile(fmt.Sprintf("/proc/%d/limits", p.cmd.Process.Pid))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, line := range strings.Split(string(limits), "\n") {
+		if strings.HasPrefix(line, "Max core file size") {
+			if f := strings.Fields(line); len(f) < 6 || f[4] != "0" || f[5] != "0" {
+				t.Errorf("core limit of the daemon: %q, want 0 0", line)
+			}
+			return
+		}
+	}
+	t.Fatalf("no core limit in /proc/%d/limits", p.cmd.Process.Pid)
 }

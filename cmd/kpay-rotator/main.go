@@ -16,6 +16,8 @@ import (
 	"os/signal"
 	"syscall"
 
+	"golang.org/x/sys/unix"
+
 	"kpay-rotator/config"
 )
 
@@ -60,11 +62,22 @@ func init() {
 }
 
 func main() {
+	noCoreDumps()
 	e := &env{stdin: os.Stdin, stdout: os.Stdout, stderr: os.Stderr, stderrTTY: isTerminal(os.Stderr), getenv: os.Getenv}
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
 	code := runMain(ctx, e, os.Args[1:])
 	stop()
 	os.Exit(code)
+}
+
+// noCoreDumps keeps secret keys (the daemon's current pairs, a pair being
+// staged) out of core files and out of reach of a same-user debugger:
+// no core size, and not dumpable. The unit sets LimitCORE=0 as well; this
+// covers a daemon or a stage run outside systemd. Best effort: a refusal
+// changes nothing else.
+func noCoreDumps() {
+	_ = unix.Setrlimit(unix.RLIMIT_CORE, &unix.Rlimit{Cur: 0, Max: 0})
+	_ = unix.Prctl(unix.PR_SET_DUMPABLE, 0, 0, 0, 0)
 }
 
 func runMain(ctx context.Context, e *env, args []string) int {
