@@ -121,7 +121,16 @@ func (c *Client) get(ctx context.Context, secretID, versionID, stage string) (Ve
 	}
 	out, err := c.sm.GetSecretValue(ctx, in)
 	if err != nil {
-		return Version{}, c.classify("GetSecretValue", secretID, err)
+		err = c.classify("GetSecretValue", secretID, err)
+		if errors.Is(err, ErrRejected) {
+			// InvalidRequestException has several causes; a secret
+			// scheduled for deletion is told apart by asking.
+			if d, derr := c.deletedDate(ctx, secretID); derr == nil && !d.IsZero() {
+				return Version{}, fmt.Errorf("%w: secret %q was deleted on %s and is gone for good on its deletion date unless restored: aws secretsmanager restore-secret --secret-id %s",
+					ErrDeleted, secretID, d.UTC().Format(time.DateOnly), secretID)
+			}
+		}
+		return Version{}, err
 	}
 	if out.SecretString == nil {
 		return Version{}, fmt.Errorf("%w: secret %q holds binary data; kpay-rotator needs a JSON SecretString", ErrNotJSON, secretID)
@@ -137,6 +146,15 @@ func (c *Client) get(ctx context.Context, secretID, versionID, stage string) (Ve
 		v.Created = out.CreatedDate.UTC()
 	}
 	return v, nil
+}
+
+// deletedDate is when secretID was scheduled for deletion (zero if not).
+func (c *Client) deletedDate(ctx context.Context, secretID string) (time.Time, error) {
+	out, err := c.sm.DescribeSecret(ctx, &secretsmanager.DescribeSecretInput{SecretId: aws.String(secretID)})
+	if err != nil {
+		return time.Time{}, c.classify("DescribeSecret", secretID, err)
+	}
+	return aws.ToTime(out.DeletedDate), nil
 }
 
 // VersionInfo describes a version without its value.

@@ -15,6 +15,7 @@ import (
 // secret and says what to fix.
 var (
 	ErrNotFound     = errors.New("secret not found")
+	ErrDeleted      = errors.New("secret scheduled for deletion")
 	ErrAccessDenied = errors.New("access denied")
 	ErrNotJSON      = errors.New("secret value is not a JSON object")
 	ErrMissingField = errors.New("secret field missing")

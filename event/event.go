@@ -37,8 +37,11 @@ const (
 	// parsed (missing, access denied, not JSON, fields missing). DESIGN §5
 	// does not list it; an ops engineer still needs to hear about it.
 	SecretUnreadable Kind = "secret_unreadable"
-	// SecretReadable resolves SecretUnreadable.
+	// SecretReadable resolves SecretUnreadable and SecretMissing.
 	SecretReadable Kind = "secret_readable"
+	// SecretMissing: the slot's secret is deleted, or scheduled for
+	// deletion; services cannot read their pair.
+	SecretMissing Kind = "secret_missing"
 	// NotifierFailing: a chat receiver keeps failing; said through the
 	// others. NotifierRecovered resolves it.
 	NotifierFailing   Kind = "notifier_failing"
@@ -107,6 +110,7 @@ var severities = map[Kind]Severity{
 	RotationCancelled:       Info,
 	SecretUnreadable:        Critical,
 	SecretReadable:          Resolved,
+	SecretMissing:           Critical,
 	NotifierFailing:         Critical,
 	NotifierRecovered:       Resolved,
 	NotificationExpired:     Warning,

@@ -32,6 +32,7 @@ var wordings = map[event.Kind]wording{
 	event.RotationStalled:         {"KPay rotation stalled: %s", "%d KPay rotations stalled"},
 	event.SecretUnreadable:        {"KPay secret unreadable: %s", "%d KPay secrets unreadable"},
 	event.SecretReadable:          {"KPay secret readable again: %s", "%d KPay secrets readable again"},
+	event.SecretMissing:           {"KPay secret missing: %s", "%d KPay secrets missing"},
 	event.UnplannedRevocation:     {"KPay key revoked outside a rotation: %s", "%d KPay keys revoked outside a rotation"},
 	event.RotationCancelled:       {"KPay rotation cancelled: %s", "%d KPay rotations cancelled"},
 }

@@ -125,7 +125,7 @@ func (r *Rotator) track(ctx context.Context, s config.Slot, now time.Time) (st s
 		e := newEvent(event.SecretReadable, now, s, pair.Mask(), "", fmt.Sprintf("%s: the secret %s is readable again", s.Name, s.SecretID))
 		e.Resolves = []string{"source"}
 		c.emit(e)
-		st.SourceError, st.SourceErrorAt = "", time.Time{}
+		st.SourceError, st.SourceErrorAt, st.SourceReason = "", time.Time{}, ""
 	}
 
 	rec, adopted, err := r.adopt(ctx, c, s, v, pair, now)
@@ -215,25 +215,56 @@ func (r *Rotator) readPair(ctx context.Context, s config.Slot) (awssecrets.Versi
 }
 
 // sourceFailed records that the slot's secret could not be read or parsed.
-// The event repeats only when the reason changes, not on every pass.
+// The event is said when the kind of failure changes, not on every pass,
+// nor when only its text does (request ids, local ports).
 func (r *Rotator) sourceFailed(c *change, s config.Slot, err error, now time.Time) {
 	st := c.state
-	msg := err.Error()
-	if st.SourceError != msg {
-		e := newEvent(event.SecretUnreadable, now, s, "", "", fmt.Sprintf("%s: cannot read the pair from secret %s: %s", s.Name, s.SecretID, msg))
+	reason := sourceReason(err)
+	if st.SourceReason != reason || st.SourceError == "" {
+		k, msg := event.SecretUnreadable, fmt.Sprintf("%s: cannot read the pair from secret %s: %s", s.Name, s.SecretID, err)
+		if reason == "missing" || reason == "deleted" {
+			k, msg = event.SecretMissing, fmt.Sprintf("%s: secret %s is missing, so services cannot read their pair: %s", s.Name, s.SecretID, err)
+		}
+		e := newEvent(k, now, s, "", "", msg)
 		e.Condition = "source"
 		e.Action = sourceAction(s, err)
+		e.Fields = map[string]string{"reason": reason}
 		c.emit(e)
 		st.SourceErrorAt = now
 	}
-	st.SourceError = msg
+	st.SourceError, st.SourceReason = err.Error(), reason
 	st.UpdatedAt = now
+}
+
+// sourceReason is the stable kind of a failure to read the secret.
+func sourceReason(err error) string {
+	for _, k := range []struct {
+		err    error
+		reason string
+	}{
+		{awssecrets.ErrDeleted, "deleted"},
+		{awssecrets.ErrNotFound, "missing"},
+		{awssecrets.ErrAccessDenied, "denied"},
+		{awssecrets.ErrNotJSON, "not_json"},
+		{awssecrets.ErrMissingField, "missing_field"},
+		{awssecrets.ErrCredentials, "credentials"},
+		{awssecrets.ErrLimit, "quota"},
+		{awssecrets.ErrRejected, "rejected"},
+		{awssecrets.ErrTransient, "unavailable"},
+	} {
+		if errors.Is(err, k.err) {
+			return k.reason
+		}
+	}
+	return "other"
 }
 
 func sourceAction(s config.Slot, err error) string {
 	switch {
+	case errors.Is(err, awssecrets.ErrDeleted):
+		return fmt.Sprintf("restore it before its deletion date: aws secretsmanager restore-secret --secret-id %s", s.SecretID)
 	case errors.Is(err, awssecrets.ErrNotFound):
-		return fmt.Sprintf("create secret %s, or fix secret_id of slot %s in the config", s.SecretID, s.Name)
+		return fmt.Sprintf("the secret is gone (deleted without recovery, or never created): recreate %s holding the pair (set create_if_missing = true for slot %s and hand a pair over with kpay-rotator stage %s), or fix secret_id", s.SecretID, s.Name, s.Name)
 	case errors.Is(err, awssecrets.ErrAccessDenied):
 		return fmt.Sprintf("grant secretsmanager:GetSecretValue on %s to the daemon's AWS identity", s.SecretID)
 	case errors.Is(err, awssecrets.ErrNotJSON), errors.Is(err, awssecrets.ErrMissingField):

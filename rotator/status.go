@@ -50,6 +50,10 @@ type SlotStatus struct {
 
 	ApplicationID string `json:"application_id,omitempty"`
 	SourceError   string `json:"source_error,omitempty"`
+	// SourceState is "missing" (deleted, or scheduled for deletion) or
+	// "unreadable" while the secret cannot be read; the health beside it
+	// is that of the last pair read.
+	SourceState string `json:"source_state,omitempty"`
 
 	Retired []RetiredStatus `json:"retired,omitempty"`
 	// Rotation is the slot's latest rotation: in flight, or finished in
@@ -117,6 +121,12 @@ func BuildStatus(st *store.Store, cfg *config.Config, now time.Time, next func(s
 			ss.LastProbe = state.LastProbe
 			ss.ApplicationID = state.ApplicationID
 			ss.SourceError = state.SourceError
+			switch {
+			case state.SourceReason == "missing" || state.SourceReason == "deleted":
+				ss.SourceState = "missing"
+			case state.SourceError != "":
+				ss.SourceState = "unreadable"
+			}
 			ss.AgeState = string(state.Age)
 			pairs, err := tx.Pairs(s.Name)
 			if err != nil {

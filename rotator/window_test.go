@@ -2,6 +2,10 @@ package rotator_test
 
 import (
 	"strings"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
+
 	"sync"
 	"testing"
 	"time"
@@ -496,4 +500,52 @@ func TestProbeSlot_AnotherApplicationsPairPastedByHand(t *testing.T) {
 	if e.Kind != event.OldKeyStillValid || strings.Contains(e.Action, "revoke the old pair") || !strings.Contains(e.Action, "do not revoke") {
 		t.Errorf("about the slot's own pair: %s, action %q; want old_key_still_valid that says not to revoke it", e.Kind, e.Action)
 	}
+}
+
+// A deleted secret is its own state and event, with the step that brings
+// it back; it resolves when the secret is readable again. One outage of
+// Secrets Manager is one event, whatever its changing error text.
+func TestProbeSlot_MissingSecretAndStableReasons(t *testing.T) {
+	h := newHarness(t, "")
+	now := time.Now()
+	h.probe("payments-live", now)
+	sm := h.aws.Client()
+	id := aws.String(h.slot("payments-live").SecretID)
+	if _, err := sm.DeleteSecret(h.ctx, &secretsmanager.DeleteSecretInput{SecretId: id, RecoveryWindowInDays: aws.Int64(7)}); err != nil {
+		t.Fatal(err)
+	}
+	h.probe("payments-live", now.Add(time.Minute))
+	h.probe("payments-live", now.Add(2*time.Minute)) // said once
+	wantKinds(t, h.kinds("payments-live"), event.SecretMissing)
+	e := h.events()[len(h.events())-1]
+	if !strings.Contains(e.Action, "aws secretsmanager restore-secret --secret-id prod/payments/kpay") || e.Severity != event.Critical {
+		t.Errorf("secret_missing: %s %q, want critical with restore-secret", e.Severity, e.Action)
+	}
+	doc, _ := rotator.BuildStatus(h.store, h.cfg, now.Add(2*time.Minute), nil)
+	if doc.Slots[0].SourceState != "missing" {
+		t.Errorf("status source_state %q, want missing", doc.Slots[0].SourceState)
+	}
+	// Deleted for good: the same condition, a new reason and a new step.
+	if _, err := sm.DeleteSecret(h.ctx, &secretsmanager.DeleteSecretInput{SecretId: id, ForceDeleteWithoutRecovery: aws.Bool(true)}); err != nil {
+		t.Fatal(err)
+	}
+	h.probe("payments-live", now.Add(3*time.Minute))
+	wantKinds(t, h.kinds("payments-live"), event.SecretMissing, event.SecretMissing)
+	if e := h.events()[len(h.events())-1]; !strings.Contains(e.Action, "recreate") {
+		t.Errorf("after a delete without recovery: action %q, want recreate", e.Action)
+	}
+	// Back (the emulator has no restore-secret: recreated with its pair).
+	pair, _ := h.kpay.Pair(h.apps["payments-live"].ID, kpay.Live)
+	h.putPair("payments-live", pair)
+	h.probe("payments-live", now.Add(4*time.Minute))
+	wantKinds(t, h.kinds("payments-live"), event.SecretMissing, event.SecretMissing, event.SecretReadable)
+
+	// Five failing passes (the SDK retries each read), each with its own
+	// request ids in the text.
+	h.aws.Inject(awstest.Fault{Op: "GetSecretValue", Status: 500, Code: "InternalServiceError"})
+	defer h.aws.ClearFaults()
+	for i := range 5 {
+		h.probe("payments-live", now.Add(time.Duration(5+i)*time.Minute))
+	}
+	wantKinds(t, h.kinds("payments-live"), event.SecretMissing, event.SecretMissing, event.SecretReadable, event.SecretUnreadable)
 }

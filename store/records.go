@@ -95,6 +95,10 @@ type SlotState struct {
 	// could not on the last attempt; empty when it could.
 	SourceError   string    `json:"source_error,omitempty"`
 	SourceErrorAt time.Time `json:"source_error_at,omitzero"`
+	// SourceReason is the kind of that failure ("missing", "denied",
+	// "not_json", ...): stable, unlike the text, which carries request ids
+	// and ports. An event is said when it changes.
+	SourceReason string `json:"source_reason,omitempty"`
 
 	UpdatedAt time.Time `json:"updated_at,omitzero"`
 }

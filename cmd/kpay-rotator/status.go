@@ -129,6 +129,9 @@ func renderStatus(w io.Writer, doc rotator.Status, now time.Time) {
 		if s.AgeState != "" {
 			state += ", " + s.AgeState
 		}
+		if s.SourceState != "" {
+			state = "secret " + s.SourceState + " (last pair " + state + ")"
+		}
 		last := "-"
 		if p := s.LastProbe; p != nil {
 			last = fmt.Sprintf("%s %s", ago(p.At, now), p.Outcome)
