@@ -384,10 +384,16 @@ func writeBackoff(n int) time.Duration {
 
 // write is DESIGN §4 step 3: read, replace the two fields, put with the
 // rotation's token, read back.
+//
+// Slots may share a secret (each its own fields): the read, the put and
+// the read-back run under the secret's lock, so two rotations never both
+// start from the same value and lose each other's pair.
 func (r *Rotator) write(ctx context.Context, s config.Slot, rot *store.Rotation, pair kpay.Pair, now time.Time) error {
 	if rot.WriteAttempts > 0 && now.Before(rot.LastErrorAt.Add(writeBackoff(rot.WriteAttempts))) {
 		return nil
 	}
+	unlock := r.secretLocks.Lock(s.SecretID)
+	defer unlock()
 	cur, err := r.secrets.Current(ctx, s.SecretID)
 	var versionID string
 	switch {

@@ -140,9 +140,12 @@ type Rotator struct {
 	// while its current pair is: a scheduled probe and one asked for on
 	// demand never both go out.
 	watching, probing SlotLocks
-	onCommit          func()
-	observe           Observer
-	follow            Followups
+	// secretLocks serialise writes to one secret, which several slots
+	// may share (keyed by secret id).
+	secretLocks SlotLocks
+	onCommit    func()
+	observe     Observer
+	follow      Followups
 }
 
 // New builds a Rotator.

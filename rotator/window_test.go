@@ -1,6 +1,7 @@
 package rotator_test
 
 import (
+	"fmt"
 	"strings"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -548,4 +549,58 @@ func TestProbeSlot_MissingSecretAndStableReasons(t *testing.T) {
 		h.probe("payments-live", now.Add(time.Duration(5+i)*time.Minute))
 	}
 	wantKinds(t, h.kinds("payments-live"), event.SecretMissing, event.SecretMissing, event.SecretReadable, event.SecretUnreadable)
+}
+
+// Two slots keep their pairs in one secret (different fields). Rotating
+// both at once must keep both new pairs: each write starts from the
+// other's result, never from the same old value.
+func TestRotation_TwoSlotsInOneSecretKeepBothPairs(t *testing.T) {
+	h := newHarness(t, "")
+	h.rebuild(`
+[[slot]]
+name = "payments-live-b"
+environment = "live"
+secret_id = "prod/payments/kpay"
+api_key_field = "B_KEY"
+secret_key_field = "B_SECRET"
+`)
+	a, b := h.kpay.CreateApplication("a"), h.kpay.CreateApplication("b")
+	h.apps["payments-live"], h.apps["payments-live-b"] = a, b
+	pa, _ := h.kpay.Pair(a.ID, kpay.Live)
+	pb, _ := h.kpay.Pair(b.ID, kpay.Live)
+	if _, err := h.aws.PutJSON(h.ctx, "prod/payments/kpay", fmt.Sprintf(`{"KPAY_API_KEY":%q,"KPAY_SECRET_KEY":%q,"B_KEY":%q,"B_SECRET":%q}`,
+		pa.APIKey, pa.SecretKey.Reveal(), pb.APIKey, pb.SecretKey.Reveal())); err != nil {
+		t.Fatal(err)
+	}
+	now := time.Now()
+	h.probe("payments-live", now)
+	h.probe("payments-live-b", now)
+	newA, newB := h.regenerate("payments-live"), h.regenerate("payments-live-b")
+	h.stage("payments-live", newA, now)
+	h.stage("payments-live-b", newB, now)
+
+	// A's write is held at the emulator; B's rotation starts meanwhile.
+	release := make(chan struct{})
+	held := make(chan struct{})
+	h.aws.Inject(awstest.Fault{Op: "PutSecretValue", Count: 1, Hook: func() { close(held); <-release }})
+	done := make(chan error, 2)
+	go func() { done <- h.rot.AdvanceRotation(h.ctx, "payments-live", now.Add(time.Second)) }()
+	<-held
+	go func() { done <- h.rot.AdvanceRotation(h.ctx, "payments-live-b", now.Add(time.Second)) }()
+	time.Sleep(200 * time.Millisecond) // room for B to race A, were it allowed to
+	close(release)
+	for range 2 {
+		if err := <-done; err != nil {
+			t.Fatal(err)
+		}
+	}
+	value, _, err := h.aws.Current(h.ctx, "prod/payments/kpay")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for name, p := range map[string]kpay.Pair{"A": newA, "B": newB} {
+		if !strings.Contains(value, p.APIKey) || !strings.Contains(value, p.SecretKey.Reveal()) {
+			t.Errorf("slot %s's new pair is not in the shared secret after both rotations", name)
+		}
+	}
 }
