@@ -24,6 +24,10 @@ var (
 	ErrCredentials  = errors.New("no usable AWS credentials")
 	ErrUnsupported  = errors.New("operation not supported by this endpoint")
 	ErrRejected     = errors.New("request rejected by secrets manager")
+	// ErrVersionExists: the ClientRequestToken names a version that holds
+	// another value; versions are immutable, so the same put can never
+	// succeed.
+	ErrVersionExists = errors.New("a version with this request token exists")
 )
 
 // IAM actions each call needs, quoted in access-denied errors.
@@ -60,6 +64,8 @@ func (c *Client) classify(op, secretID string, err error) error {
 				ErrLimit, op, secretID, apiErr.ErrorMessage())
 		case "InvalidAction", "UnknownOperationException", "NotImplemented":
 			return fmt.Errorf("%w: %s: %s", ErrUnsupported, op, apiErr.ErrorMessage())
+		case "ResourceExistsException":
+			return fmt.Errorf("%w: %s on secret %q: %s", ErrVersionExists, op, secretID, apiErr.ErrorMessage())
 		case "InvalidRequestException":
 			return fmt.Errorf("%w: %s on secret %q: %s (a secret scheduled for deletion must be restored first)", ErrRejected, op, secretID, apiErr.ErrorMessage())
 		case "InvalidParameterException":

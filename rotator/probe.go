@@ -121,6 +121,21 @@ func (r *Rotator) track(ctx context.Context, s config.Slot, now time.Time) (st s
 		}
 		return st, pair, false, r.commit(c)
 	}
+	if fp := pair.Fingerprint(); fp != st.Current {
+		// The daemon's own write, whose answer was lost (a connection cut
+		// after it landed) while its rotation waits to retry: finish the
+		// rotation, which retires the old pair and measures the gap,
+		// rather than report drift.
+		if rot, ok := r.activeRotation(s.Name); ok && rot.State != store.RotationOpen && rot.NewFingerprint == fp {
+			if err := r.written(ctx, s, &rot, v.VersionID, now, ""); err != nil {
+				return st, pair, false, err
+			}
+			if st, err = r.loadState(s); err != nil {
+				return st, pair, false, err
+			}
+			before, c.state = st, &st
+		}
+	}
 	if st.SourceError != "" {
 		e := newEvent(event.SecretReadable, now, s, pair.Mask(), "", fmt.Sprintf("%s: the secret %s is readable again", s.Name, s.SecretID))
 		e.Resolves = []string{"source"}

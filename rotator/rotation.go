@@ -413,7 +413,15 @@ func (r *Rotator) write(ctx context.Context, s config.Slot, rot *store.Rotation,
 		if held, perr := cur.Pair(s.APIKeyField, s.SecretKeyField); perr == nil && held.Fingerprint() == rot.NewFingerprint {
 			// An earlier attempt's put landed before the daemon could
 			// record it: the write is done, and must not be repeated.
-			return r.written(ctx, s, rot, cur.VersionID, now)
+			return r.written(ctx, s, rot, cur.VersionID, now, "")
+		}
+		if rot.WriteAttempts > 0 {
+			// A retry: the earlier put may have landed and been written
+			// over since (its answer lost). Its token names its version;
+			// putting again would be refused for good.
+			if mine, ok := r.ownVersion(ctx, s, rot); ok {
+				return r.written(ctx, s, rot, mine, now, fmt.Sprintf("; the secret has been changed again since, by someone else (now version %s): the next pass says what it holds", cur.VersionID))
+			}
 		}
 		value, verr := cur.WithPair(s.APIKeyField, s.SecretKeyField, pair)
 		if verr != nil {
@@ -425,6 +433,11 @@ func (r *Rotator) write(ctx context.Context, s config.Slot, rot *store.Rotation,
 		versionID, err = r.writer.Put(ctx, s.SecretID, value, rot.Token)
 		failpoint.Hit(FailAfterPut)
 	}
+	if errors.Is(err, awssecrets.ErrVersionExists) {
+		if mine, ok := r.ownVersion(ctx, s, rot); ok {
+			return r.written(ctx, s, rot, mine, now, "; the secret has been changed again since, by someone else: the next pass says what it holds")
+		}
+	}
 	if err != nil {
 		return r.writeFailed(s, rot, err, now)
 	}
@@ -433,9 +446,24 @@ func (r *Rotator) write(ctx context.Context, s config.Slot, rot *store.Rotation,
 		return r.writeFailed(s, rot, fmt.Errorf("read back after writing version %s: %w", versionID, err), now)
 	}
 	if p, perr := back.Pair(s.APIKeyField, s.SecretKeyField); perr != nil || p.Fingerprint() != rot.NewFingerprint {
-		return r.writeFailed(s, rot, fmt.Errorf("read back after writing version %s shows another pair: something else wrote the secret at the same time", versionID), now)
+		// The write landed (Secrets Manager said so), then someone else
+		// wrote over it before the read-back. Retrying could never
+		// succeed (the token's version exists): the rotation is done, and
+		// the next pass adopts, and reports, what the secret holds now.
+		return r.written(ctx, s, rot, versionID, now, fmt.Sprintf("; someone else wrote the secret again right after (version %s): the next pass says what it holds", back.VersionID))
 	}
-	return r.written(ctx, s, rot, back.VersionID, now)
+	return r.written(ctx, s, rot, back.VersionID, now, "")
+}
+
+// ownVersion reports whether the version rot's token names holds rot's
+// pair: its write landed, whatever happened to the secret since.
+func (r *Rotator) ownVersion(ctx context.Context, s config.Slot, rot *store.Rotation) (string, bool) {
+	v, err := r.secrets.Version(ctx, s.SecretID, rot.Token)
+	if err != nil {
+		return "", false
+	}
+	p, err := v.Pair(s.APIKeyField, s.SecretKeyField)
+	return v.VersionID, err == nil && p.Fingerprint() == rot.NewFingerprint
 }
 
 // writeFailed records a failed attempt and raises rotation_stalled once the
@@ -474,7 +502,7 @@ func stallAction(s config.Slot, cause error) string {
 
 // written records step 3 done, adopts the new pair as current, retires the
 // previous one and says so, all in one transaction.
-func (r *Rotator) written(ctx context.Context, s config.Slot, rot *store.Rotation, versionID string, now time.Time) error {
+func (r *Rotator) written(ctx context.Context, s config.Slot, rot *store.Rotation, versionID string, now time.Time, note string) error {
 	st, err := r.loadState(s)
 	if err != nil {
 		return err
@@ -520,7 +548,7 @@ func (r *Rotator) written(ctx context.Context, s config.Slot, rot *store.Rotatio
 	if rot.State == store.RotationWatching {
 		msg += fmt.Sprintf("; the previous pair %s is retired and watched until KPay rejects it", prev.Mask)
 	}
-	e := newEvent(event.KeyRotated, now, s, rot.NewMask, rot.NewFingerprint, msg)
+	e := newEvent(event.KeyRotated, now, s, rot.NewMask, rot.NewFingerprint, msg+note)
 	e.Fields = map[string]string{"rotation": rot.ID, "version_id": versionID}
 	if !rot.OutageStart.IsZero() {
 		e.Message += fmt.Sprintf("; payments could not authenticate for %s (cutover gap, from the first rejection of the old pair)", FormatGap(rot.Gap))
@@ -585,7 +613,7 @@ func (r *Rotator) resumeWithoutPair(ctx context.Context, s config.Slot, rot stor
 	cur, err := r.secrets.Current(ctx, s.SecretID)
 	if err == nil {
 		if held, perr := cur.Pair(s.APIKeyField, s.SecretKeyField); perr == nil && held.Fingerprint() == rot.NewFingerprint {
-			return r.written(ctx, s, &rot, cur.VersionID, now)
+			return r.written(ctx, s, &rot, cur.VersionID, now, "")
 		}
 	} else if !errors.Is(err, awssecrets.ErrNotFound) {
 		// Cannot tell whether the write landed; ask again later.

@@ -604,3 +604,73 @@ secret_key_field = "B_SECRET"
 		}
 	}
 }
+
+// Writes whose outcome the daemon could not see: it must recognise its
+// own version, finish the rotation once, and say what happened, never
+// loop on a token Secrets Manager refuses for good, never take its own
+// write for someone else's.
+func TestRotation_WritesWhoseAnswerWasLostOrOverwritten(t *testing.T) {
+	setup := func(t *testing.T) (*harness, kpay.Pair, string, time.Time) {
+		h := newHarness(t, "")
+		now := time.Now()
+		h.probe("payments-live", now)
+		fresh := h.regenerate("payments-live")
+		h.probe("payments-live", now.Add(time.Second)) // the outage starts
+		id := h.stage("payments-live", fresh, now.Add(10*time.Second))
+		return h, fresh, id, now
+	}
+	other := func(h *harness) kpay.Pair {
+		app := h.kpay.CreateApplication("other")
+		p, _ := h.kpay.Pair(app.ID, kpay.Live)
+		return p
+	}
+	t.Run("answer lost, then a pass reads the secret", func(t *testing.T) {
+		h, _, id, now := setup(t)
+		h.aws.Inject(awstest.Fault{Op: "PutSecretValue", Landed: true, Status: 500, Code: "InternalServiceError", Count: 3})
+		h.advance("payments-live", now.Add(10*time.Second)) // the SDK's three attempts all "fail"
+		h.probe("payments-live", now.Add(11*time.Second))   // within the retry back-off
+		rot := h.rotation("payments-live", id)
+		if rot.State != store.RotationWatching || rot.OldFingerprint == "" || rot.OutageStart.IsZero() {
+			t.Fatalf("rotation = %s, old %q, outage %v; want watching the old pair with the gap measured", rot.State, rot.OldFingerprint, rot.OutageStart)
+		}
+		wantKinds(t, h.kinds("payments-live"), event.KeyRotated) // not secret_changed_externally
+	})
+	t.Run("someone writes between the put and the read-back", func(t *testing.T) {
+		h, _, id, now := setup(t)
+		theirs := other(h)
+		h.aws.Inject(awstest.Fault{Op: "PutSecretValue", Landed: true, Count: 1, Hook: func() { h.putPair("payments-live", theirs) }})
+		h.advance("payments-live", now.Add(10*time.Second))
+		rot := h.rotation("payments-live", id)
+		if rot.State != store.RotationWatching || rot.VersionID != rot.Token {
+			t.Fatalf("rotation = %s version %q, want done with its own version %s", rot.State, rot.VersionID, rot.Token)
+		}
+		var rotated event.Event
+		for _, e := range h.events() {
+			if e.Kind == event.KeyRotated {
+				rotated = e
+			}
+		}
+		if !strings.Contains(rotated.Message, "someone else wrote the secret again") {
+			t.Errorf("key_rotated %q does not say what happened (events %v)", rotated.Message, h.kinds("payments-live"))
+		}
+		puts := h.aws.Calls("PutSecretValue")
+		h.probe("payments-live", now.Add(20*time.Second)) // adopts theirs
+		if n := h.aws.Calls("PutSecretValue") - puts; n != 0 {
+			t.Errorf("%d more writes after the rotation was done", n)
+		}
+		if st := h.state("payments-live"); st.Current != theirs.Fingerprint() {
+			t.Errorf("the pass did not adopt what the secret holds now")
+		}
+	})
+	t.Run("answer lost, someone writes, the daemon retries", func(t *testing.T) {
+		h, _, id, now := setup(t)
+		theirs := other(h)
+		h.aws.Inject(awstest.Fault{Op: "PutSecretValue", Landed: true, Status: 500, Code: "InternalServiceError", Count: 3})
+		h.advance("payments-live", now.Add(10*time.Second))
+		h.putPair("payments-live", theirs)
+		h.advance("payments-live", now.Add(time.Minute)) // past the back-off
+		if rot := h.rotation("payments-live", id); rot.State != store.RotationWatching || rot.VersionID != rot.Token {
+			t.Fatalf("rotation = %s version %q (last error %q); want written as its own version, no loop", rot.State, rot.VersionID, rot.LastError)
+		}
+	})
+}

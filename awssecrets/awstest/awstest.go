@@ -5,8 +5,11 @@
 package awstest
 
 import (
+	"bytes"
 	"context"
+	"encoding/json"
 	"fmt"
+	"io"
 	"net/http"
 	"net/http/httptest"
 	"net/http/httputil"
@@ -34,6 +37,11 @@ type Fault struct {
 	// it (Status and Code are then ignored): tests use it to act at an
 	// exact point, e.g. kill a process just before a write lands.
 	Hook func()
+	// Landed: the call goes through first (a write takes effect), then
+	// Hook runs, then the answer is replaced by Status and Code when set:
+	// an answer lost after the write landed, or someone else writing
+	// right after it.
+	Landed bool
 }
 
 // Emulator is a running Secrets Manager emulator.
@@ -71,6 +79,43 @@ func (r *statusRecorder) WriteHeader(code int) {
 	r.ResponseWriter.WriteHeader(code)
 }
 
+// tokenRule applies what kumo ignores and Secrets Manager enforces for
+// PutSecretValue with a ClientRequestToken naming an existing version:
+// the same value is a success that changes nothing, another value is
+// ResourceExistsException (versions are immutable). It reports whether it
+// answered; otherwise the request goes on to kumo, its body intact.
+func (e *Emulator) tokenRule(w http.ResponseWriter, r *http.Request) bool {
+	body, err := io.ReadAll(r.Body)
+	r.Body = io.NopCloser(bytes.NewReader(body))
+	if err != nil {
+		return false
+	}
+	var in struct {
+		SecretID, SecretString, ClientRequestToken string
+	}
+	if json.Unmarshal(body, &in) != nil || in.ClientRequestToken == "" {
+		return false
+	}
+	c := secretsmanager.New(secretsmanager.Options{
+		Region: Region, BaseEndpoint: aws.String(e.kumo.URL),
+		Credentials: credentials.NewStaticCredentialsProvider("emulator", "emulator", ""),
+	})
+	old, err := c.GetSecretValue(r.Context(), &secretsmanager.GetSecretValueInput{SecretId: aws.String(in.SecretID), VersionId: aws.String(in.ClientRequestToken)})
+	if err != nil {
+		return false // no such version: a new one
+	}
+	w.Header().Set("Content-Type", "application/x-amz-json-1.1")
+	if aws.ToString(old.SecretString) != in.SecretString {
+		w.Header().Set("X-Amzn-Errortype", "ResourceExistsException")
+		w.WriteHeader(http.StatusBadRequest)
+		fmt.Fprint(w, `{"__type":"ResourceExistsException","message":"You can't modify an existing version, you can only create a new version."}`)
+		return true
+	}
+	out, _ := json.Marshal(map[string]any{"ARN": aws.ToString(old.ARN), "Name": aws.ToString(old.Name), "VersionId": in.ClientRequestToken, "VersionStages": old.VersionStages})
+	_, _ = w.Write(out)
+	return true
+}
+
 // Start starts the emulator on a loopback port.
 func Start() *Emulator {
 	e := &Emulator{kumo: kumo.NewServer(), calls: map[string]int{}}
@@ -78,7 +123,32 @@ func Start() *Emulator {
 	proxy := httputil.NewSingleHostReverseProxy(target)
 	e.front = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		op := strings.TrimPrefix(r.Header.Get("X-Amz-Target"), "secretsmanager.")
-		if f, ok := e.take(op); ok {
+		f, ok := e.take(op)
+		if ok && f.Landed {
+			rec := httptest.NewRecorder()
+			e.serial.Lock()
+			if op != "PutSecretValue" || !e.tokenRule(rec, r) {
+				proxy.ServeHTTP(rec, r)
+			}
+			e.serial.Unlock()
+			if f.Hook != nil {
+				f.Hook()
+			}
+			if f.Status == 0 {
+				for k, v := range rec.Header() {
+					w.Header()[k] = v
+				}
+				w.WriteHeader(rec.Code)
+				_, _ = w.Write(rec.Body.Bytes())
+				return
+			}
+			w.Header().Set("Content-Type", "application/x-amz-json-1.1")
+			w.Header().Set("X-Amzn-Errortype", f.Code)
+			w.WriteHeader(f.Status)
+			fmt.Fprintf(w, `{"__type":%q,"message":"injected by awstest after the call landed"}`, f.Code)
+			return
+		}
+		if ok {
 			if f.Hook != nil {
 				f.Hook()
 			} else {
@@ -94,7 +164,9 @@ func Start() *Emulator {
 		// detector): one request at a time keeps its map consistent.
 		e.serial.Lock()
 		rec := &statusRecorder{ResponseWriter: w, status: http.StatusOK}
-		proxy.ServeHTTP(rec, r)
+		if op != "PutSecretValue" || !e.tokenRule(rec, r) {
+			proxy.ServeHTTP(rec, r)
+		}
 		e.serial.Unlock()
 		e.mu.Lock()
 		observe := e.observer

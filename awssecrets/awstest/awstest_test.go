@@ -1,0 +1,46 @@
+package awstest_test
+
+import (
+	"context"
+	"errors"
+	"testing"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
+	"github.com/aws/smithy-go"
+
+	"kpay-rotator/awssecrets/awstest"
+)
+
+// The emulator keeps Secrets Manager's token rule, which kumo ignores: a
+// token names one immutable version.
+func TestEmulator_ClientRequestTokenNamesOneVersion(t *testing.T) {
+	e := awstest.Start()
+	defer e.Close()
+	ctx := context.Background()
+	if _, err := e.PutJSON(ctx, "s", `{"a":1}`); err != nil {
+		t.Fatal(err)
+	}
+	c := e.Client()
+	const token = "11111111-1111-4111-8111-111111111111"
+	put := func(v string) (*secretsmanager.PutSecretValueOutput, error) {
+		return c.PutSecretValue(ctx, &secretsmanager.PutSecretValueInput{SecretId: aws.String("s"), SecretString: aws.String(v), ClientRequestToken: aws.String(token)})
+	}
+	if _, err := put(`{"b":1}`); err != nil {
+		t.Fatal(err)
+	}
+	before, _ := e.VersionCount(ctx, "s")
+	if out, err := put(`{"b":1}`); err != nil || aws.ToString(out.VersionId) != token {
+		t.Fatalf("same token, same value: %v %v, want the same version, no error", out, err)
+	}
+	if after, _ := e.VersionCount(ctx, "s"); after != before {
+		t.Errorf("same token, same value made a version (%d -> %d)", before, after)
+	}
+	var apiErr smithy.APIError
+	if _, err := put(`{"c":1}`); !errors.As(err, &apiErr) || apiErr.ErrorCode() != "ResourceExistsException" {
+		t.Errorf("same token, another value: %v, want ResourceExistsException", err)
+	}
+	if v, _, _ := e.Current(ctx, "s"); v != `{"b":1}` {
+		t.Errorf("the version was changed: %s", v)
+	}
+}
