@@ -172,7 +172,7 @@ func (p *parser) slot(t *table, inherited layer) Slot {
 		t.problem(k, "api_key_field and secret_key_field are both %q; the two halves of the pair need two fields of the secret's JSON", s.APIKeyField)
 	}
 	if v, ok := t.str("application_id"); ok {
-		if !uuidRE().MatchString(v) {
+		if !kpay.IsApplicationID(v) {
 			t.problem("application_id", "%q is not a UUID (8-4-4-4-12 hex digits); copy application.id from GET /api/v1/payments/me, or remove the line to learn it from the first good probe", v)
 		} else {
 			// UUIDs compare case-insensitively; KPay answers in lower case.
@@ -477,7 +477,6 @@ func checkListen(s string) error {
 }
 
 var (
-	uuidRE = lazyRegexp(`^[0-9A-Fa-f]{8}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{12}$`)
 	// ARNs as AWS prints them, in any partition.
 	secretARNRE = lazyRegexp(`^arn:aws[a-z-]*:secretsmanager:[a-z0-9-]+:[0-9]{12}:secret:[A-Za-z0-9/_+=.@-]+$`)
 )

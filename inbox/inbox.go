@@ -65,6 +65,9 @@ type Request struct {
 	Pair     kpay.Pair
 	Born     time.Time // zero unless the admin gave --born
 	StagedAt time.Time
+	// Application is the KPay application id the admin confirmed with
+	// --application; empty unless given.
+	Application string
 }
 
 // fileRequest is the on-disk form: the only place the secret is written in
@@ -74,8 +77,9 @@ type fileRequest struct {
 	Slot      string    `json:"slot"`
 	APIKey    string    `json:"api_key"`
 	SecretKey string    `json:"secret_key"`
-	Born      time.Time `json:"born,omitzero"`
-	StagedAt  time.Time `json:"staged_at"`
+	Born        time.Time `json:"born,omitzero"`
+	StagedAt    time.Time `json:"staged_at"`
+	Application string    `json:"application_id,omitempty"`
 }
 
 // NewID returns a fresh rotation id.
@@ -96,7 +100,7 @@ func ResultPath(dir, slot string) string { return filepath.Join(dir, slot+result
 // file is handed to (root staging for a daemon running as its own user).
 func Write(dir string, r Request, uid, gid int) error {
 	path := RequestPath(dir, r.Slot)
-	b, err := json.Marshal(fileRequest{ID: r.ID, Slot: r.Slot, APIKey: r.Pair.APIKey, SecretKey: r.Pair.SecretKey.Reveal(), Born: r.Born, StagedAt: r.StagedAt})
+	b, err := json.Marshal(fileRequest{ID: r.ID, Slot: r.Slot, APIKey: r.Pair.APIKey, SecretKey: r.Pair.SecretKey.Reveal(), Born: r.Born, StagedAt: r.StagedAt, Application: r.Application})
 	if err != nil {
 		return fmt.Errorf("encode staged pair: %w", err)
 	}
@@ -145,7 +149,7 @@ func Read(dir, slot string) (Request, error) {
 		// Never echo the decoder's error: it may quote the secret.
 		return Request{}, fmt.Errorf("%w: %s is not a staged pair for slot %s; stage it again", ErrMalformed, path, slot)
 	}
-	return Request{ID: fr.ID, Slot: fr.Slot, Pair: kpay.Pair{APIKey: fr.APIKey, SecretKey: kpay.NewSecret(fr.SecretKey)}, Born: fr.Born, StagedAt: fr.StagedAt}, nil
+	return Request{ID: fr.ID, Slot: fr.Slot, Pair: kpay.Pair{APIKey: fr.APIKey, SecretKey: kpay.NewSecret(fr.SecretKey)}, Born: fr.Born, StagedAt: fr.StagedAt, Application: fr.Application}, nil
 }
 
 // Remove deletes slot's staged pair; a missing file is not an error.

@@ -200,3 +200,25 @@ func plausibleChars(s string) bool {
 	}
 	return true
 }
+
+// IsApplicationID reports whether s has the shape of a KPay application
+// id: a UUID, 8-4-4-4-12 hex digits, in either case.
+func IsApplicationID(s string) bool {
+	if len(s) != 36 {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		switch i {
+		case 8, 13, 18, 23:
+			if c != '-' {
+				return false
+			}
+		default:
+			if !(c >= '0' && c <= '9' || c >= 'a' && c <= 'f' || c >= 'A' && c <= 'F') {
+				return false
+			}
+		}
+	}
+	return true
+}

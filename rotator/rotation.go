@@ -1,6 +1,7 @@
 package rotator
 
 import (
+	"strings"
 	"context"
 	"crypto/sha256"
 	"errors"
@@ -292,6 +293,7 @@ func newRotation(s config.Slot, req inbox.Request, now time.Time) store.Rotation
 		ID: req.ID, Slot: s.Name, State: store.RotationStaged,
 		NewFingerprint: req.Pair.Fingerprint(), NewMask: req.Pair.Mask(),
 		Born: req.Born, Token: requestToken(req.ID), OpenedAt: staged, StagedAt: staged,
+		Application: strings.ToLower(req.Application),
 	}
 }
 
@@ -343,6 +345,15 @@ func (r *Rotator) verify(ctx context.Context, s config.Slot, rot *store.Rotation
 	if want.ApplicationID == "" {
 		want.ApplicationID = st.ApplicationID
 	}
+	switch {
+	case rot.Application != "" && want.ApplicationID != "" && !strings.EqualFold(rot.Application, want.ApplicationID):
+		return false, r.reject(s, *rot, fmt.Sprintf("--application %s is not the slot's KPay application %s; stage a pair of %s, or change application_id in the config", rot.Application, want.ApplicationID, want.ApplicationID), now)
+	case want.ApplicationID == "":
+		// Nothing says which application the slot belongs to (no
+		// application_id, and its pair never answered): only the admin's
+		// word, given with --application, may.
+		want.ApplicationID = rot.Application
+	}
 	res := r.prober.ProbeUrgent(ctx, pair, want)
 	switch {
 	case ctx.Err() != nil:
@@ -359,7 +370,8 @@ func (r *Rotator) verify(ctx context.Context, s config.Slot, rot *store.Rotation
 		return false, r.writeFailed(s, rot, fmt.Errorf("cannot verify the new pair with KPay yet: %s", describe(res)), now)
 	}
 	if want.ApplicationID == "" {
-		r.log.Warn("the slot's KPay application is not known yet; accepting the new pair's", "slot", s.Name, "application_id", res.ApplicationID)
+		return false, r.reject(s, *rot, fmt.Sprintf("the slot's KPay application is not known (no application_id in the config, and its pair never answered), and KPay says this pair belongs to application %s %q; if that is the right one, stage it again with --application %s, or set application_id for slot %s",
+			res.ApplicationID, res.ApplicationName, res.ApplicationID, s.Name), now)
 	}
 	rot.State, rot.VerifiedAt = store.RotationVerified, now
 	rot.LastError, rot.LastErrorAt = "", time.Time{}

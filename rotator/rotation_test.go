@@ -296,10 +296,13 @@ func TestRotation_MissingSecret(t *testing.T) {
 			// A third slot whose secret does not exist yet.
 			app := h.kpay.CreateApplication("new")
 			pair, _ := h.kpay.Pair(app.ID, kpay.Live)
+			// Its application is known only from the config: nothing has
+			// answered for it yet.
 			h.rebuild(`[[slot]]
 name = "new-live"
 environment = "live"
 secret_id = "prod/new/kpay"
+application_id = "` + app.ID + `"
 ` + extra)
 			id := h.stage("new-live", pair, time.Now())
 			h.advance("new-live", time.Now())

@@ -674,3 +674,44 @@ func TestRotation_WritesWhoseAnswerWasLostOrOverwritten(t *testing.T) {
 		}
 	})
 }
+
+// A slot whose application nothing knows (no application_id, its pair
+// dead from the start) takes no pair of an arbitrary application: only
+// one the admin confirmed with --application.
+func TestRotation_UnknownApplicationNeedsTheAdminsWord(t *testing.T) {
+	h := newHarness(t, "")
+	app := h.kpay.CreateApplication("fresh")
+	dead, _ := h.kpay.Pair(app.ID, kpay.Live)
+	h.rebuild("[[slot]]\nname = \"fresh-live\"\nenvironment = \"live\"\nsecret_id = \"prod/fresh/kpay\"\n")
+	h.apps["fresh-live"] = app
+	h.putPair("fresh-live", dead)
+	fresh := h.regenerate("fresh-live") // the pair in the secret never worked
+	now := time.Now()
+	h.probe("fresh-live", now)
+
+	id := h.stage("fresh-live", fresh, now)
+	h.advance("fresh-live", now)
+	rot := h.rotation("fresh-live", id)
+	if rot.State != store.RotationRejected || !strings.Contains(rot.Reason, "--application "+app.ID) {
+		t.Fatalf("rotation = %s %q, want rejected, asking for --application %s", rot.State, rot.Reason, app.ID)
+	}
+	other := h.kpay.CreateApplication("other")
+	otherPair, _ := h.kpay.Pair(other.ID, kpay.Live)
+	for _, tt := range []struct {
+		pair  kpay.Pair
+		app   string
+		state store.RotationState
+	}{
+		{otherPair, app.ID, store.RotationRejected}, // confirmed app, pair of another
+		{fresh, app.ID, store.RotationWatching},
+	} {
+		id := inbox.NewID(now)
+		if err := inbox.Write(h.inbox, inbox.Request{ID: id, Slot: "fresh-live", Pair: tt.pair, StagedAt: now, Application: tt.app}, -1, -1); err != nil {
+			t.Fatal(err)
+		}
+		h.advance("fresh-live", now)
+		if rot := h.rotation("fresh-live", id); rot.State != tt.state {
+			t.Errorf("pair of %s confirmed as %s: %s %q, want %s", tt.pair.Mask(), tt.app, rot.State, rot.Reason, tt.state)
+		}
+	}
+}

@@ -48,6 +48,9 @@ type Rotation struct {
 
 	// Born is the admin-given creation date of the new pair (--born).
 	Born time.Time `json:"born,omitzero"`
+	// Application is the KPay application the admin confirmed for the
+	// new pair (--application), for a slot whose own is not known.
+	Application string `json:"application,omitempty"`
 	// Token is the ClientRequestToken of the write, derived from the ID
 	// and stored before the call, so a retry after a crash can never make
 	// a second version.

@@ -53,6 +53,7 @@ func TestCLI_ExitCodesAndHelp(t *testing.T) {
 		{"bad config lists every problem", []string{"check-config", "--config", bad}, exitConfig, nil, []string{"bad.toml:3", "environment", "bad.toml:5", "max_age"}},
 		{"missing config", []string{"check-config", "--config", filepath.Join(dir, "none.toml")}, exitConfig, nil, []string{"does not exist", "--config"}},
 		{"status before first run", []string{"status", "--config", good}, exitOK, []string{"has not run yet", "a  "}, nil},
+		{"stage --application not a uuid", []string{"stage", "a", "--application", "shop", "--config", good}, exitUsage, nil, []string{`--application "shop" is not a KPay application id`}},
 		{"missing url_file", []string{"check-config", "--config", missing}, exitConfig, nil, []string{"notifier[ops]", filepath.Join(dir, "gone.url"), "no such file"}},
 		{"url_file with plain http", []string{"check-config", "--config", plain}, exitConfig, nil, []string{"notifier[ops]", "plain http", "hooks.example.net"}},
 		{"credential outside the service is a warning", []string{"check-config", "--config", credential}, exitOK, []string{"ok"}, []string{"warning: notifier[ops]", "CREDENTIALS_DIRECTORY"}},

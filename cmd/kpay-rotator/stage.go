@@ -54,6 +54,7 @@ written, 1 when it was rejected (with the reason) or is still pending.`, e.stder
 	open := fs.Bool("open", false, "open the rotation of SLOT and return, for scripts: regenerate the pair next, then run stage again with the pair on stdin")
 	cancel := fs.Bool("cancel", false, "close a rotation of SLOT left open (by --open or an interrupted stage); nothing else changes")
 	bornFlag := fs.String("born", "", "when the pair was created (YYYY-MM-DD or RFC 3339), if known, so its age starts there")
+	appFlag := fs.String("application", "", "the KPay application id (UUID) the pair must belong to, for a slot whose own is not known yet (no application_id, and its pair never answered)")
 	timeout := fs.Duration("timeout", 2*time.Minute, "how long to wait for the outcome")
 	slotName, err := parseWithArg(fs, args, "SLOT")
 	if err != nil {
@@ -76,6 +77,9 @@ written, 1 when it was rejected (with the reason) or is still pending.`, e.stder
 	born, err := parseBorn(*bornFlag, time.Now())
 	if err != nil {
 		return err
+	}
+	if *appFlag != "" && !kpay.IsApplicationID(*appFlag) {
+		return usageError{msg: fmt.Sprintf("--application %q is not a KPay application id (a UUID, 8-4-4-4-12 hex digits); copy it from the dashboard or from the refusal that asked for it", *appFlag)}
 	}
 	if *dryRun {
 		pair, err := readCheckedPair(ctx, e, slot)
@@ -157,7 +161,7 @@ written, 1 when it was rejected (with the reason) or is still pending.`, e.stder
 				return fmt.Errorf("stage %s: %w; nothing was staged and the rotation is closed", slot.Name, err)
 			}
 		}
-		req := inbox.Request{ID: id, Slot: slot.Name, Pair: pair, Born: born, StagedAt: time.Now()}
+		req := inbox.Request{ID: id, Slot: slot.Name, Pair: pair, Born: born, StagedAt: time.Now(), Application: *appFlag}
 		if err := stageRequest(dir, req); err != nil {
 			return err
 		}
