@@ -73,10 +73,10 @@ type Request struct {
 // fileRequest is the on-disk form: the only place the secret is written in
 // clear, which is why kpay.Secret's masking marshaller is not used here.
 type fileRequest struct {
-	ID        string    `json:"id"`
-	Slot      string    `json:"slot"`
-	APIKey    string    `json:"api_key"`
-	SecretKey string    `json:"secret_key"`
+	ID          string    `json:"id"`
+	Slot        string    `json:"slot"`
+	APIKey      string    `json:"api_key"`
+	SecretKey   string    `json:"secret_key"`
 	Born        time.Time `json:"born,omitzero"`
 	StagedAt    time.Time `json:"staged_at"`
 	Application string    `json:"application_id,omitempty"`

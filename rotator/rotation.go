@@ -1,13 +1,13 @@
 package rotator
 
 import (
-	"strings"
 	"context"
 	"crypto/sha256"
 	"errors"
 	"fmt"
 	"net/http"
 	"slices"
+	"strings"
 	"sync"
 	"time"
 
