@@ -9,6 +9,16 @@ import (
 	"kpay-rotator/store"
 )
 
+// degradedRecovery is the transient rate (an exponentially weighted share
+// of recent probes, each weighing 1 − transientDecay) under which a
+// degraded pair counts as recovered. A flapping KPay (a third of its
+// answers failing) stays degraded, one alert; a pair over a blip recovers
+// after about seven good probes.
+const (
+	degradedRecovery = 0.1
+	transientDecay   = 0.8
+)
+
 // healthStep applies one probe result of the current pair to st (DESIGN
 // §3) and returns the event kind the change raises, if any.
 //
@@ -17,17 +27,26 @@ import (
 //   - a transient or unexpected answer counts towards degraded with the
 //     same threshold, but never moves a failing pair: only KPay accepting
 //     the pair can end an outage;
-//   - one good probe recovers.
+//   - one good probe recovers a failing pair; a degraded one recovers once
+//     the recent transient rate is low again, so a flapping KPay says
+//     degraded once and recovered once, not at every flap.
 func healthStep(st *store.SlotState, res healthcheck.Result, threshold int, now time.Time) (event.Kind, bool) {
 	if threshold < 1 {
 		threshold = 1
 	}
 	prev := st.Health
+	transient := res.Outcome == healthcheck.Transient || res.Outcome == healthcheck.Unexpected
+	st.TransientRate *= transientDecay
+	if transient {
+		st.TransientRate += 1 - transientDecay
+	}
 	switch {
 	case res.Outcome == healthcheck.Healthy:
 		st.Rejections, st.Transients = 0, 0
 		st.FirstRejectedAt = time.Time{}
-		st.Health = store.HealthHealthy
+		if prev != store.HealthDegraded || st.TransientRate < degradedRecovery {
+			st.Health = store.HealthHealthy
+		}
 	case res.Outcome.IsRejection():
 		if st.Rejections == 0 {
 			st.FirstRejectedAt = now

@@ -272,10 +272,19 @@ func TestProbeSlot_FlappingKPayNeverFails(t *testing.T) {
 	if confirms, _ := h.follow.take(); len(confirms) != 0 {
 		t.Errorf("%d confirmations asked by transient answers, want none", len(confirms))
 	}
+	degradedEvents := 0
 	for _, k := range h.kinds("payments-live") {
 		if k == event.KeyFailing || k == event.UnplannedRevocation {
 			t.Fatalf("a flapping KPay raised %s", k)
 		}
+		if k == event.KeyDegraded {
+			degradedEvents++
+		}
+	}
+	// Degraded once (or, between long calm stretches, a very few times):
+	// not at every flap.
+	if degradedEvents > 3 {
+		t.Errorf("key_degraded raised %d times over %d flapping probes, want at most a few", degradedEvents, probes)
 	}
 	t.Logf("%d probes, %d requests faulted, by status %v", probes, c.Faults, c.ByStatus)
 }

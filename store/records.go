@@ -69,6 +69,9 @@ type SlotState struct {
 	// failure_threshold hysteresis.
 	Rejections int `json:"rejections"`
 	Transients int `json:"transients"`
+	// TransientRate is the recent share of transient answers, weighted
+	// towards the latest: a degraded pair recovers when it is low again.
+	TransientRate float64 `json:"transient_rate,omitempty"`
 	// HealthSince is when Health last changed.
 	HealthSince time.Time `json:"health_since,omitzero"`
 	// FirstRejectedAt is the first rejection of the current pair in the

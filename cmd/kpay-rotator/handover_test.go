@@ -276,6 +276,12 @@ func TestHandover_FlappingKPayRaisesNoKeyFailing(t *testing.T) {
 			t.Errorf("a flapping KPay raised %s", kind)
 		}
 	}
+	// At most one degraded and one recovered per slot: not one per flap.
+	for _, kind := range []string{"key_degraded", "key_recovered"} {
+		if n := strings.Count(p.log(), "event="+kind); n > 10 {
+			t.Errorf("%s raised %d times for 10 slots", kind, n)
+		}
+	}
 	doc := f.status()
 	for _, s := range doc.Slots {
 		if s.Health == "failing" {
