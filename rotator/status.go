@@ -17,9 +17,12 @@ type Status struct {
 	PID    int    `json:"pid,omitempty"`
 	// ReloadError is why the last reload was refused (the daemon runs the
 	// previous configuration); empty when it worked.
-	ReloadError string       `json:"reload_error,omitempty"`
-	ConfigPath  string       `json:"config_path,omitempty"`
-	Slots       []SlotStatus `json:"slots"`
+	ReloadError string `json:"reload_error,omitempty"`
+	// StateError says the state database cannot be written (a full
+	// disk): what the daemon learns meanwhile is not recorded.
+	StateError string       `json:"state_error,omitempty"`
+	ConfigPath string       `json:"config_path,omitempty"`
+	Slots      []SlotStatus `json:"slots"`
 }
 
 // SlotStatus is one slot's line.

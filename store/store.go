@@ -13,12 +13,14 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	bolt "go.etcd.io/bbolt"
 	berrors "go.etcd.io/bbolt/errors"
 
 	"kpay-rotator/internal/atomicfile"
+	"kpay-rotator/internal/failpoint"
 )
 
 // SchemaVersion is the layout this binary reads and writes. Bump it with a
@@ -84,6 +86,7 @@ type Store struct {
 	readOnly     bool
 	probeHistory int
 	pidFile      string
+	writeFail    atomic.Pointer[writeFailure]
 }
 
 // Open opens (creating if needed) the database at path with mode 0600.
@@ -197,11 +200,50 @@ func (s *Store) Close() error {
 
 // Update runs fn in one read-write transaction: everything fn writes
 // commits together or not at all.
+//
+// A commit that fails (a full disk, an I/O error) is remembered until one
+// succeeds: WriteFailure says since when, so readiness and the watchdog
+// can tell a daemon that can no longer record anything.
 func (s *Store) Update(fn func(*Tx) error) error {
 	if s.readOnly {
 		return ErrReadOnly
 	}
-	return s.db.Update(func(tx *bolt.Tx) error { return fn(&Tx{tx: tx, s: s}) })
+	var fnErr error
+	err := s.db.Update(func(tx *bolt.Tx) error {
+		fnErr = fn(&Tx{tx: tx, s: s})
+		if fnErr == nil && failpoint.Active(FailWrites) {
+			// Stands for the commit failing, as on a full disk.
+			return errors.New("commit: injected write failure (test build)")
+		}
+		return fnErr
+	})
+	switch {
+	case err == nil:
+		s.writeFail.Store(nil)
+	case fnErr != nil:
+		// fn's own refusal: nothing wrong with the disk.
+	case s.writeFail.Load() == nil:
+		s.writeFail.Store(&writeFailure{since: time.Now(), err: err.Error()})
+	}
+	return err
+}
+
+// FailWrites is the failpoint that makes every commit fail (test builds
+// only), as a full disk would.
+const FailWrites = "store-writes-fail"
+
+type writeFailure struct {
+	since time.Time
+	err   string
+}
+
+// WriteFailure reports whether the last commit failed, since when the
+// commits have been failing, and why.
+func (s *Store) WriteFailure() (since time.Time, reason string, failing bool) {
+	if f := s.writeFail.Load(); f != nil {
+		return f.since, f.err, true
+	}
+	return time.Time{}, "", false
 }
 
 // View runs fn in a read-only transaction.

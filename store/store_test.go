@@ -284,3 +284,32 @@ func TestStore_FailedUpdateWritesNothing(t *testing.T) {
 		return nil
 	})
 }
+
+// TestUpdate_WriteFailureIsRememberedUntilACommitWorks separates a refused
+// transaction (fn's error: the disk is fine) from a failed commit.
+func TestUpdate_WriteFailureIsRememberedUntilACommitWorks(t *testing.T) {
+	s, _ := openTemp(t, store.Options{})
+	refused := errors.New("refused by fn")
+	if err := s.Update(func(*store.Tx) error { return refused }); !errors.Is(err, refused) {
+		t.Fatalf("Update = %v, want fn's error", err)
+	}
+	if _, _, failing := s.WriteFailure(); failing {
+		t.Fatal("fn's own error was taken for a failing disk")
+	}
+	if err := s.Update(func(*store.Tx) error { return nil }); err != nil {
+		t.Fatal(err)
+	}
+	s.Close() // every commit now fails
+	if err := s.Update(func(*store.Tx) error { return nil }); err == nil {
+		t.Fatal("Update on a closed store succeeded")
+	}
+	since, why, failing := s.WriteFailure()
+	if !failing || why == "" || time.Since(since) > time.Minute {
+		t.Errorf("WriteFailure = %v %q %v, want failing since just now with a reason", since, why, failing)
+	}
+	first := since
+	_ = s.Update(func(*store.Tx) error { return nil })
+	if since, _, _ := s.WriteFailure(); !since.Equal(first) {
+		t.Errorf("a second failure moved the start from %v to %v", first, since)
+	}
+}

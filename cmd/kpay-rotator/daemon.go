@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -245,8 +246,17 @@ func (d *daemon) watchdogLoop(ctx context.Context) {
 		}
 		problems := d.readiness()
 		// A failed reload is not a reason to be killed: the previous
-		// configuration keeps running.
-		if len(problems) > 0 && !(len(problems) == 1 && d.reloadError() != "") {
+		// configuration keeps running. Failing writes are, once they have
+		// lasted a watchdog interval: a restart may find the space freed,
+		// and systemd then says loudly that the service is failing.
+		problems = slices.DeleteFunc(problems, func(p string) bool {
+			if strings.HasPrefix(p, "last reload failed") {
+				return true
+			}
+			since, _, failing := d.store.WriteFailure()
+			return strings.HasPrefix(p, "state database: writes failing") && failing && time.Since(since) < interval
+		})
+		if len(problems) > 0 {
 			if !quiet {
 				d.log.Error("not feeding the systemd watchdog: the daemon is not healthy", "problems", problems)
 				quiet = true
@@ -423,6 +433,7 @@ func (d *daemon) status() (rotator.Status, error) {
 	doc, err := rotator.BuildStatus(d.store, gen.cfg, d.now(), gen.sched.Next)
 	doc.Source, doc.PID = "daemon", os.Getpid()
 	doc.ReloadError = d.reloadError()
+	doc.StateError = d.writeFailure()
 	return doc, err
 }
 

@@ -64,6 +64,9 @@ func (d *daemon) readiness() []string {
 	if err := d.store.View(func(*store.Tx) error { return nil }); err != nil {
 		problems = append(problems, "state database: "+err.Error())
 	}
+	if msg := d.writeFailure(); msg != "" {
+		problems = append(problems, msg)
+	}
 	gen := d.current()
 	if age := d.now().Sub(gen.sched.LastBeat()); age > beatStale {
 		problems = append(problems, fmt.Sprintf("scheduler: no tick for %s", age.Round(time.Second)))
@@ -72,6 +75,17 @@ func (d *daemon) readiness() []string {
 		problems = append(problems, "last reload failed: "+msg)
 	}
 	return problems
+}
+
+// writeFailure says, when the state database's commits are failing (a
+// full disk), since when and why: nothing the daemon learns is recorded.
+func (d *daemon) writeFailure() string {
+	since, why, failing := d.store.WriteFailure()
+	if !failing {
+		return ""
+	}
+	return fmt.Sprintf("state database: writes failing for %s (since %s): %s; free space on %s",
+		time.Since(since).Round(time.Second), since.UTC().Format(time.DateTime+" UTC"), why, d.store.Path())
 }
 
 func (d *daemon) handleReady(w http.ResponseWriter, _ *http.Request) {

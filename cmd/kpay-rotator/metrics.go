@@ -97,6 +97,8 @@ var (
 		"1 for the current age state of each slot's pair (fresh, due, overdue).", []string{"slot", "state"}, nil)
 	descPending = prometheus.NewDesc("kpay_rotator_outbox_pending",
 		"Alerts queued for delivery, per receiver.", []string{"receiver"}, nil)
+	descWritable = prometheus.NewDesc("kpay_rotator_state_writable",
+		"1 while the state database's commits succeed, 0 while they fail (a full disk).", nil, nil)
 	descRotating = prometheus.NewDesc("kpay_rotator_rotation_in_flight",
 		"1 while a rotation is open (stage waiting for the pair) or a staged pair is not yet written, per slot.", []string{"slot"}, nil)
 )
@@ -110,11 +112,14 @@ func (c *stateCollector) Describe(ch chan<- *prometheus.Desc) {
 	ch <- descAgeState
 	ch <- descPending
 	ch <- descRotating
+	ch <- descWritable
 }
 
 func (c *stateCollector) Collect(ch chan<- prometheus.Metric) {
 	gen := c.d.current()
 	now := c.d.now()
+	_, _, failing := c.d.store.WriteFailure()
+	ch <- prometheus.MustNewConstMetric(descWritable, prometheus.GaugeValue, b2f(!failing))
 	_ = c.d.store.View(func(tx *store.Tx) error {
 		for _, s := range gen.cfg.Slots {
 			st, ok, err := tx.Slot(s.Name)

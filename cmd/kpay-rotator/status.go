@@ -104,6 +104,9 @@ func renderStatus(w io.Writer, doc rotator.Status, now time.Time) {
 		if doc.ReloadError != "" {
 			fmt.Fprintf(w, "the last reload was refused, the previous configuration runs: %s\n", doc.ReloadError)
 		}
+		if doc.StateError != "" {
+			fmt.Fprintf(w, "%s\n", doc.StateError)
+		}
 		fmt.Fprintln(w)
 	case "database":
 		fmt.Fprintf(w, "daemon not running; last recorded state\n\n")

@@ -2,6 +2,7 @@ package main
 
 import (
 	"net"
+	"os"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -10,6 +11,7 @@ import (
 	"time"
 
 	"kpay-rotator/rotator"
+	"kpay-rotator/store"
 )
 
 // notifySocket is a unixgram socket standing in for systemd's.
@@ -154,5 +156,55 @@ func TestSDNotify_StuckSchedulerStopsWatchdog(t *testing.T) {
 	}
 	if !strings.Contains(p.log(), "scheduler: no tick for") {
 		t.Errorf("log does not name the stuck scheduler")
+	}
+}
+
+// TestDiskFull_NotReadyThenWatchdogStops makes every bbolt commit fail
+// while a trigger file exists (a failpoint of the test build standing for
+// a full disk): readiness, status and the metric must say so, the
+// watchdog pings must stop after a bound, and all of it must clear once a
+// commit succeeds again.
+func TestDiskFull_NotReadyThenWatchdogStops(t *testing.T) {
+	f := newFixture(t)
+	sock := newNotifySocket(t)
+	full := filepath.Join(t.TempDir(), "disk-full")
+	p := f.startBin(failBinPath, []string{"NOTIFY_SOCKET=" + sock.path, "WATCHDOG_USEC=2000000",
+		"KPAY_ROTATOR_FAILPOINTS=" + store.FailWrites + "@" + full})
+	eventually(t, "READY=1", func() bool { return sock.count("READY=1") == 1 })
+	base := f.httpBase()
+	eventually(t, "ready", func() bool { code, _ := get(t, base+"/readyz"); return code == 200 })
+	if v, ok := value(scrape(t, base), "kpay_rotator_state_writable", nil); !ok || v != 1 {
+		t.Fatalf("kpay_rotator_state_writable = %v (present %v), want 1", v, ok)
+	}
+
+	if err := os.WriteFile(full, nil, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	p.signal(syscall.SIGUSR1) // a pass: its results cannot be recorded
+	eventually(t, "readiness names the failing writes", func() bool {
+		code, body := get(t, base+"/readyz")
+		return code == 503 && strings.Contains(body, "writes failing") && strings.Contains(body, "free space on")
+	})
+	if v, _ := value(scrape(t, base), "kpay_rotator_state_writable", nil); v != 0 {
+		t.Errorf("kpay_rotator_state_writable = %v while commits fail, want 0", v)
+	}
+	if out, _, _ := f.cli("status"); !strings.Contains(out, "writes failing") {
+		t.Errorf("status does not say the writes fail:\n%s", out)
+	}
+	eventually(t, "pings stop", func() bool { return strings.Contains(p.log(), "not feeding the systemd watchdog") })
+	n := sock.count("WATCHDOG=1")
+	time.Sleep(2500 * time.Millisecond) // more than WatchdogSec: none may come
+	if got := sock.count("WATCHDOG=1"); got != n {
+		t.Errorf("pings continued while every commit fails: %d more", got-n)
+	}
+
+	if err := os.Remove(full); err != nil {
+		t.Fatal(err)
+	}
+	p.signal(syscall.SIGUSR1) // the next commit succeeds
+	eventually(t, "ready again", func() bool { code, _ := get(t, base+"/readyz"); return code == 200 })
+	eventually(t, "pings resume", func() bool { return sock.count("WATCHDOG=1") > n })
+	if v, _ := value(scrape(t, base), "kpay_rotator_state_writable", nil); v != 1 {
+		t.Errorf("kpay_rotator_state_writable = %v after recovery, want 1", v)
 	}
 }
