@@ -11,12 +11,13 @@ import (
 
 // degradedRecovery is the transient rate (an exponentially weighted share
 // of recent probes, each weighing 1 − transientDecay) under which a
-// degraded pair counts as recovered. A flapping KPay (a third of its
-// answers failing) stays degraded, one alert; a pair over a blip recovers
-// after about seven good probes.
+// degraded pair counts as recovered. A flapping KPay (a third to a half
+// of its answers failing) stays degraded, one alert: recovery needs some
+// twenty good answers in a row, which such a KPay gives about once in a
+// thousand probes. A pair over a blip recovers after about thirteen.
 const (
-	degradedRecovery = 0.1
-	transientDecay   = 0.8
+	degradedRecovery = 0.05
+	transientDecay   = 0.9
 )
 
 // healthStep applies one probe result of the current pair to st (DESIGN

@@ -1,6 +1,7 @@
 package rotator
 
 import (
+	"slices"
 	"testing"
 	"time"
 
@@ -43,8 +44,14 @@ func TestHealthStep(t *testing.T) {
 		{"one good probe recovers failing", store.SlotState{Health: store.HealthFailing, Rejections: 3}, 2,
 			[]healthcheck.Outcome{healthcheck.Healthy}, store.HealthHealthy, []event.Kind{event.KeyRecovered}},
 		{"a degraded pair recovers once the flapping has calmed", store.SlotState{Health: store.HealthDegraded, Transients: 5, TransientRate: 0.5}, 2,
-			[]healthcheck.Outcome{healthcheck.Healthy, healthcheck.Healthy, healthcheck.Healthy, healthcheck.Healthy, healthcheck.Healthy, healthcheck.Healthy, healthcheck.Healthy, healthcheck.Healthy},
+			slices.Repeat([]healthcheck.Outcome{healthcheck.Healthy}, 25),
 			store.HealthHealthy, []event.Kind{event.KeyRecovered}},
+		{"a degraded pair is not recovered by a short calm", store.SlotState{Health: store.HealthDegraded, Transients: 5, TransientRate: 0.5}, 2,
+			slices.Repeat([]healthcheck.Outcome{healthcheck.Healthy}, 10),
+			store.HealthDegraded, nil},
+		{"a blip recovers after a dozen good probes", store.SlotState{Health: store.HealthHealthy}, 2,
+			append([]healthcheck.Outcome{healthcheck.Transient, healthcheck.Transient}, slices.Repeat([]healthcheck.Outcome{healthcheck.Healthy}, 14)...),
+			store.HealthHealthy, []event.Kind{event.KeyDegraded, event.KeyRecovered}},
 		{"one good probe does not end degraded", store.SlotState{Health: store.HealthDegraded, Transients: 5, TransientRate: 0.5}, 2,
 			[]healthcheck.Outcome{healthcheck.Healthy}, store.HealthDegraded, nil},
 		{"flapping says degraded once", store.SlotState{Health: store.HealthHealthy}, 2,
