@@ -561,7 +561,13 @@ func (s *suite) reload(t *testing.T) {
 	s.slots = append(s.slots, reloadSlot)
 	s.writeConfig(t, "")
 	if out, errOut, code := m.run("", "systemctl", "reload", unit); code != 0 {
-		t.Fatalf("systemctl reload (good config): exit %d\n%s%s", code, out, errOut)
+		var said []string
+		for _, l := range m.journal(unit) {
+			if strings.HasPrefix(l, "kpay-rotator: ") || strings.Contains(l, "ExecReload") || strings.Contains(l, "reload") {
+				said = append(said, l)
+			}
+		}
+		t.Fatalf("systemctl reload (good config): exit %d\n%s%s\njournal:\n%s", code, out, errOut, strings.Join(said, "\n"))
 	}
 	// ExecReload returns once SIGHUP is sent; the daemon then swaps
 	// configurations and says READY=1 with a new status line.

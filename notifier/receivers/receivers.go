@@ -6,7 +6,6 @@ package receivers
 
 import (
 	"fmt"
-	"os"
 	"slices"
 	"strings"
 	"time"
@@ -166,14 +165,15 @@ func Check(s Spec) (warnings []string, errs []error) {
 	return warnings, errs
 }
 
-// elsewhere reports whether ref may be readable only where the daemon
-// runs: a systemd credential outside the service, an environment
-// variable of the unit.
+// elsewhere reports whether ref may be readable only by the daemon's own
+// process: an environment variable of the unit, or a systemd credential.
+// Outside the service there is no credentials directory, and systemd 252
+// does not give ExecReload= (where check-config runs) the service's
+// credentials when the unit has a mount namespace (ProtectSystem=): the
+// directory is set but unreadable there.
 func elsewhere(ref notifier.SecretRef) bool {
 	switch ref.(type) {
-	case notifier.CredentialSecret:
-		return os.Getenv("CREDENTIALS_DIRECTORY") == ""
-	case notifier.EnvSecret:
+	case notifier.CredentialSecret, notifier.EnvSecret:
 		return true
 	}
 	return false

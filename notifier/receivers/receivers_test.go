@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -141,5 +142,16 @@ func TestCheck_readsSourcesNow(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// systemd 252 gives ExecReload= (where check-config runs) a credentials
+// directory it cannot read when the unit has a mount namespace: that is
+// a warning, or every reload would fail.
+func TestCheck_CredentialUnreadableUnderTheUnitIsAWarning(t *testing.T) {
+	t.Setenv("CREDENTIALS_DIRECTORY", filepath.Join(t.TempDir(), "unreadable"))
+	warnings, errs := receivers.Check(receivers.Spec{Name: "ops", Type: "slack", URL: notifier.CredentialSecret{Name: "slack-ops"}})
+	if len(errs) != 0 || len(warnings) != 1 || !strings.Contains(warnings[0], "slack-ops") {
+		t.Fatalf("warnings %q errors %v, want one warning naming the credential", warnings, errs)
 	}
 }
