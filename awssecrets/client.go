@@ -104,6 +104,12 @@ func (c *Client) Current(ctx context.Context, secretID string) (Version, error) 
 	return c.get(ctx, secretID, "", "AWSCURRENT")
 }
 
+// Previous reads the AWSPREVIOUS version of secretID: the one AWSCURRENT
+// replaced.
+func (c *Client) Previous(ctx context.Context, secretID string) (Version, error) {
+	return c.get(ctx, secretID, "", "AWSPREVIOUS")
+}
+
 // Version reads one version of secretID by id.
 func (c *Client) Version(ctx context.Context, secretID, versionID string) (Version, error) {
 	return c.get(ctx, secretID, versionID, "")
@@ -150,11 +156,35 @@ func (c *Client) get(ctx context.Context, secretID, versionID, stage string) (Ve
 
 // deletedDate is when secretID was scheduled for deletion (zero if not).
 func (c *Client) deletedDate(ctx context.Context, secretID string) (time.Time, error) {
+	d, err := c.Describe(ctx, secretID)
+	return d.DeletedDate, err
+}
+
+// Description is what DescribeSecret says about a secret, values aside.
+type Description struct {
+	// DeletedDate is when the secret was scheduled for deletion; zero if
+	// it is not.
+	DeletedDate time.Time
+	// RotationEnabled: Secrets Manager's own rotation (a Lambda) is on
+	// and would overwrite what kpay-rotator writes.
+	RotationEnabled bool
+	// RotationLambdaARN is the function that rotation runs.
+	RotationLambdaARN string
+}
+
+// Describe reads the secret's metadata (DescribeSecret).
+func (c *Client) Describe(ctx context.Context, secretID string) (Description, error) {
+	ctx, cancel := context.WithTimeoutCause(ctx, c.callTimeout, errors.New("secretsmanager: DescribeSecret took too long"))
+	defer cancel()
 	out, err := c.sm.DescribeSecret(ctx, &secretsmanager.DescribeSecretInput{SecretId: aws.String(secretID)})
 	if err != nil {
-		return time.Time{}, c.classify("DescribeSecret", secretID, err)
+		return Description{}, c.classify("DescribeSecret", secretID, err)
 	}
-	return aws.ToTime(out.DeletedDate), nil
+	return Description{
+		DeletedDate:       aws.ToTime(out.DeletedDate),
+		RotationEnabled:   aws.ToBool(out.RotationEnabled),
+		RotationLambdaARN: aws.ToString(out.RotationLambdaARN),
+	}, nil
 }
 
 // VersionInfo describes a version without its value.

@@ -4,6 +4,8 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
+	"maps"
+	"slices"
 
 	"kpay-rotator/kpay"
 )
@@ -36,6 +38,16 @@ func (v Version) Pair(apiKeyField, secretKeyField string) (kpay.Pair, error) {
 			ErrMissingField, v.SecretID, v.VersionID, missing, apiKeyField, secretKeyField)
 	}
 	return pair, nil
+}
+
+// FieldNames lists the names of the value's JSON fields, sorted: what a
+// change that drops fields is told by, without keeping any value.
+func (v Version) FieldNames() ([]string, error) {
+	fields, err := v.Fields()
+	if err != nil {
+		return nil, err
+	}
+	return slices.Sorted(maps.Keys(fields)), nil
 }
 
 // Fields decodes the value as a JSON object, keeping every field raw so a

@@ -3,6 +3,7 @@ package awssecrets
 import (
 	"bytes"
 	"context"
+	"crypto/sha256"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -21,6 +22,42 @@ func (v Version) WithPair(apiKeyField, secretKeyField string, pair kpay.Pair) (k
 		return kpay.Secret{}, err
 	}
 	return encodeWithPair(fields, apiKeyField, secretKeyField, pair)
+}
+
+// WithFields returns the version's value with the named fields added,
+// copied byte for byte from src; every field it has stays as it is. A
+// name src lacks is an error naming it.
+func (v Version) WithFields(src Version, names []string) (kpay.Secret, error) {
+	fields, err := v.Fields()
+	if err != nil {
+		return kpay.Secret{}, err
+	}
+	from, err := src.Fields()
+	if err != nil {
+		return kpay.Secret{}, err
+	}
+	for _, n := range names {
+		raw, ok := from[n]
+		if !ok {
+			return kpay.Secret{}, fmt.Errorf("%w: version %s of secret %q has no field %q to copy", ErrMissingField, src.VersionID, src.SecretID, n)
+		}
+		fields[n] = raw
+	}
+	out, err := marshalNoEscape(fields)
+	if err != nil {
+		return kpay.Secret{}, fmt.Errorf("encode secret value: %w", err)
+	}
+	return kpay.NewSecret(string(out)), nil
+}
+
+// Token derives a ClientRequestToken (a version id, UUID-shaped) from
+// seed: the same seed always names the same version, so a write repeated
+// after a lost answer cannot make a second one.
+func Token(seed string) string {
+	h := sha256.Sum256([]byte(seed))
+	h[6] = h[6]&0x0f | 0x40
+	h[8] = h[8]&0x3f | 0x80
+	return fmt.Sprintf("%x-%x-%x-%x-%x", h[0:4], h[4:6], h[6:8], h[8:10], h[10:16])
 }
 
 // NewValue is a fresh secret value holding only the pair.

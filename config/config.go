@@ -112,6 +112,10 @@ type Slot struct {
 	// mean a compromise (unplanned_revocation); default none.
 	SecurityNotify  []string
 	CreateIfMissing bool // create the secret if it does not exist; default false
+	// AllowSecretsManagerRotation lets stage write a secret that Secrets
+	// Manager also rotates (a Lambda); default false: the two would
+	// overwrite each other's pairs.
+	AllowSecretsManagerRotation bool
 }
 
 // Notifier is one [[notifier]]: a chat destination for alerts. Which

@@ -45,6 +45,7 @@ var (
 		{"secret_key_field", `"KPAY_SECRET_KEY"`},
 		{"application_id", `"3f0c9a62-1b7e-4c55-9d3a-6a1f2e8b7c10"`},
 		{"create_if_missing", "false"},
+		{"allow_secrets_manager_rotation", "false"},
 	}, inheritedKeys...)}
 	// notifierSchema: each secret (url, token, secret) comes from one of
 	// four keys: inline, _file, _env or _credential.

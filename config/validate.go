@@ -182,6 +182,9 @@ func (p *parser) slot(t *table, inherited layer) Slot {
 	if b, ok := t.boolean("create_if_missing"); ok {
 		s.CreateIfMissing = b
 	}
+	if b, ok := t.boolean("allow_secrets_manager_rotation"); ok {
+		s.AllowSecretsManagerRotation = b
+	}
 
 	l := p.overlay(t, inherited, "[defaults]")
 	s.MaxAge, s.WarnBefore, s.RevokeGrace, s.Jitter = l.MaxAge, l.WarnBefore, l.RevokeGrace, l.Jitter

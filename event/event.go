@@ -42,6 +42,19 @@ const (
 	// SecretMissing: the slot's secret is deleted, or scheduled for
 	// deletion; services cannot read their pair.
 	SecretMissing Kind = "secret_missing"
+	// SecretFieldsLost: a change made outside kpay-rotator dropped fields
+	// the previous version had (names only); SecretFieldsRestored
+	// resolves it once a version holds them again.
+	SecretFieldsLost     Kind = "secret_fields_lost"
+	SecretFieldsRestored Kind = "secret_fields_restored"
+	// SecretFieldsAccepted resolves it too: an admin said the fields
+	// were removed on purpose (kpay-rotator repair --accept).
+	SecretFieldsAccepted Kind = "secret_fields_accepted"
+	// SecretsManagerRotationOn: the secret also has Secrets Manager's
+	// own rotation (a Lambda) enabled, which would overwrite the pair
+	// kpay-rotator writes; SecretsManagerRotationOff resolves it.
+	SecretsManagerRotationOn  Kind = "secrets_manager_rotation_enabled"
+	SecretsManagerRotationOff Kind = "secrets_manager_rotation_disabled"
 	// NotifierFailing: a chat receiver keeps failing; said through the
 	// others. NotifierRecovered resolves it.
 	NotifierFailing   Kind = "notifier_failing"
@@ -95,26 +108,31 @@ func (s *Severity) UnmarshalText(b []byte) error {
 }
 
 var severities = map[Kind]Severity{
-	KeyDue:                  Warning,
-	KeyOverdue:              Critical,
-	KeyFailing:              Critical,
-	KeyDegraded:             Warning,
-	KeyRecovered:            Resolved,
-	RotationRejected:        Critical,
-	KeyRotated:              Info,
-	OldKeyRevoked:           Info,
-	OldKeyStillValid:        Warning,
-	SecretChangedExternally: Info,
-	RotationStalled:         Critical,
-	UnplannedRevocation:     Critical,
-	RotationCancelled:       Info,
-	SecretUnreadable:        Critical,
-	SecretReadable:          Resolved,
-	SecretMissing:           Critical,
-	NotifierFailing:         Critical,
-	NotifierRecovered:       Resolved,
-	NotificationExpired:     Warning,
-	NotificationTest:        Info,
+	KeyDue:                    Warning,
+	KeyOverdue:                Critical,
+	KeyFailing:                Critical,
+	KeyDegraded:               Warning,
+	KeyRecovered:              Resolved,
+	RotationRejected:          Critical,
+	KeyRotated:                Info,
+	OldKeyRevoked:             Info,
+	OldKeyStillValid:          Warning,
+	SecretChangedExternally:   Info,
+	RotationStalled:           Critical,
+	UnplannedRevocation:       Critical,
+	RotationCancelled:         Info,
+	SecretUnreadable:          Critical,
+	SecretReadable:            Resolved,
+	SecretMissing:             Critical,
+	SecretFieldsLost:          Critical,
+	SecretFieldsRestored:      Resolved,
+	SecretFieldsAccepted:      Resolved,
+	SecretsManagerRotationOn:  Warning,
+	SecretsManagerRotationOff: Resolved,
+	NotifierFailing:           Critical,
+	NotifierRecovered:         Resolved,
+	NotificationExpired:       Warning,
+	NotificationTest:          Info,
 }
 
 // Severity is the severity DESIGN §5 gives k.

@@ -46,6 +46,7 @@ var (
 	ErrMalformed     = errors.New("inbox file is malformed")
 	ErrNoResult      = errors.New("no result yet")
 	ErrNoWindow      = errors.New("no rotation window open")
+	ErrNoAcceptance  = errors.New("no acceptance of lost fields")
 	errTooLarge      = errors.New("inbox file is too large")
 )
 
@@ -54,6 +55,7 @@ const (
 	requestSuffix  = ".pair"
 	resultSuffix   = ".result"
 	windowSuffix   = ".window"
+	acceptSuffix   = ".fields-accepted"
 )
 
 // Request is a staged pair.
@@ -299,4 +301,51 @@ func Exists(dir, slot string) bool {
 		}
 	}
 	return false
+}
+
+// Acceptance is an admin's word (kpay-rotator repair --accept) that the
+// fields reported lost from Slot's secret were removed on purpose, as of
+// its version VersionID. It holds no secret.
+type Acceptance struct {
+	Slot      string    `json:"slot"`
+	VersionID string    `json:"version_id"`
+	By        string    `json:"by,omitempty"`
+	At        time.Time `json:"at"`
+}
+
+// AcceptancePath is where slot's acceptance lives in dir.
+func AcceptancePath(dir, slot string) string { return filepath.Join(dir, slot+acceptSuffix) }
+
+// WriteAcceptance records a in dir, replacing an older one of the slot.
+func WriteAcceptance(dir string, a Acceptance, uid, gid int) error {
+	b, err := json.Marshal(a)
+	if err != nil {
+		return fmt.Errorf("encode acceptance: %w", err)
+	}
+	return atomicfile.WriteVolatile(AcceptancePath(dir, a.Slot), b, 0o600, uid, gid)
+}
+
+// ReadAcceptance returns slot's acceptance, or ErrNoAcceptance.
+func ReadAcceptance(dir, slot string) (Acceptance, error) {
+	var a Acceptance
+	b, err := os.ReadFile(AcceptancePath(dir, slot))
+	if errors.Is(err, os.ErrNotExist) {
+		return a, ErrNoAcceptance
+	}
+	if err != nil {
+		return a, fmt.Errorf("read acceptance: %w", err)
+	}
+	if len(b) > maxRequestSize || json.Unmarshal(b, &a) != nil || a.VersionID == "" || a.Slot != slot {
+		return Acceptance{}, fmt.Errorf("%w: %s is not an acceptance for slot %s; remove it and run kpay-rotator repair %s --accept again", ErrMalformed, AcceptancePath(dir, slot), slot, slot)
+	}
+	return a, nil
+}
+
+// RemoveAcceptance removes slot's acceptance; a missing file is not an
+// error.
+func RemoveAcceptance(dir, slot string) error {
+	if err := os.Remove(AcceptancePath(dir, slot)); err != nil && !errors.Is(err, os.ErrNotExist) {
+		return fmt.Errorf("remove acceptance: %w", err)
+	}
+	return nil
 }

@@ -33,6 +33,10 @@ func (f *fakeSecrets) Version(_ context.Context, _, id string) (awssecrets.Versi
 	}
 	return v, nil
 }
+func (f *fakeSecrets) Describe(context.Context, string) (awssecrets.Description, error) {
+	return awssecrets.Description{}, nil
+}
+
 func (f *fakeSecrets) History(context.Context, string) ([]awssecrets.VersionInfo, error) {
 	return f.history, f.histErr
 }

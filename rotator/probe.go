@@ -143,6 +143,8 @@ func (r *Rotator) track(ctx context.Context, s config.Slot, now time.Time) (st s
 		st.SourceError, st.SourceErrorAt, st.SourceReason = "", time.Time{}, ""
 	}
 
+	r.checkRotation(ctx, c, s, v, now)
+	r.checkFields(c, s, v, now)
 	rec, adopted, err := r.adopt(ctx, c, s, v, pair, now)
 	if err != nil {
 		return st, pair, false, err

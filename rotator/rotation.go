@@ -2,7 +2,6 @@ package rotator
 
 import (
 	"context"
-	"crypto/sha256"
 	"errors"
 	"fmt"
 	"net/http"
@@ -301,10 +300,7 @@ func newRotation(s config.Slot, req inbox.Request, now time.Time) store.Rotation
 // formatted as a version-4 UUID as Secrets Manager expects. Derived, not
 // random, so every retry of the rotation presents the same token.
 func requestToken(id string) string {
-	h := sha256.Sum256([]byte("kpay-rotator/token/v1\x00" + id))
-	h[6] = h[6]&0x0f | 0x40
-	h[8] = h[8]&0x3f | 0x80
-	return fmt.Sprintf("%x-%x-%x-%x-%x", h[0:4], h[4:6], h[6:8], h[8:10], h[10:16])
+	return awssecrets.Token("kpay-rotator/token/v1\x00" + id)
 }
 
 // leftover handles an inbox file whose rotation the journal already
@@ -340,6 +336,10 @@ func (r *Rotator) verify(ctx context.Context, s config.Slot, rot *store.Rotation
 	}
 	if st.Current == rot.NewFingerprint {
 		return false, r.reject(s, *rot, fmt.Sprintf("this is the pair %s already holds; generate a new pair in the dashboard", s.SecretID), now)
+	}
+	if st.SMRotation != "" && !s.AllowSecretsManagerRotation {
+		return false, r.reject(s, *rot, fmt.Sprintf("secret %s also has Secrets Manager rotation enabled (Lambda %s), which would overwrite the pair; turn it off (aws secretsmanager cancel-rotate-secret --secret-id %s), or set allow_secrets_manager_rotation = true for slot %s, then stage the pair again",
+			s.SecretID, st.SMRotation, s.SecretID, s.Name), now)
 	}
 	want := healthcheck.Expect{Environment: s.Environment, ApplicationID: s.ApplicationID}
 	if want.ApplicationID == "" {
@@ -572,6 +572,8 @@ func (r *Rotator) written(ctx context.Context, s config.Slot, rot *store.Rotatio
 	// The verified probe speaks for the new pair.
 	prevHealth := st.Health
 	st.Current, st.VersionID = rot.NewFingerprint, versionID
+	// Its fields are the ones the write kept; the next pass records them.
+	st.FieldNames = ""
 	st.Health, st.HealthSince = store.HealthHealthy, now
 	st.Rejections, st.Transients, st.FirstRejectedAt = 0, 0, time.Time{}
 	unresolved := st.Unresolved

@@ -28,6 +28,7 @@ type SecretReader interface {
 	Current(ctx context.Context, secretID string) (awssecrets.Version, error)
 	Version(ctx context.Context, secretID, versionID string) (awssecrets.Version, error)
 	History(ctx context.Context, secretID string) ([]awssecrets.VersionInfo, error)
+	Describe(ctx context.Context, secretID string) (awssecrets.Description, error)
 }
 
 // SecretWriter writes slot secrets (awssecrets.Client).
@@ -143,9 +144,13 @@ type Rotator struct {
 	// secretLocks serialise writes to one secret, which several slots
 	// may share (keyed by secret id).
 	secretLocks SlotLocks
-	onCommit    func()
-	observe     Observer
-	follow      Followups
+	// described holds the slots whose secret's metadata this rotator
+	// has read (DescribeSecret): once per slot per configuration, and
+	// again whenever the secret gets a new version.
+	described sync.Map
+	onCommit  func()
+	observe   Observer
+	follow    Followups
 }
 
 // New builds a Rotator.

@@ -465,7 +465,7 @@ func TestProbeSlot_TransientFaultsDegradeThenRecover(t *testing.T) {
 	// would say degraded and recovered at every flap); a few are.
 	h.probe("checkout-test", now.Add(3*time.Minute))
 	wantKinds(t, h.kinds("checkout-test"), event.KeyDegraded)
-	for i := 4; i < 12 && h.state("checkout-test").Health == store.HealthDegraded; i++ {
+	for i := 4; i < 40 && h.state("checkout-test").Health == store.HealthDegraded; i++ {
 		h.probe("checkout-test", now.Add(time.Duration(i)*time.Minute))
 	}
 	wantKinds(t, h.kinds("checkout-test"), event.KeyDegraded, event.KeyRecovered)

@@ -57,6 +57,14 @@ type SlotStatus struct {
 	// "unreadable" while the secret cannot be read; the health beside it
 	// is that of the last pair read.
 	SourceState string `json:"source_state,omitempty"`
+	// FieldsLost names the fields a change made outside kpay-rotator
+	// dropped (FieldsLostFrom is the last version that had them).
+	FieldsLost     []string `json:"fields_lost,omitempty"`
+	FieldsLostFrom string   `json:"fields_lost_from,omitempty"`
+	// SecretsManagerRotation is the Lambda of Secrets Manager's own
+	// rotation when it is enabled for the secret; stage refuses the slot
+	// unless it sets allow_secrets_manager_rotation.
+	SecretsManagerRotation string `json:"secrets_manager_rotation,omitempty"`
 
 	Retired []RetiredStatus `json:"retired,omitempty"`
 	// Rotation is the slot's latest rotation: in flight, or finished in
@@ -131,6 +139,8 @@ func BuildStatus(st *store.Store, cfg *config.Config, now time.Time, next func(s
 				ss.SourceState = "unreadable"
 			}
 			ss.AgeState = string(state.Age)
+			ss.FieldsLost, ss.FieldsLostFrom = store.ParseNames(state.FieldsLost), state.FieldsLostFrom
+			ss.SecretsManagerRotation = state.SMRotation
 			pairs, err := tx.Pairs(s.Name)
 			if err != nil {
 				return err

@@ -1,6 +1,7 @@
 package store
 
 import (
+	"encoding/json"
 	"time"
 )
 
@@ -103,7 +104,38 @@ type SlotState struct {
 	// and ports. An event is said when it changes.
 	SourceReason string `json:"source_reason,omitempty"`
 
+	// FieldNames lists the field names of version VersionID (names only,
+	// never values), as Names encodes them; empty until read. A later
+	// version made outside kpay-rotator that lacks one lost it.
+	FieldNames string `json:"field_names,omitempty"`
+	// FieldsLost lists the fields such a change dropped that no version
+	// holds again yet, FieldsLostFrom the last version that had them.
+	FieldsLost     string `json:"fields_lost,omitempty"`
+	FieldsLostFrom string `json:"fields_lost_from,omitempty"`
+	// SMRotation is the Lambda of Secrets Manager's own rotation while
+	// DescribeSecret says it is enabled for the secret; empty when not.
+	SMRotation string `json:"sm_rotation,omitempty"`
+
 	UpdatedAt time.Time `json:"updated_at,omitzero"`
+}
+
+// Names encodes a list of names for SlotState (a JSON array: names may
+// hold any character, and the state must stay comparable with ==).
+func Names(names []string) string {
+	if len(names) == 0 {
+		return ""
+	}
+	b, _ := json.Marshal(names)
+	return string(b)
+}
+
+// ParseNames decodes what Names encoded.
+func ParseNames(s string) []string {
+	var names []string
+	if s != "" {
+		_ = json.Unmarshal([]byte(s), &names)
+	}
+	return names
 }
 
 // PairRecord is one pair a slot has held, keyed by fingerprint.

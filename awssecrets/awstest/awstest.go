@@ -57,6 +57,104 @@ type Emulator struct {
 	calls    map[string]int
 	observer func(op string, status int)
 	serial   sync.Mutex
+	// rotation maps a secret name to the Lambda of its Secrets Manager
+	// rotation, which kumo cannot enable (it lacks RotateSecret).
+	rotation map[string]string
+	// previous maps a secret name to its AWSPREVIOUS version id. kumo
+	// leaves the label on every older version, so asking it for
+	// AWSPREVIOUS answers any of them.
+	previous, current map[string]string
+}
+
+// trackStages records, from a successful CreateSecret or PutSecretValue
+// answer (which makes the new version AWSCURRENT), which version is
+// AWSPREVIOUS now.
+func (e *Emulator) trackStages(op string, reqBody, answer []byte) {
+	var in struct{ SecretID, Name string }
+	var out struct{ VersionId string }
+	if json.Unmarshal(reqBody, &in) != nil || json.Unmarshal(answer, &out) != nil || out.VersionId == "" {
+		return
+	}
+	name := in.SecretID
+	if op == "CreateSecret" {
+		name = in.Name
+	}
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if cur := e.current[name]; cur != "" && cur != out.VersionId {
+		e.previous[name] = cur
+	}
+	e.current[name] = out.VersionId
+}
+
+// resolvePrevious rewrites a GetSecretValue for AWSPREVIOUS into one for
+// the version that holds the label in Secrets Manager.
+func (e *Emulator) resolvePrevious(r *http.Request) {
+	body, _ := io.ReadAll(r.Body)
+	r.Body = io.NopCloser(bytes.NewReader(body))
+	var in map[string]any
+	if json.Unmarshal(body, &in) != nil || in["VersionStage"] != "AWSPREVIOUS" || in["VersionId"] != nil {
+		return
+	}
+	name, _ := in["SecretId"].(string)
+	e.mu.Lock()
+	prev := e.previous[name]
+	e.mu.Unlock()
+	if prev == "" {
+		return
+	}
+	in["VersionId"] = prev
+	body, _ = json.Marshal(in)
+	r.Body = io.NopCloser(bytes.NewReader(body))
+	r.ContentLength = int64(len(body))
+	r.Header.Set("Content-Length", fmt.Sprint(len(body)))
+}
+
+// SetRotation makes DescribeSecret of secretID (by name) report Secrets
+// Manager's own rotation enabled with lambdaARN; "" switches it off.
+func (e *Emulator) SetRotation(secretID, lambdaARN string) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if lambdaARN == "" {
+		delete(e.rotation, secretID)
+		return
+	}
+	e.rotation[secretID] = lambdaARN
+}
+
+// withRotation rewrites a DescribeSecret answer to report the rotation
+// SetRotation configured; other answers pass unchanged.
+func (e *Emulator) withRotation(w http.ResponseWriter, r *http.Request, next http.Handler) {
+	body, _ := io.ReadAll(r.Body)
+	r.Body = io.NopCloser(bytes.NewReader(body))
+	var in struct {
+		SecretID string `json:"SecretId"`
+	}
+	_ = json.Unmarshal(body, &in)
+	e.mu.Lock()
+	lambda, ok := e.rotation[in.SecretID]
+	e.mu.Unlock()
+	if !ok {
+		next.ServeHTTP(w, r)
+		return
+	}
+	rec := httptest.NewRecorder()
+	next.ServeHTTP(rec, r)
+	out := rec.Body.Bytes()
+	var doc map[string]any
+	if rec.Code == http.StatusOK && json.Unmarshal(out, &doc) == nil {
+		doc["RotationEnabled"] = true
+		doc["RotationLambdaARN"] = lambda
+		doc["RotationRules"] = map[string]any{"AutomaticallyAfterDays": 30}
+		out, _ = json.Marshal(doc)
+	}
+	for k, v := range rec.Header() {
+		if k != "Content-Length" {
+			w.Header()[k] = v
+		}
+	}
+	w.WriteHeader(rec.Code)
+	_, _ = w.Write(out)
 }
 
 // Observe calls f after every call the emulator answers, with the
@@ -118,7 +216,7 @@ func (e *Emulator) tokenRule(w http.ResponseWriter, r *http.Request) bool {
 
 // Start starts the emulator on a loopback port.
 func Start() *Emulator {
-	e := &Emulator{kumo: kumo.NewServer(), calls: map[string]int{}}
+	e := &Emulator{kumo: kumo.NewServer(), calls: map[string]int{}, rotation: map[string]string{}, previous: map[string]string{}, current: map[string]string{}}
 	target, _ := url.Parse(e.kumo.URL)
 	proxy := httputil.NewSingleHostReverseProxy(target)
 	e.front = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -128,7 +226,7 @@ func Start() *Emulator {
 			rec := httptest.NewRecorder()
 			e.serial.Lock()
 			if op != "PutSecretValue" || !e.tokenRule(rec, r) {
-				proxy.ServeHTTP(rec, r)
+				e.forwardTracking(rec, r, op, proxy)
 			}
 			e.serial.Unlock()
 			if f.Hook != nil {
@@ -164,7 +262,16 @@ func Start() *Emulator {
 		// detector): one request at a time keeps its map consistent.
 		e.serial.Lock()
 		rec := &statusRecorder{ResponseWriter: w, status: http.StatusOK}
-		if op != "PutSecretValue" || !e.tokenRule(rec, r) {
+		switch {
+		case op == "PutSecretValue" && e.tokenRule(rec, r):
+		case op == "DescribeSecret":
+			e.withRotation(rec, r, proxy)
+		case op == "GetSecretValue":
+			e.resolvePrevious(r)
+			proxy.ServeHTTP(rec, r)
+		case op == "PutSecretValue" || op == "CreateSecret":
+			e.forwardTracking(rec, r, op, proxy)
+		default:
 			proxy.ServeHTTP(rec, r)
 		}
 		e.serial.Unlock()
@@ -177,6 +284,26 @@ func Start() *Emulator {
 	}))
 	e.URL = e.front.URL
 	return e
+}
+
+// forwardTracking forwards r to kumo and, for a write, tracks its stages.
+func (e *Emulator) forwardTracking(w http.ResponseWriter, r *http.Request, op string, next http.Handler) {
+	if op != "PutSecretValue" && op != "CreateSecret" {
+		next.ServeHTTP(w, r)
+		return
+	}
+	body, _ := io.ReadAll(r.Body)
+	r.Body = io.NopCloser(bytes.NewReader(body))
+	rec := httptest.NewRecorder()
+	next.ServeHTTP(rec, r)
+	if rec.Code == http.StatusOK {
+		e.trackStages(op, body, rec.Body.Bytes())
+	}
+	for k, v := range rec.Header() {
+		w.Header()[k] = v
+	}
+	w.WriteHeader(rec.Code)
+	_, _ = w.Write(rec.Body.Bytes())
 }
 
 func (e *Emulator) take(op string) (Fault, bool) {

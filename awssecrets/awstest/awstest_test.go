@@ -44,3 +44,55 @@ func TestEmulator_ClientRequestTokenNamesOneVersion(t *testing.T) {
 		t.Errorf("the version was changed: %s", v)
 	}
 }
+
+// SetRotation stands in for RotateSecret, which kumo lacks.
+func TestEmulator_SetRotationShowsInDescribeSecret(t *testing.T) {
+	e := awstest.Start()
+	defer e.Close()
+	ctx := context.Background()
+	if _, err := e.PutJSON(ctx, "s", `{"a":1}`); err != nil {
+		t.Fatal(err)
+	}
+	describe := func() *secretsmanager.DescribeSecretOutput {
+		out, err := e.Client().DescribeSecret(ctx, &secretsmanager.DescribeSecretInput{SecretId: aws.String("s")})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return out
+	}
+	if out := describe(); aws.ToBool(out.RotationEnabled) {
+		t.Fatal("rotation enabled before SetRotation")
+	}
+	const lambda = "arn:aws:lambda:eu-west-1:123456789012:function:rotate-kpay"
+	e.SetRotation("s", lambda)
+	if out := describe(); !aws.ToBool(out.RotationEnabled) || aws.ToString(out.RotationLambdaARN) != lambda || aws.ToString(out.Name) != "s" {
+		t.Errorf("after SetRotation: enabled %v lambda %q name %q", aws.ToBool(out.RotationEnabled), aws.ToString(out.RotationLambdaARN), aws.ToString(out.Name))
+	}
+	e.SetRotation("s", "")
+	if out := describe(); aws.ToBool(out.RotationEnabled) {
+		t.Error("rotation still enabled after SetRotation off")
+	}
+}
+
+// AWSPREVIOUS moves with each new current version, as in Secrets Manager:
+// repair's default source depends on it.
+func TestEmulator_AWSPREVIOUSIsTheVersionBeforeCurrent(t *testing.T) {
+	e := awstest.Start()
+	defer e.Close()
+	ctx := context.Background()
+	var ids []string
+	for _, v := range []string{`{"v":1}`, `{"v":2}`, `{"v":3}`} {
+		id, err := e.PutJSON(ctx, "s", v)
+		if err != nil {
+			t.Fatal(err)
+		}
+		ids = append(ids, id)
+	}
+	out, err := e.Client().GetSecretValue(ctx, &secretsmanager.GetSecretValueInput{SecretId: aws.String("s"), VersionStage: aws.String("AWSPREVIOUS")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := aws.ToString(out.VersionId); got != ids[1] || aws.ToString(out.SecretString) != `{"v":2}` {
+		t.Errorf("AWSPREVIOUS = %s %s, want %s {\"v\":2}", got, aws.ToString(out.SecretString), ids[1])
+	}
+}

@@ -235,6 +235,36 @@ func run(ctx context.Context, rotatorBin string, keep bool) error {
 		return err
 	}
 
+	step("A console edit of the Checkout secret drops its DATABASE_URL field")
+	pairOnly := fmt.Sprintf(`{"KPAY_API_KEY":%q,"KPAY_SECRET_KEY":%q}`, newTest.APIKey, newTest.SecretKey.Reveal())
+	if _, err := sm.PutJSON(ctx, "test/checkout/kpay", pairOnly); err != nil {
+		return err
+	}
+	d.signal(sigUSR1)
+	if err := d.waitStatus(ctx, "secret_fields_lost: the pair is fine, the services' other field is gone", func(s rotator.Status) bool {
+		sl := find(s, "checkout-test")
+		return sl != nil && len(sl.FieldsLost) > 0
+	}); err != nil {
+		return err
+	}
+	if err := d.show(ctx, "status"); err != nil {
+		return err
+	}
+	say("kpay-rotator repair copies the field back from the version that had it (never the pair):")
+	if err := d.show(ctx, "repair", "checkout-test", "--dry-run"); err != nil {
+		return err
+	}
+	if err := d.show(ctx, "repair", "checkout-test"); err != nil {
+		return err
+	}
+	d.signal(sigUSR1)
+	if err := d.waitStatus(ctx, "secret_fields_restored", func(s rotator.Status) bool {
+		sl := find(s, "checkout-test")
+		return sl != nil && len(sl.FieldsLost) == 0
+	}); err != nil {
+		return err
+	}
+
 	step("Meanwhile checkout-test ages: max_age 20s, warn_before 12s (a real slot uses 90d and 14d)")
 	if err := d.waitStatus(ctx, "checkout-test overdue", func(s rotator.Status) bool {
 		sl := find(s, "checkout-test")

@@ -55,6 +55,7 @@ func init() {
 		{"check-config", "validate a configuration file", cmdCheckConfig},
 		{"status", "show every slot's pair, age, health and probes", cmdStatus},
 		{"stage", "hand over a new pair from the KPay dashboard and wait until it is written", cmdStage},
+		{"repair", "put back fields of a secret that a change made outside kpay-rotator dropped", cmdRepair},
 		{"rotate", "signal the daemon to take staged pairs and probe now", cmdRotate},
 		{"notify-test", "send a test message through the notifiers and print each answer", cmdNotifyTest},
 		{"version", "print version and build information", cmdVersion},

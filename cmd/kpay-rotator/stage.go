@@ -82,6 +82,9 @@ written, 1 when it was rejected (with the reason) or is still pending.`, e.stder
 		return usageError{msg: fmt.Sprintf("--application %q is not a KPay application id (a UUID, 8-4-4-4-12 hex digits); copy it from the dashboard or from the refusal that asked for it", *appFlag)}
 	}
 	if *dryRun {
+		if err := rotationConflict(cfg, slot); err != nil {
+			fmt.Fprintf(e.stderr, "warning: %v\n", err)
+		}
 		pair, err := readCheckedPair(ctx, e, slot)
 		if err != nil {
 			return err
@@ -122,6 +125,13 @@ written, 1 when it was rejected (with the reason) or is still pending.`, e.stder
 	}
 
 	tty, interactive := terminal(e)
+	if interactive || *open {
+		// Checked before the admin regenerates; a pair piped in was
+		// regenerated already, and the daemon's verification refuses it.
+		if err := rotationConflict(cfg, slot); err != nil {
+			return err
+		}
+	}
 	if interactive {
 		// A terminal that hangs up (an SSH session dropped) ends stage as
 		// Ctrl-C does: the rotation it opened is closed, not left open.
@@ -197,6 +207,24 @@ written, 1 when it was rejected (with the reason) or is still pending.`, e.stder
 		}
 		return printOutcome(e, slot, res)
 	}
+}
+
+// rotationConflict refuses to stage into a secret that Secrets Manager also
+// rotates with a Lambda (the daemon's status says so), before anyone
+// regenerates the pair: the Lambda would overwrite it.
+func rotationConflict(cfg *config.Config, slot config.Slot) error {
+	if slot.AllowSecretsManagerRotation {
+		return nil
+	}
+	doc, err := readStatus(cfg, time.Now())
+	if err != nil {
+		return nil // the daemon's verification checks the same
+	}
+	if lambda := slotOf(doc, slot.Name).SecretsManagerRotation; lambda != "" {
+		return fmt.Errorf("stage %s: secret %s also has Secrets Manager rotation enabled (Lambda %s), which would overwrite the new pair; do not regenerate yet: turn it off (aws secretsmanager cancel-rotate-secret --secret-id %s), or set allow_secrets_manager_rotation = true for slot %s if the Lambda never touches %s and %s, then reload",
+			slot.Name, slot.SecretID, lambda, slot.SecretID, slot.Name, slot.APIKeyField, slot.SecretKeyField)
+	}
+	return nil
 }
 
 // readCheckedPair reads the pair (prompting on a terminal) and runs the

@@ -185,7 +185,9 @@ func TestStage_SecondStageWhileInFlight(t *testing.T) {
 func TestStage_DaemonDownThenStartWritesIt(t *testing.T) {
 	f := newFixture(t)
 	newPair := f.regenerate("checkout-test")
-	if _, _, code := f.cliIn(lines(newPair), "stage", "checkout-test"); code != 1 {
+	// The daemon never ran, so only the admin can say which KPay
+	// application the slot belongs to (its old pair is already dead).
+	if _, _, code := f.cliIn(lines(newPair), "stage", "checkout-test", "--application", f.apps["checkout-test"].ID); code != 1 {
 		t.Fatalf("stage with daemon down: exit %d, want 1", code)
 	}
 	f.start()

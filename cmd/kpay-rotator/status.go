@@ -179,6 +179,14 @@ func renderStatus(w io.Writer, doc rotator.Status, now time.Time) {
 		if s.SourceError != "" {
 			notes = append(notes, fmt.Sprintf("%s: %s", s.Name, s.SourceError))
 		}
+		if len(s.FieldsLost) > 0 {
+			notes = append(notes, fmt.Sprintf("%s: secret %s lost %s (version %s had them, changed outside kpay-rotator); restore: kpay-rotator repair %s --from %s",
+				s.Name, s.SecretID, strings.Join(s.FieldsLost, ", "), s.FieldsLostFrom, s.Name, s.FieldsLostFrom))
+		}
+		if s.SecretsManagerRotation != "" {
+			notes = append(notes, fmt.Sprintf("%s: Secrets Manager also rotates %s (Lambda %s); it would overwrite the pair kpay-rotator writes",
+				s.Name, s.SecretID, s.SecretsManagerRotation))
+		}
 		if p := s.LastProbe; p != nil && p.Detail != "" && p.Outcome != "healthy" {
 			notes = append(notes, fmt.Sprintf("%s: last probe: %s", s.Name, p.Detail))
 		}

@@ -1,0 +1,190 @@
+package rotator
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"slices"
+	"strings"
+	"time"
+
+	"kpay-rotator/awssecrets"
+	"kpay-rotator/config"
+	"kpay-rotator/event"
+	"kpay-rotator/inbox"
+	"kpay-rotator/store"
+)
+
+// checkFields compares the field names of the version just read with those
+// of the version read before it. A change made outside kpay-rotator that
+// drops fields (a console paste of the pair alone) leaves services
+// without them: that is said, by name, until a version holds them again.
+// Values are never kept: only names.
+func (r *Rotator) checkFields(c *change, s config.Slot, v awssecrets.Version, now time.Time) {
+	st := c.state
+	if st.FieldsLost != "" && r.acceptedLoss(c, s, v, now) {
+		return
+	}
+	if v.VersionID == st.VersionID && st.FieldNames != "" {
+		return
+	}
+	names, err := v.FieldNames()
+	if err != nil {
+		return // Pair has just parsed the same value
+	}
+	lost := store.ParseNames(st.FieldsLost)
+	from := st.FieldsLostFrom
+	var dropped []string
+	if st.FieldNames != "" && v.VersionID != st.VersionID {
+		dropped = missingFrom(store.ParseNames(st.FieldNames), names)
+	}
+	lost = missingFrom(lost, names) // some may be back
+	var fresh []string
+	for _, f := range dropped {
+		if !slices.Contains(lost, f) {
+			fresh = append(fresh, f)
+		}
+	}
+	if len(lost) == 0 {
+		from = ""
+	}
+	if len(fresh) > 0 && from == "" {
+		from = st.VersionID
+	}
+	lost = append(lost, fresh...)
+	slices.Sort(lost)
+
+	switch {
+	case len(fresh) > 0:
+		e := newEvent(event.SecretFieldsLost, now, s, "", "", fmt.Sprintf(
+			"%s: secret %s changed outside kpay-rotator, and its version %s lacks %s that version %s had: services reading %s get nothing",
+			s.Name, s.SecretID, v.VersionID, fieldList(lost), from, them(lost)))
+		e.Condition = "fields"
+		e.Action = fmt.Sprintf("copy them back from version %s, the pair untouched: kpay-rotator repair %s --from %s (add --dry-run to see what it copies first)", from, s.Name, from)
+		e.Fields = map[string]string{"fields": strings.Join(lost, ","), "version_id": v.VersionID, "previous_version": from}
+		c.emit(e)
+	case st.FieldsLost != "" && len(lost) == 0:
+		e := newEvent(event.SecretFieldsRestored, now, s, "", "", fmt.Sprintf(
+			"%s: secret %s holds %s again (version %s)", s.Name, s.SecretID, fieldList(store.ParseNames(st.FieldsLost)), v.VersionID))
+		e.Resolves = []string{"fields"}
+		c.emit(e)
+	}
+	st.FieldNames = store.Names(names)
+	st.FieldsLost, st.FieldsLostFrom = store.Names(lost), from
+	if len(lost) == 0 {
+		st.FieldsLostFrom = ""
+	}
+	st.VersionID = v.VersionID
+}
+
+// acceptedLoss ends a loss an admin confirmed as meant (repair --accept)
+// for the version the secret holds now. Looked for only while fields are
+// reported lost: one stat of the inbox per pass of such a slot.
+func (r *Rotator) acceptedLoss(c *change, s config.Slot, v awssecrets.Version, now time.Time) bool {
+	dir := r.cfg.Daemon.InboxDir
+	a, err := inbox.ReadAcceptance(dir, s.Name)
+	switch {
+	case errors.Is(err, inbox.ErrNoAcceptance):
+		return false
+	case err != nil:
+		r.log.Warn("ignoring an unusable acceptance of lost fields", "slot", s.Name, "err", err)
+		_ = inbox.RemoveAcceptance(dir, s.Name)
+		return false
+	case a.VersionID != v.VersionID:
+		// Said for a version since replaced: the fields are judged anew.
+		r.log.Warn("ignoring an acceptance of lost fields given for an older version", "slot", s.Name, "accepted_version", a.VersionID, "current_version", v.VersionID)
+		_ = inbox.RemoveAcceptance(dir, s.Name)
+		return false
+	}
+	st := c.state
+	lost := store.ParseNames(st.FieldsLost)
+	by := ""
+	if a.By != "" {
+		by = " by " + a.By
+	}
+	e := newEvent(event.SecretFieldsAccepted, now, s, "", "", fmt.Sprintf(
+		"%s: %s stay removed from secret %s, as confirmed%s (kpay-rotator repair --accept, version %s)", s.Name, fieldList(lost), s.SecretID, by, v.VersionID))
+	e.Resolves = []string{"fields"}
+	c.emit(e)
+	st.FieldsLost, st.FieldsLostFrom = "", ""
+	if names, err := v.FieldNames(); err == nil {
+		st.FieldNames = store.Names(names)
+	}
+	st.VersionID = v.VersionID
+	_ = inbox.RemoveAcceptance(dir, s.Name)
+	return true
+}
+
+// missingFrom lists the names in want that have lacks.
+func missingFrom(want, have []string) []string {
+	var out []string
+	for _, n := range want {
+		if !slices.Contains(have, n) {
+			out = append(out, n)
+		}
+	}
+	return out
+}
+
+func fieldList(names []string) string {
+	q := make([]string, len(names))
+	for i, n := range names {
+		q[i] = fmt.Sprintf("%q", n)
+	}
+	if len(q) == 1 {
+		return "field " + q[0]
+	}
+	return "fields " + strings.Join(q, ", ")
+}
+
+func them(names []string) string {
+	if len(names) == 1 {
+		return "it"
+	}
+	return "them"
+}
+
+// checkRotation reads the secret's metadata (DescribeSecret) once per
+// slot and configuration, and whenever the secret has a new version: a
+// secret that Secrets Manager also rotates with a Lambda would have its
+// pair overwritten back and forth, so that is said, and stage refuses the
+// slot unless it opts in (allow_secrets_manager_rotation).
+func (r *Rotator) checkRotation(ctx context.Context, c *change, s config.Slot, v awssecrets.Version, now time.Time) {
+	st := c.state
+	if _, done := r.described.Load(s.Name); done && v.VersionID == st.VersionID {
+		return
+	}
+	d, err := r.secrets.Describe(ctx, s.SecretID)
+	if err != nil {
+		if errors.Is(err, awssecrets.ErrAccessDenied) {
+			// Said once per configuration: the policy lacks it.
+			r.described.Store(s.Name, true)
+			r.log.Warn("cannot tell whether Secrets Manager also rotates this secret", "slot", s.Name, "err", err)
+		}
+		return
+	}
+	r.described.Store(s.Name, true)
+	switch lambda := d.RotationLambdaARN; {
+	case d.RotationEnabled && st.SMRotation == "":
+		if lambda == "" {
+			lambda = "of unknown name"
+		}
+		msg := fmt.Sprintf("%s: secret %s also has Secrets Manager rotation enabled (Lambda %s): it would replace the pair kpay-rotator writes, and kpay-rotator would take its versions for changes made by hand", s.Name, s.SecretID, lambda)
+		if s.AllowSecretsManagerRotation {
+			msg += "; the slot allows it (allow_secrets_manager_rotation = true)"
+		} else {
+			msg += "; kpay-rotator stage refuses this slot until it is off"
+		}
+		e := newEvent(event.SecretsManagerRotationOn, now, s, "", "", msg)
+		e.Condition = "sm_rotation"
+		e.Action = fmt.Sprintf("turn it off: aws secretsmanager cancel-rotate-secret --secret-id %s; or, if the Lambda never touches %s and %s, set allow_secrets_manager_rotation = true for slot %s", s.SecretID, s.APIKeyField, s.SecretKeyField, s.Name)
+		e.Fields = map[string]string{"lambda": d.RotationLambdaARN}
+		c.emit(e)
+		st.SMRotation = lambda
+	case !d.RotationEnabled && st.SMRotation != "":
+		e := newEvent(event.SecretsManagerRotationOff, now, s, "", "", fmt.Sprintf("%s: Secrets Manager rotation is off for secret %s", s.Name, s.SecretID))
+		e.Resolves = []string{"sm_rotation"}
+		c.emit(e)
+		st.SMRotation = ""
+	}
+}
