@@ -108,7 +108,7 @@ func Note(a Alert) string {
 		parts = append(parts, "Reminder: this condition is still active.")
 	}
 	if len(a.Events) > 0 && a.Severity() == event.Resolved {
-		parts = append(parts, "Resolved: the condition has cleared; no action needed.")
+		parts = append(parts, "Resolved: this condition has cleared; nothing more to do for it.")
 	}
 	return strings.Join(parts, " ")
 }

@@ -64,6 +64,28 @@ func loadConfigFile(path string) (*config.Config, error) {
 
 // parseWithArg parses flags around one positional argument, so both
 // "stage SLOT --no-wait" and "stage --no-wait SLOT" work.
+// loadSlot parses fs's flags and its SLOT argument, then loads the
+// configuration and finds the slot in it.
+func loadSlot(fs *flag.FlagSet, args []string, c *commonFlags) (*config.Config, config.Slot, error) {
+	name, err := parseWithArg(fs, args, "SLOT")
+	if err != nil {
+		return nil, config.Slot{}, err
+	}
+	cfg, err := loadConfig(c)
+	if err != nil {
+		return nil, config.Slot{}, err
+	}
+	slot, ok := cfg.Slot(name)
+	if !ok {
+		return nil, config.Slot{}, unknownSlot(fs.Name(), name, cfg)
+	}
+	return cfg, slot, nil
+}
+
+func unknownSlot(cmd, name string, cfg *config.Config) error {
+	return usageError{msg: fmt.Sprintf("%s: unknown slot %q; %s has: %s", cmd, name, cfg.Path, slotNames(cfg))}
+}
+
 func parseWithArg(fs *flag.FlagSet, args []string, what string) (string, error) {
 	arg, err := parseOptionalArg(fs, args, what)
 	if err == nil && arg == "" {

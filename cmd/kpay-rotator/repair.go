@@ -51,17 +51,9 @@ clears the alert at its next probe of SLOT (kpay-rotator rotate SLOT: now).`, e.
 	fs.Var(&only, "field", "copy only this field (repeatable); default every field the earlier version has and the current one lacks")
 	dryRun := fs.Bool("dry-run", false, "say what would be copied and write nothing")
 	accept := fs.Bool("accept", false, "the fields were removed on purpose: end the alert for the current version, write nothing to the secret")
-	slotName, err := parseWithArg(fs, args, "SLOT")
+	cfg, slot, err := loadSlot(fs, args, c)
 	if err != nil {
 		return err
-	}
-	cfg, err := loadConfig(c)
-	if err != nil {
-		return err
-	}
-	slot, ok := cfg.Slot(slotName)
-	if !ok {
-		return usageError{msg: fmt.Sprintf("repair: unknown slot %q; %s has: %s", slotName, cfg.Path, slotNames(cfg))}
 	}
 	for _, f := range only {
 		if f == slot.APIKeyField || f == slot.SecretKeyField {

@@ -23,7 +23,7 @@ and print its state.`, e.stderr)
 		return err
 	}
 	if _, ok := cfg.Slot(slot); slot != "" && !ok {
-		return usageError{msg: fmt.Sprintf("rotate: unknown slot %q; %s has: %s", slot, cfg.Path, slotNames(cfg))}
+		return unknownSlot("rotate", slot, cfg)
 	}
 	pid, running, err := runningDaemon(cfg)
 	if err != nil {

@@ -56,17 +56,9 @@ written, 1 when it was rejected (with the reason) or is still pending.`, e.stder
 	bornFlag := fs.String("born", "", "when the pair was created (YYYY-MM-DD or RFC 3339), if known, so its age starts there")
 	appFlag := fs.String("application", "", "the KPay application id (UUID) the pair must belong to, for a slot whose own is not known yet (no application_id, and its pair never answered)")
 	timeout := fs.Duration("timeout", 2*time.Minute, "how long to wait for the outcome")
-	slotName, err := parseWithArg(fs, args, "SLOT")
+	cfg, slot, err := loadSlot(fs, args, c)
 	if err != nil {
 		return err
-	}
-	cfg, err := loadConfig(c)
-	if err != nil {
-		return err
-	}
-	slot, ok := cfg.Slot(slotName)
-	if !ok {
-		return usageError{msg: fmt.Sprintf("stage: unknown slot %q; %s has: %s", slotName, cfg.Path, slotNames(cfg))}
 	}
 	if *open && (*cancel || *dryRun) {
 		return usageError{msg: "stage: --open cannot be combined with --cancel or --dry-run"}
