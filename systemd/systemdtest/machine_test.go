@@ -42,7 +42,7 @@ func requireHost(t *testing.T) {
 		t.Skip("skipped under -short: boots systemd and takes about a minute")
 	}
 	if os.Geteuid() != 0 {
-		t.Skip("skipped: needs root to boot systemd as PID 1 of new namespaces (CI runs as root: sudo go test ./systemdtest/)")
+		t.Skip("skipped: needs root to boot systemd as PID 1 of new namespaces (CI runs as root: sudo go test ./systemd/systemdtest/)")
 	}
 	for _, c := range []string{"unshare", "nsenter", "setpriv", "capsh", "timeout", "make", "go"} {
 		if _, err := exec.LookPath(c); err != nil {
@@ -82,7 +82,7 @@ func cgroup2Mount() string {
 // repoRoot is the module root (go test runs in the package directory).
 func repoRoot(t *testing.T) string {
 	t.Helper()
-	dir, err := filepath.Abs("..")
+	dir, err := filepath.Abs("../..")
 	if err != nil {
 		t.Fatal(err)
 	}

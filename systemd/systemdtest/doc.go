@@ -18,7 +18,7 @@
 // reason when any is missing, or under -short. CI runs it as root through
 // `bash .ci/run`. To run only this suite:
 //
-//	sudo go test -v -run TestUnderSystemd ./systemdtest/
+//	sudo go test -v -run TestUnderSystemd ./systemd/systemdtest/
 //
 // The scripts also work by hand, e.g. to poke at the unit:
 //
@@ -29,8 +29,8 @@
 //	systemd/test/shutdown.sh $W        # poweroff, kill leftovers, rm cgroup
 //
 // StatusTextFollowsSlots holds the daemon to docs/install.md ("the
-// Status: line follows the slots"), which it does not do yet: it sends
-// STATUS= only with READY=1.
+// Status: line follows the slots"): STATUS= is sent after changes, not
+// only with READY=1.
 //
 // Nothing it does reaches the host's disk or process table once it ends:
 // the overlay's upper layer is a tmpfs in the machine's own mount
