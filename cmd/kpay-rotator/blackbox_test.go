@@ -1,6 +1,7 @@
 package main
 
 import (
+	"encoding/json"
 	"fmt"
 	"os"
 	"os/exec"
@@ -10,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"kpay-rotator/rotator"
 	"kpay-rotator/store"
 )
 
@@ -76,12 +78,13 @@ func TestBinary_SIGHUPReloadsAndRefusesBrokenConfig(t *testing.T) {
 	if !strings.Contains(p.log(), "bogus") {
 		t.Errorf("reload error does not name the bad key:\n%s", p.log())
 	}
-	// The broken file breaks the CLI too, so read the daemon's own view:
-	// its snapshot, refreshed by an on-demand pass after the refusal.
+	// The broken file breaks the CLI too, so ask the daemon itself: it
+	// still runs the previous configuration and says the reload failed.
 	p.signal(syscall.SIGUSR1)
-	eventually(t, "snapshot after refused reload", func() bool {
-		doc, err := readSnapshot(filepath.Join(f.stateDir(), snapshotName))
-		return err == nil && doc.GeneratedAt.After(time.Now().Add(-time.Second)) && len(doc.Slots) == 2
+	eventually(t, "status after refused reload", func() bool {
+		code, body := get(t, f.httpBase()+"/v1/status")
+		var doc rotator.Status
+		return code == 200 && json.Unmarshal([]byte(body), &doc) == nil && len(doc.Slots) == 2 && doc.ReloadError != ""
 	})
 
 	// A good one with a new slot is applied.

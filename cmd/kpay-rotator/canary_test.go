@@ -111,8 +111,8 @@ func TestCanary_NoSecretInAnyOutput(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(files) < 2 {
-		t.Fatalf("state dir holds %d files, want the database and the snapshot at least", len(files))
+	if len(files) < 1 {
+		t.Fatalf("state dir holds %d files, want the database at least", len(files))
 	}
 	for path, content := range files {
 		outputs = append(outputs, content)

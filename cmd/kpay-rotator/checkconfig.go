@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+
+	"kpay-rotator/daemon"
 )
 
 func cmdCheckConfig(_ context.Context, e *env, args []string) error {
@@ -26,12 +28,12 @@ from here is a warning. systemd runs it before starting the daemon
 	if err != nil {
 		return err
 	}
-	warnings, errs := checkCredentials(cfg)
+	warnings, errs := daemon.CheckCredentials(cfg)
 	for _, w := range warnings {
 		fmt.Fprintf(e.stderr, "warning: %s\n", w)
 	}
 	if len(errs) > 0 {
-		return fmt.Errorf("%w: %s: %v", errConfig, cfg.Path, errors.Join(errs...))
+		return fmt.Errorf("%w: %s: %v", daemon.ErrConfig, cfg.Path, errors.Join(errs...))
 	}
 	fmt.Fprintf(e.stdout, "%s: ok (%d slots, %d notifiers)\n", cfg.Path, len(cfg.Slots), len(cfg.Notifiers))
 	return nil

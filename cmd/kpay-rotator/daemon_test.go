@@ -12,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	"kpay-rotator/daemon"
 	"kpay-rotator/event"
 	"kpay-rotator/rotator"
 	"kpay-rotator/store"
@@ -42,18 +43,18 @@ func TestDaemon_InProcess(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	var logs syncBuffer
-	started := make(chan *daemon, 1)
+	started := make(chan *daemon.Daemon, 1)
 	errc := make(chan error, 1)
 	noJitter := time.Duration(0)
 	go func() {
-		errc <- runDaemon(ctx, daemonOptions{
+		errc <- daemon.Run(ctx, daemon.Options{
 			ConfigPath: f.cfgPath,
 			Logger:     slog.New(slog.NewTextHandler(&logs, &slog.HandlerOptions{Level: slog.LevelDebug})),
 			Reload:     reload, Rotate: rotate, Jitter: &noJitter,
-			Started: func(d *daemon) { started <- d },
+			Started: func(d *daemon.Daemon) { started <- d },
 		})
 	}()
-	var d *daemon
+	var d *daemon.Daemon
 	select {
 	case d = <-started:
 	case err := <-errc:
@@ -65,7 +66,7 @@ func TestDaemon_InProcess(t *testing.T) {
 		}
 	}()
 	status := func() rotator.Status {
-		doc, err := d.status()
+		doc, err := d.Status()
 		if err != nil {
 			t.Fatalf("status: %v", err)
 		}
@@ -127,7 +128,7 @@ func TestDaemon_InProcess(t *testing.T) {
 	select {
 	case err := <-errc:
 		if err != nil {
-			t.Fatalf("runDaemon = %v, want nil after cancel", err)
+			t.Fatalf("daemon.Run = %v, want nil after cancel", err)
 		}
 	case <-time.After(10 * time.Second):
 		t.Fatal("daemon did not stop within 10 s")

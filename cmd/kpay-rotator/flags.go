@@ -1,14 +1,13 @@
 package main
 
 import (
-	"errors"
 	"flag"
 	"fmt"
 	"io"
-	"io/fs"
 	"strings"
 
 	"kpay-rotator/config"
+	"kpay-rotator/daemon"
 )
 
 // commonFlags are the flags every command takes.
@@ -44,22 +43,7 @@ func parseFlags(fs *flag.FlagSet, args []string) error {
 func (c *commonFlags) configPath() string { return config.Resolve(c.config) }
 
 func loadConfig(c *commonFlags) (*config.Config, error) {
-	return loadConfigFile(c.configPath())
-}
-
-// loadConfigFile loads path, turning a missing or unreadable file into a
-// configuration error (exit 78) that says what to do.
-func loadConfigFile(path string) (*config.Config, error) {
-	cfg, err := config.Load(path)
-	switch {
-	case errors.Is(err, fs.ErrNotExist):
-		return nil, fmt.Errorf("%w: configuration file %s does not exist; pass --config FILE, or start from the commented config.toml shipped with kpay-rotator", errConfig, path)
-	case errors.Is(err, fs.ErrPermission):
-		return nil, fmt.Errorf("%w: cannot read configuration file %s: permission denied; run as the kpay-rotator user or fix the file's owner", errConfig, path)
-	case err != nil:
-		return nil, err
-	}
-	return cfg, nil
+	return daemon.LoadConfig(c.configPath())
 }
 
 // parseWithArg parses flags around one positional argument, so both

@@ -1,17 +1,14 @@
 package main
 
 import (
-	"context"
 	"io"
-	"log/slog"
 	"net/http"
 	"os"
-	"path/filepath"
 	"strings"
-	"sync/atomic"
 	"syscall"
 	"testing"
-	"time"
+
+	"kpay-rotator/daemon"
 
 	dto "github.com/prometheus/client_model/go"
 	"github.com/prometheus/common/expfmt"
@@ -22,7 +19,7 @@ func (f *fixture) httpBase() string {
 	f.t.Helper()
 	var addr string
 	eventually(f.t, "HTTP address recorded", func() bool {
-		b, err := os.ReadFile(filepath.Join(f.stateDir(), listenAddrFile))
+		b, err := os.ReadFile(daemon.ListenAddrFile(f.stateDir()))
 		addr = strings.TrimSpace(string(b))
 		return err == nil && addr != ""
 	})
@@ -163,42 +160,4 @@ func TestHTTP_MetricsStatusHealth(t *testing.T) {
 	if strings.Contains(metricsBody, newPair.SecretKey.Reveal()) || strings.Contains(metricsBody, whsec) || strings.Contains(metricsBody, newPair.APIKey) {
 		t.Error("a secret reached /metrics")
 	}
-}
-
-// TestReadiness_FlipsWhenSchedulerOrStoreFails runs the daemon in process
-// with a clock the test moves, then breaks the store.
-func TestReadiness_FlipsWhenSchedulerOrStoreFails(t *testing.T) {
-	f := newFixture(t)
-	var skew atomic.Int64
-	now := func() time.Time { return time.Now().Add(time.Duration(skew.Load())) }
-	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
-	started := make(chan *daemon, 1)
-	errc := make(chan error, 1)
-	go func() {
-		errc <- runDaemon(ctx, daemonOptions{ConfigPath: f.cfgPath, Logger: slog.New(slog.DiscardHandler),
-			Reload: make(chan struct{}), Rotate: make(chan struct{}), Now: now, Started: func(d *daemon) { started <- d }})
-	}()
-	d := <-started
-	base := "http://" + d.httpAddr
-	if code, body := get(t, base+"/readyz"); code != 200 {
-		t.Fatalf("/readyz at start = %d %q", code, body)
-	}
-	skew.Store(int64(time.Minute)) // the scheduler's last tick now looks a minute old
-	if code, body := get(t, base+"/readyz"); code != 503 || !strings.Contains(body, "scheduler: no tick for") {
-		t.Errorf("/readyz with a stale scheduler = %d %q", code, body)
-	}
-	skew.Store(0)
-	if code, _ := get(t, base+"/readyz"); code != 200 {
-		t.Errorf("/readyz after the clock came back = %d", code)
-	}
-	d.store.Close() // the store fails
-	if code, body := get(t, base+"/readyz"); code != 503 || !strings.Contains(body, "state database") {
-		t.Errorf("/readyz with a closed store = %d %q", code, body)
-	}
-	if code, _ := get(t, base+"/healthz"); code != 200 {
-		t.Errorf("/healthz must stay up while the process lives, got %d", code)
-	}
-	cancel()
-	<-errc
 }

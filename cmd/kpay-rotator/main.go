@@ -19,6 +19,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"kpay-rotator/config"
+	"kpay-rotator/daemon"
 )
 
 // Exit codes (DESIGN §6).
@@ -130,7 +131,7 @@ func exitCode(e *env, err error) int {
 	case errors.As(err, &ue):
 		fmt.Fprintf(e.stderr, "kpay-rotator: %s\nTry: kpay-rotator --help\n", ue.msg)
 		return exitUsage
-	case errors.As(err, &problems), errors.Is(err, config.ErrInvalid), errors.Is(err, errConfig):
+	case errors.As(err, &problems), errors.Is(err, config.ErrInvalid), errors.Is(err, daemon.ErrConfig):
 		fmt.Fprintf(e.stderr, "kpay-rotator: %v\n", err)
 		return exitConfig
 	case errors.Is(err, context.Canceled):
@@ -139,7 +140,3 @@ func exitCode(e *env, err error) int {
 	fmt.Fprintf(e.stderr, "kpay-rotator: %v\n", err)
 	return exitFail
 }
-
-// errConfig marks configuration errors found outside config.Parse (a file
-// that cannot be read).
-var errConfig = errors.New("configuration error")

@@ -11,6 +11,7 @@ import (
 
 	"kpay-rotator/awssecrets"
 	"kpay-rotator/config"
+	"kpay-rotator/daemon"
 	"kpay-rotator/inbox"
 )
 
@@ -197,7 +198,7 @@ func rotationInFlight(cfg *config.Config, slot config.Slot) error {
 	if _, err := inbox.ReadWindow(dir, slot.Name); err == nil {
 		return fmt.Errorf("repair %s: a rotation of %s is open (stage is waiting for the new pair); finish or cancel it first (kpay-rotator stage --cancel %s); nothing was written", slot.Name, slot.Name, slot.Name)
 	}
-	doc, err := readStatus(cfg, time.Now())
+	doc, err := daemon.ReadStatus(cfg, time.Now())
 	if err != nil {
 		return nil // the inbox said enough
 	}

@@ -4,6 +4,8 @@ import (
 	"context"
 	"fmt"
 	"time"
+
+	"kpay-rotator/daemon"
 )
 
 func cmdRotate(ctx context.Context, e *env, args []string) error {
@@ -25,7 +27,7 @@ and print its state.`, e.stderr)
 	if _, ok := cfg.Slot(slot); slot != "" && !ok {
 		return unknownSlot("rotate", slot, cfg)
 	}
-	pid, running, err := runningDaemon(cfg)
+	pid, running, err := daemon.Find(cfg)
 	if err != nil {
 		return err
 	}
@@ -33,7 +35,7 @@ and print its state.`, e.stderr)
 		return fmt.Errorf("the daemon is not running (start it: systemctl start kpay-rotator); staged pairs are taken when it starts")
 	}
 	signalled := time.Now()
-	if err := signalDaemon(pid, sigRotate); err != nil {
+	if err := daemon.Signal(pid, daemon.SigRotate); err != nil {
 		return err
 	}
 	fmt.Fprintf(e.stdout, "signalled the daemon (pid %d): taking staged pairs and probing every slot\n", pid)
@@ -42,7 +44,7 @@ and print its state.`, e.stderr)
 	}
 	deadline := time.Now().Add(*timeout)
 	for {
-		doc, err := readStatus(cfg, time.Now())
+		doc, err := daemon.ReadStatus(cfg, time.Now())
 		if err == nil {
 			if s := slotOf(doc, slot); s.LastProbe != nil && s.LastProbe.At.After(signalled) {
 				fmt.Fprintf(e.stdout, "%s: %s, %s; pair %s, age %s\n", slot, s.Health, s.AgeState, s.Pair, s.Age)

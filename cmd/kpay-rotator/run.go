@@ -6,13 +6,15 @@ import (
 	"os"
 	"os/signal"
 	"syscall"
+
+	"kpay-rotator/daemon"
 )
 
 func cmdRun(ctx context.Context, e *env, args []string) error {
 	fs, c := newFlagSet("run", "[--config FILE] [--log-level LEVEL]", `
 Run the daemon: track, date and probe every configured slot on its
-schedules, record states and events in the state database, and publish a
-status snapshot for 'kpay-rotator status'.
+schedules, record states and events in the state database, and answer
+'kpay-rotator status' on the loopback HTTP endpoint.
 
 Signals: SIGHUP reloads the configuration (a broken one is refused and the
 running one kept); SIGUSR1 takes staged pairs and probes every slot now;
@@ -60,5 +62,5 @@ SIGINT stop gracefully within 10 seconds (a second one exits at once).`, e.stder
 			}
 		}
 	}()
-	return runDaemon(ctx, daemonOptions{ConfigPath: c.configPath(), Logger: log, Reload: reload, Rotate: rotate, Handover: handover})
+	return daemon.Run(ctx, daemon.Options{ConfigPath: c.configPath(), Logger: log, Version: versionString(), Reload: reload, Rotate: rotate, Handover: handover})
 }

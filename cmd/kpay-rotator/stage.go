@@ -18,6 +18,7 @@ import (
 	"golang.org/x/term"
 
 	"kpay-rotator/config"
+	"kpay-rotator/daemon"
 	"kpay-rotator/healthcheck"
 	"kpay-rotator/inbox"
 	"kpay-rotator/kpay"
@@ -83,11 +84,11 @@ written, 1 when it was rejected (with the reason) or is still pending.`, e.stder
 		}
 		// The learned application id is in the status; a daemon still
 		// starting has none yet, and the check then accepts any.
-		doc, _ := readStatus(cfg, time.Now())
+		doc, _ := daemon.ReadStatus(cfg, time.Now())
 		return dryRunVerify(ctx, e, cfg, slot, pair, slotOf(doc, slot.Name).ApplicationID)
 	}
 
-	pid, running, err := runningDaemon(cfg)
+	pid, running, err := daemon.Find(cfg)
 	if err != nil {
 		return err
 	}
@@ -108,7 +109,7 @@ written, 1 when it was rejected (with the reason) or is still pending.`, e.stder
 		if !running {
 			return false
 		}
-		if err := signalDaemon(pid, sigHandover); err != nil {
+		if err := daemon.Signal(pid, daemon.SigHandover); err != nil {
 			// The daemon also looks at the inbox every few seconds.
 			fmt.Fprintf(e.stderr, "warning: %v; the daemon will still find it within seconds\n", err)
 			return false
@@ -208,7 +209,7 @@ func rotationConflict(cfg *config.Config, slot config.Slot) error {
 	if slot.AllowSecretsManagerRotation {
 		return nil
 	}
-	doc, err := readStatus(cfg, time.Now())
+	doc, err := daemon.ReadStatus(cfg, time.Now())
 	if err != nil {
 		return nil // the daemon's verification checks the same
 	}
@@ -285,8 +286,8 @@ func cancelStage(e *env, cfg *config.Config, slot config.Slot) error {
 	if err := inbox.CloseWindow(dir, slot.Name); err != nil {
 		return err
 	}
-	if pid, running, err := runningDaemon(cfg); err == nil && running {
-		if err := signalDaemon(pid, sigHandover); err != nil {
+	if pid, running, err := daemon.Find(cfg); err == nil && running {
+		if err := daemon.Signal(pid, daemon.SigHandover); err != nil {
 			fmt.Fprintf(e.stderr, "warning: %v; the daemon will notice within seconds\n", err)
 		}
 	}

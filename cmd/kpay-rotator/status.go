@@ -3,18 +3,13 @@ package main
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"io"
-	"net"
-	"net/http"
-	"os"
-	"path/filepath"
 	"strings"
 	"text/tabwriter"
 	"time"
 
-	"kpay-rotator/config"
+	"kpay-rotator/daemon"
 	"kpay-rotator/rotator"
 	"kpay-rotator/store"
 )
@@ -23,8 +18,8 @@ func cmdStatus(_ context.Context, e *env, args []string) error {
 	fs, c := newFlagSet("status", "[--config FILE] [--json]", `
 Show every configured slot: environment, masked pair, age, health and age
 state, last and next probe, and retired pairs still watched. Works whether
-or not the daemon runs (while it runs, the database is locked and the
-daemon's status snapshot is read instead).`, e.stderr)
+or not the daemon runs (while it runs, it holds the database, and its
+HTTP endpoint answers instead).`, e.stderr)
 	asJSON := fs.Bool("json", false, "print the status document as JSON")
 	if err := parseFlags(fs, args); err != nil {
 		return err
@@ -37,7 +32,7 @@ daemon's status snapshot is read instead).`, e.stderr)
 		return err
 	}
 	now := time.Now()
-	doc, err := readStatus(cfg, now)
+	doc, err := daemon.ReadStatus(cfg, now)
 	if err != nil {
 		return err
 	}
@@ -48,53 +43,6 @@ daemon's status snapshot is read instead).`, e.stderr)
 	}
 	renderStatus(e.stdout, doc, now)
 	return nil
-}
-
-// readStatus reads the state database directly when no daemon holds it,
-// else the running daemon's snapshot.
-func readStatus(cfg *config.Config, now time.Time) (rotator.Status, error) {
-	dbPath := filepath.Join(cfg.Daemon.StateDir, store.FileName)
-	if _, err := os.Stat(dbPath); errors.Is(err, os.ErrNotExist) {
-		doc := rotator.Status{GeneratedAt: now.UTC(), Source: "config", ConfigPath: cfg.Path}
-		for _, s := range cfg.Slots {
-			doc.Slots = append(doc.Slots, rotator.SlotStatus{Name: s.Name, Environment: string(s.Environment), SecretID: s.SecretID, Health: string(store.HealthUnknown)})
-		}
-		return doc, nil
-	}
-	st, err := store.Open(dbPath, store.Options{ReadOnly: true, LockTimeout: probeLock})
-	switch {
-	case errors.Is(err, store.ErrLocked):
-		// The daemon runs: ask it; its snapshot answers if HTTP cannot. A
-		// daemon that is just starting has neither for a moment.
-		for i := 0; ; i++ {
-			if doc, err := fetchStatus(cfg); err == nil {
-				return doc, nil
-			}
-			doc, err := readSnapshot(filepath.Join(cfg.Daemon.StateDir, snapshotName))
-			if err == nil || i == 20 {
-				return doc, err
-			}
-			time.Sleep(100 * time.Millisecond)
-		}
-	case err != nil:
-		return rotator.Status{}, fmt.Errorf("read state: %w", err)
-	}
-	defer st.Close()
-	doc, err := rotator.BuildStatus(st, cfg, now, nil)
-	doc.Source = "database"
-	return doc, err
-}
-
-func readSnapshot(path string) (rotator.Status, error) {
-	var doc rotator.Status
-	b, err := os.ReadFile(path)
-	if err != nil {
-		return doc, fmt.Errorf("the daemon holds the state database but its status snapshot is unreadable (%v); it may be starting, try again in a second", err)
-	}
-	if err := json.Unmarshal(b, &doc); err != nil {
-		return doc, fmt.Errorf("status snapshot %s is corrupt: %w", path, err)
-	}
-	return doc, nil
 }
 
 func renderStatus(w io.Writer, doc rotator.Status, now time.Time) {
@@ -269,48 +217,4 @@ func rotationNote(r *rotator.RotationStatus, now time.Time) string {
 		note += ", cutover gap " + r.CutoverGap
 	}
 	return note
-}
-
-// daemonURL is the running daemon's HTTP base: listen from the
-// configuration, or the address it recorded when listen asks for port 0.
-func daemonURL(cfg *config.Config) (string, error) {
-	addr := cfg.Daemon.Listen
-	if host, port, err := net.SplitHostPort(addr); err == nil && (port == "0" || port == "") {
-		b, err := os.ReadFile(filepath.Join(cfg.Daemon.StateDir, listenAddrFile))
-		if err != nil {
-			return "", err
-		}
-		addr = strings.TrimSpace(string(b))
-		_ = host
-	}
-	host, port, err := net.SplitHostPort(addr)
-	if err != nil {
-		return "", err
-	}
-	switch host {
-	case "", "0.0.0.0":
-		host = "127.0.0.1"
-	case "::":
-		host = "::1"
-	}
-	return "http://" + net.JoinHostPort(host, port), nil
-}
-
-var statusClient = &http.Client{Timeout: 3 * time.Second}
-
-func fetchStatus(cfg *config.Config) (rotator.Status, error) {
-	var doc rotator.Status
-	base, err := daemonURL(cfg)
-	if err != nil {
-		return doc, err
-	}
-	resp, err := statusClient.Get(base + "/v1/status")
-	if err != nil {
-		return doc, err
-	}
-	defer resp.Body.Close()
-	if resp.StatusCode != http.StatusOK {
-		return doc, fmt.Errorf("GET /v1/status: %s", resp.Status)
-	}
-	return doc, json.NewDecoder(resp.Body).Decode(&doc)
 }

@@ -1,4 +1,4 @@
-package main
+package daemon
 
 import (
 	"time"
@@ -25,7 +25,7 @@ type metrics struct {
 	reloadTime    prometheus.Gauge
 }
 
-func newMetrics(d *daemon) *metrics {
+func newMetrics(d *Daemon) *metrics {
 	m := &metrics{
 		reg: prometheus.NewRegistry(),
 		probes: prometheus.NewCounterVec(prometheus.CounterOpts{
@@ -104,7 +104,7 @@ var (
 )
 
 // stateCollector reads slot state and the outbox at scrape time.
-type stateCollector struct{ d *daemon }
+type stateCollector struct{ d *Daemon }
 
 func (c *stateCollector) Describe(ch chan<- *prometheus.Desc) {
 	ch <- descAge

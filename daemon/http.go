@@ -1,4 +1,4 @@
-package main
+package daemon
 
 import (
 	"context"
@@ -8,7 +8,6 @@ import (
 	"net"
 	"net/http"
 	"os"
-	"path/filepath"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus/promhttp"
@@ -17,10 +16,6 @@ import (
 	"kpay-rotator/store"
 )
 
-// listenAddrFile records the address the HTTP server bound, for `status`
-// when listen asks for port 0.
-const listenAddrFile = "listen.addr"
-
 // beatStale is how old the scheduler's liveness tick may be before the
 // daemon calls itself not ready and stops feeding the watchdog: the tick
 // runs every 5 s.
@@ -28,17 +23,17 @@ const beatStale = 20 * time.Second
 
 // serveHTTP starts the loopback HTTP server: /healthz, /readyz, /metrics,
 // /v1/status and POST /v1/notify-test. None of them ever shows a secret.
-func (d *daemon) serveHTTP(addr string) (stop func(context.Context) error, err error) {
+func (d *Daemon) serveHTTP(addr string) (stop func(context.Context) error, err error) {
 	ln, err := net.Listen("tcp", addr)
 	if err != nil {
-		return nil, fmt.Errorf("%w: listen on %s: %v; set [daemon] listen to a free loopback address", errConfig, addr, err)
+		return nil, fmt.Errorf("%w: listen on %s: %v; set [daemon] listen to a free loopback address", ErrConfig, addr, err)
 	}
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) { fmt.Fprintln(w, "ok") })
 	mux.HandleFunc("GET /readyz", d.handleReady)
 	mux.Handle("GET /metrics", promhttp.HandlerFor(d.metrics.reg, promhttp.HandlerOpts{ErrorLog: nil}))
-	mux.HandleFunc("GET /v1/status", d.handleStatus)
-	mux.HandleFunc("POST /v1/notify-test", d.handleNotifyTest)
+	mux.HandleFunc("GET "+pathStatus, d.handleStatus)
+	mux.HandleFunc("POST "+pathNotifyTest, d.handleNotifyTest)
 	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 5 * time.Second, ReadTimeout: 10 * time.Second, WriteTimeout: 60 * time.Second}
 	go func() {
 		if err := srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
@@ -46,20 +41,20 @@ func (d *daemon) serveHTTP(addr string) (stop func(context.Context) error, err e
 		}
 	}()
 	d.httpAddr = ln.Addr().String()
-	state := d.current().cfg.Daemon.StateDir
-	if err := atomicfile.Write(filepath.Join(state, listenAddrFile), []byte(d.httpAddr+"\n"), 0o644); err != nil {
+	addrFile := ListenAddrFile(d.current().cfg.Daemon.StateDir)
+	if err := atomicfile.Write(addrFile, []byte(d.httpAddr+"\n"), 0o644); err != nil {
 		d.log.Warn("cannot record the HTTP address", "err", err)
 	}
 	d.log.Info("serving /healthz, /readyz, /metrics and /v1/status", "listen", d.httpAddr)
 	return func(ctx context.Context) error {
-		_ = os.Remove(filepath.Join(state, listenAddrFile))
+		_ = os.Remove(addrFile)
 		return srv.Shutdown(ctx)
 	}, nil
 }
 
 // readiness says what is wrong, if anything: the store must answer, the
 // scheduler must be ticking, and the last reload must have worked.
-func (d *daemon) readiness() []string {
+func (d *Daemon) readiness() []string {
 	var problems []string
 	if err := d.store.View(func(*store.Tx) error { return nil }); err != nil {
 		problems = append(problems, "state database: "+err.Error())
@@ -79,7 +74,7 @@ func (d *daemon) readiness() []string {
 
 // writeFailure says, when the state database's commits are failing (a
 // full disk), since when and why: nothing the daemon learns is recorded.
-func (d *daemon) writeFailure() string {
+func (d *Daemon) writeFailure() string {
 	since, why, failing := d.store.WriteFailure()
 	if !failing {
 		return ""
@@ -88,7 +83,7 @@ func (d *daemon) writeFailure() string {
 		time.Since(since).Round(time.Second), since.UTC().Format(time.DateTime+" UTC"), why, d.store.Path())
 }
 
-func (d *daemon) handleReady(w http.ResponseWriter, _ *http.Request) {
+func (d *Daemon) handleReady(w http.ResponseWriter, _ *http.Request) {
 	problems := d.readiness()
 	if len(problems) == 0 {
 		fmt.Fprintln(w, "ready")
@@ -100,7 +95,7 @@ func (d *daemon) handleReady(w http.ResponseWriter, _ *http.Request) {
 	}
 }
 
-func (d *daemon) handleStatus(w http.ResponseWriter, _ *http.Request) {
+func (d *Daemon) handleStatus(w http.ResponseWriter, _ *http.Request) {
 	doc, err := d.status()
 	if err != nil {
 		http.Error(w, "status: "+err.Error(), http.StatusInternalServerError)
@@ -112,21 +107,12 @@ func (d *daemon) handleStatus(w http.ResponseWriter, _ *http.Request) {
 	_ = enc.Encode(doc)
 }
 
-// notifyTestResult is one receiver's answer to a test message.
-type notifyTestResult struct {
-	Notifier  string `json:"notifier"`
-	Delivered bool   `json:"delivered"`
-	Retry     bool   `json:"retry"`
-	Status    int    `json:"status"`
-	Detail    string `json:"detail"`
-}
-
 // handleNotifyTest sends a test message through the running daemon's
 // receivers, which see the service's credentials ($CREDENTIALS_DIRECTORY)
 // that an admin's shell does not.
-func (d *daemon) handleNotifyTest(w http.ResponseWriter, r *http.Request) {
+func (d *Daemon) handleNotifyTest(w http.ResponseWriter, r *http.Request) {
 	name := r.URL.Query().Get("name")
-	out, err := sendTests(r.Context(), d.current().cfg, name)
+	out, err := SendTests(r.Context(), d.current().cfg, name)
 	if err != nil {
 		http.Error(w, err.Error(), http.StatusInternalServerError)
 		return

@@ -1,8 +1,13 @@
-package main
+// Package daemon runs kpay-rotator: it owns the lifecycle of everything
+// that starts, reloads and stops with the process (the state database,
+// the rotator and its scheduler, the outbox, the HTTP endpoint and the
+// systemd notifications), and the local control protocol commands use to
+// reach it. Signals stay in the command: Run receives plain channel
+// sends, so tests reload and rotate without signals.
+package daemon
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -17,25 +22,23 @@ import (
 	"kpay-rotator/awssecrets"
 	"kpay-rotator/config"
 	"kpay-rotator/healthcheck"
-	"kpay-rotator/internal/atomicfile"
 	"kpay-rotator/internal/sdnotify"
 	"kpay-rotator/notifier/outbox"
 	"kpay-rotator/rotator"
 	"kpay-rotator/store"
 )
 
-// stopTimeout bounds a graceful stop (DESIGN §6: within 10 s).
-const stopTimeout = 9 * time.Second
-
-// snapshotName is the status snapshot the daemon keeps in its state
-// directory: `status` reads it while the daemon holds the database lock.
-const snapshotName = "status.json"
-
-type daemonOptions struct {
+// Options configure Run.
+type Options struct {
 	ConfigPath string
-	Logger     *slog.Logger
-	Reload     <-chan struct{}
-	Rotate     <-chan struct{}
+	// Logger receives the daemon's log; nil discards it.
+	Logger *slog.Logger
+	// Version names the build in the log and KPay's User-Agent.
+	Version string
+	// Reload asks for a reload (SIGHUP), Rotate for staged pairs and a
+	// probe pass (SIGUSR1).
+	Reload <-chan struct{}
+	Rotate <-chan struct{}
 	// Handover asks for staged pairs only (SIGUSR2, from stage).
 	Handover <-chan struct{}
 	// Now is the clock; nil is time.Now.
@@ -43,14 +46,14 @@ type daemonOptions struct {
 	// Jitter overrides every slot's jitter (tests).
 	Jitter *time.Duration
 	// Started, when set, is called once the daemon runs (tests).
-	Started func(*daemon)
+	Started func(*Daemon)
 	// Notify talks to systemd; nil reads $NOTIFY_SOCKET.
 	Notify *sdnotify.Notifier
 }
 
-// daemon is one running kpay-rotator.
-type daemon struct {
-	opts  daemonOptions
+// Daemon is one running kpay-rotator.
+type Daemon struct {
+	opts  Options
 	log   *slog.Logger
 	now   func() time.Time
 	store *store.Store
@@ -67,14 +70,14 @@ type daemon struct {
 	reloadErr atomic.Pointer[string]
 }
 
-func (d *daemon) reloadError() string {
+func (d *Daemon) reloadError() string {
 	if p := d.reloadErr.Load(); p != nil {
 		return *p
 	}
 	return ""
 }
 
-func (d *daemon) setReloadError(msg string) {
+func (d *Daemon) setReloadError(msg string) {
 	d.reloadErr.Store(&msg)
 	d.metrics.reloaded(msg == "", d.now())
 }
@@ -121,16 +124,32 @@ func (g *generation) stop(ctx context.Context) error {
 	return err
 }
 
-func runDaemon(ctx context.Context, o daemonOptions) error {
+// Run runs the daemon until ctx ends, then stops it within 10 s
+// and returns what went wrong on the way down, if anything.
+func Run(ctx context.Context, o Options) (err error) {
 	if o.Now == nil {
 		o.Now = time.Now
+	}
+	if o.Logger == nil {
+		o.Logger = slog.New(slog.DiscardHandler)
 	}
 	if o.Notify == nil {
 		o.Notify = sdnotify.New()
 	}
-	defer o.Notify.Close()
 	log := o.Logger
-	cfg, err := loadConfigFile(o.ConfigPath)
+	// Everything started from here on registers how it stops; any return
+	// runs those steps last-in first-out.
+	var down teardown
+	stopping := false
+	defer func() {
+		err = errors.Join(err, down.run(log))
+		if stopping {
+			log.Info("kpay-rotator stopped")
+		}
+	}()
+	down.add("close the systemd socket", stepTimeout, func(context.Context) error { o.Notify.Close(); return nil })
+
+	cfg, err := LoadConfig(o.ConfigPath)
 	if err != nil {
 		return err
 	}
@@ -138,8 +157,10 @@ func runDaemon(ctx context.Context, o daemonOptions) error {
 	if err != nil {
 		return fmt.Errorf("open state: %w", err)
 	}
+	// The database closes last: every other step may still record.
+	down.add("close the state database", stepTimeout, func(context.Context) error { return st.Close() })
 
-	d := &daemon{
+	d := &Daemon{
 		opts: o, log: log, now: o.Now, store: st,
 		locks:  &rotator.SlotLocks{},
 		dirty:  make(chan struct{}, 1),
@@ -148,27 +169,38 @@ func runDaemon(ctx context.Context, o daemonOptions) error {
 	d.metrics = newMetrics(d)
 	gen, err := d.build(ctx, cfg, nil)
 	if err != nil {
-		st.Close()
 		return err
 	}
 	d.gen = gen
 	d.setReloadError("")
 	stopHTTP, err := d.serveHTTP(cfg.Daemon.Listen)
 	if err != nil {
-		st.Close()
 		return err
 	}
-	gen.start()
-	log.Info("kpay-rotator started", "version", versionString(), "config", cfg.Path, "slots", len(cfg.Slots),
-		"state", st.Path(), "pid", os.Getpid())
-	if err := d.notify.Ready(d.statusLine(d.writeSnapshot())); err != nil {
-		log.Warn("cannot tell systemd the daemon is ready", "err", err)
-	}
+	down.add("stop the HTTP endpoint", time.Second, stopHTTP)
 
 	bgCtx, stopBackground := context.WithCancel(context.Background())
 	var bg sync.WaitGroup
+	down.add("stop the status and watchdog loops", stepTimeout, func(ctx context.Context) error {
+		stopBackground()
+		return waitGroup(ctx, &bg)
+	})
+	gen.start()
+	// Whichever generation runs at the end is the one to stop.
+	down.add("stop scheduling, passes and alert delivery", passesTimeout, func(ctx context.Context) error {
+		log.Info("stopping: waiting for running passes")
+		gen := d.current()
+		err := gen.stop(ctx)
+		gen.prober.Close()
+		return err
+	})
+	log.Info("kpay-rotator started", "version", o.Version, "config", cfg.Path, "slots", len(cfg.Slots),
+		"state", st.Path(), "pid", os.Getpid())
+	if err := d.notify.Ready(d.statusLine(d.status())); err != nil {
+		log.Warn("cannot tell systemd the daemon is ready", "err", err)
+	}
 	bg.Add(2)
-	go func() { defer bg.Done(); d.snapshotLoop(bgCtx) }()
+	go func() { defer bg.Done(); d.statusLoop(bgCtx) }()
 	go func() { defer bg.Done(); d.watchdogLoop(bgCtx) }()
 	// Probe everything once at start rather than waiting up to a whole
 	// schedule period to say anything.
@@ -181,18 +213,8 @@ func runDaemon(ctx context.Context, o daemonOptions) error {
 		select {
 		case <-ctx.Done():
 			_ = d.notify.Stopping()
-			err := d.shutdown()
-			stopBackground()
-			bg.Wait()
-			httpCtx, cancel := context.WithTimeout(context.Background(), time.Second)
-			_ = stopHTTP(httpCtx)
-			cancel()
-			d.writeSnapshot()
-			if cerr := st.Close(); cerr != nil {
-				err = errors.Join(err, cerr)
-			}
-			log.Info("kpay-rotator stopped")
-			return err
+			stopping = true
+			return nil
 		case <-o.Reload:
 			_ = d.notify.Reloading()
 			d.reload(ctx)
@@ -209,9 +231,15 @@ func runDaemon(ctx context.Context, o daemonOptions) error {
 	}
 }
 
+// Status builds the daemon's status document, as /v1/status serves it.
+func (d *Daemon) Status() (rotator.Status, error) { return d.status() }
+
+// Addr is the address the HTTP endpoint listens on.
+func (d *Daemon) Addr() string { return d.httpAddr }
+
 // statusLine is the one-line state systemctl status shows, from a status
 // document already built (building one reads every slot).
-func (d *daemon) statusLine(doc rotator.Status, err error) string {
+func (d *Daemon) statusLine(doc rotator.Status, err error) string {
 	if err != nil {
 		return "status unavailable: " + err.Error()
 	}
@@ -230,7 +258,7 @@ func (d *daemon) statusLine(doc rotator.Status, err error) string {
 // watchdogLoop feeds systemd's watchdog at half its interval, but only
 // while the daemon is ready: a stuck scheduler or an unreadable store
 // stops the pings, and systemd restarts the service.
-func (d *daemon) watchdogLoop(ctx context.Context) {
+func (d *Daemon) watchdogLoop(ctx context.Context) {
 	interval, ok := sdnotify.WatchdogInterval()
 	if !ok || !d.notify.Enabled() {
 		return
@@ -272,7 +300,7 @@ func (d *daemon) watchdogLoop(ctx context.Context) {
 
 // build constructs a generation for cfg, reusing prev's clients when their
 // configuration did not change (the prober keeps its request budget).
-func (d *daemon) build(ctx context.Context, cfg *config.Config, prev *generation) (*generation, error) {
+func (d *Daemon) build(ctx context.Context, cfg *config.Config, prev *generation) (*generation, error) {
 	g := &generation{cfg: cfg}
 	if err := prepareInbox(cfg.Daemon.InboxDir); err != nil {
 		return nil, err
@@ -282,7 +310,7 @@ func (d *daemon) build(ctx context.Context, cfg *config.Config, prev *generation
 	} else {
 		c, err := awssecrets.New(ctx, awssecrets.Options{Region: cfg.AWS.Region, Endpoint: cfg.AWS.Endpoint})
 		if err != nil {
-			return nil, fmt.Errorf("%w: %v", errConfig, err)
+			return nil, fmt.Errorf("%w: %v", ErrConfig, err)
 		}
 		g.secrets = c
 	}
@@ -295,11 +323,11 @@ func (d *daemon) build(ctx context.Context, cfg *config.Config, prev *generation
 			RequestsPerMinute: cfg.KPay.RequestsPerMinute,
 			Concurrency:       cfg.KPay.Concurrency,
 			Logger:            d.log,
-			UserAgent:         "kpay-rotator/" + versionString(),
+			UserAgent:         "kpay-rotator/" + d.opts.Version,
 		}
 		p, err := healthcheck.New(opts)
 		if err != nil {
-			return nil, fmt.Errorf("%w: %v", errConfig, err)
+			return nil, fmt.Errorf("%w: %v", ErrConfig, err)
 		}
 		g.prober = p
 	}
@@ -309,7 +337,7 @@ func (d *daemon) build(ctx context.Context, cfg *config.Config, prev *generation
 	}
 	// Credentials are read at every send; what cannot be sent with now is
 	// said now, without refusing to start (probing matters more).
-	warnings, errs := checkCredentials(cfg)
+	warnings, errs := CheckCredentials(cfg)
 	for _, w := range warnings {
 		d.log.Info("notifier credential not checked here", "detail", w)
 	}
@@ -319,7 +347,7 @@ func (d *daemon) build(ctx context.Context, cfg *config.Config, prev *generation
 	g.outbox, err = outbox.New(outbox.Options{Store: d.store, Receivers: rcvs, Routes: routes(cfg), Now: d.now, Logger: d.log,
 		OnResult: d.metrics.notification})
 	if err != nil {
-		return nil, fmt.Errorf("%w: %v", errConfig, err)
+		return nil, fmt.Errorf("%w: %v", ErrConfig, err)
 	}
 	rot, err := rotator.New(rotator.Options{
 		Config: cfg, Store: d.store, Secrets: g.secrets, Prober: g.prober, Sink: g.outbox,
@@ -331,13 +359,13 @@ func (d *daemon) build(ctx context.Context, cfg *config.Config, prev *generation
 	g.rot = rot
 	g.sched, err = rotator.NewScheduler(rot, rotator.SchedulerOptions{Logger: d.log, Now: d.now, Jitter: d.opts.Jitter})
 	if err != nil {
-		return nil, fmt.Errorf("%w: %v", errConfig, err)
+		return nil, fmt.Errorf("%w: %v", ErrConfig, err)
 	}
 	warnBudget(d.log, cfg, d.now())
 	return g, nil
 }
 
-func (d *daemon) current() *generation {
+func (d *Daemon) current() *generation {
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	return d.gen
@@ -345,9 +373,9 @@ func (d *daemon) current() *generation {
 
 // reload builds the new configuration completely and swaps it in only if
 // all of it worked; otherwise the running one stays and the log says why.
-func (d *daemon) reload(ctx context.Context) {
+func (d *Daemon) reload(ctx context.Context) {
 	old := d.current()
-	cfg, err := loadConfigFile(d.opts.ConfigPath)
+	cfg, err := LoadConfig(d.opts.ConfigPath)
 	if err != nil {
 		d.log.Error("reload refused: the new configuration is invalid; still running the previous one", "config", d.opts.ConfigPath, "err", err)
 		d.setReloadError(firstLine(err.Error()))
@@ -370,7 +398,7 @@ func (d *daemon) reload(ctx context.Context) {
 		d.setReloadError(firstLine(err.Error()))
 		return
 	}
-	stopCtx, cancel := context.WithTimeout(context.Background(), stopTimeout)
+	stopCtx, cancel := context.WithTimeout(context.Background(), passesTimeout)
 	defer cancel()
 	if err := old.stop(stopCtx); err != nil {
 		d.log.Warn("reload: previous generation did not stop cleanly", "err", err)
@@ -385,28 +413,16 @@ func (d *daemon) reload(ctx context.Context) {
 	gen.sched.RotateNow()
 }
 
-// shutdown stops scheduling and waits for passes, bounded by stopTimeout.
-func (d *daemon) shutdown() error {
-	d.log.Info("stopping: waiting for running passes")
-	ctx, cancel := context.WithTimeoutCause(context.Background(), stopTimeout, errors.New("graceful stop took too long"))
-	defer cancel()
-	gen := d.current()
-	err := gen.stop(ctx)
-	gen.prober.Close()
-	return err
-}
-
-func (d *daemon) markDirty() {
+func (d *Daemon) markDirty() {
 	select {
 	case d.dirty <- struct{}{}:
 	default:
 	}
 }
 
-// snapshotLoop rewrites the status snapshot after changes, at most every
-// 200 ms (status right after stage must show the rotation), and every 30 s
-// so next-probe times stay fresh.
-func (d *daemon) snapshotLoop(ctx context.Context) {
+// statusLoop keeps systemd's status line following the slots: after
+// changes, at most every 200 ms, and every 30 s so it never goes stale.
+func (d *Daemon) statusLoop(ctx context.Context) {
 	tick := time.NewTicker(30 * time.Second)
 	defer tick.Stop()
 	for {
@@ -416,8 +432,7 @@ func (d *daemon) snapshotLoop(ctx context.Context) {
 		case <-d.dirty:
 		case <-tick.C:
 		}
-		// systemctl status follows the slots, not just start and reload.
-		if err := d.notify.Status(d.statusLine(d.writeSnapshot())); err != nil {
+		if err := d.notify.Status(d.statusLine(d.status())); err != nil {
 			d.log.Debug("cannot update the systemd status line", "err", err)
 		}
 		select {
@@ -428,31 +443,13 @@ func (d *daemon) snapshotLoop(ctx context.Context) {
 	}
 }
 
-func (d *daemon) status() (rotator.Status, error) {
+func (d *Daemon) status() (rotator.Status, error) {
 	gen := d.current()
 	doc, err := rotator.BuildStatus(d.store, gen.cfg, d.now(), gen.sched.Next)
 	doc.Source, doc.PID = "daemon", os.Getpid()
 	doc.ReloadError = d.reloadError()
 	doc.StateError = d.writeFailure()
 	return doc, err
-}
-
-// writeSnapshot publishes the status document for `status` and returns
-// it, so the systemd status line is made from the same read.
-func (d *daemon) writeSnapshot() (rotator.Status, error) {
-	doc, err := d.status()
-	if err != nil {
-		d.log.Warn("cannot build status snapshot", "err", err)
-		return doc, err
-	}
-	b, err := json.MarshalIndent(doc, "", "  ")
-	if err == nil {
-		err = atomicfile.Write(filepath.Join(d.current().cfg.Daemon.StateDir, snapshotName), append(b, '\n'), 0o600)
-	}
-	if err != nil {
-		d.log.Warn("cannot write status snapshot", "err", err)
-	}
-	return doc, nil
 }
 
 // prepareInbox creates the inbox directory, private to the daemon's user,
@@ -466,7 +463,7 @@ func prepareInbox(dir string) error {
 		return fmt.Errorf("inbox %s: %w", dir, err)
 	}
 	if fi.Mode().Perm()&0o077 != 0 {
-		return fmt.Errorf("%w: inbox %s has mode %04o, so others could read staged pairs; run: chmod 700 %s", errConfig, dir, fi.Mode().Perm(), dir)
+		return fmt.Errorf("%w: inbox %s has mode %04o, so others could read staged pairs; run: chmod 700 %s", ErrConfig, dir, fi.Mode().Perm(), dir)
 	}
 	return nil
 }
