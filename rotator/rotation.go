@@ -10,13 +10,13 @@ import (
 	"sync"
 	"time"
 
-	"kpay-rotator/awssecrets"
 	"kpay-rotator/config"
 	"kpay-rotator/event"
 	"kpay-rotator/healthcheck"
 	"kpay-rotator/inbox"
 	"kpay-rotator/internal/failpoint"
 	"kpay-rotator/kpay"
+	"kpay-rotator/secretdoc"
 	"kpay-rotator/store"
 )
 
@@ -300,7 +300,7 @@ func newRotation(s config.Slot, req inbox.Request, now time.Time) store.Rotation
 // formatted as a version-4 UUID as Secrets Manager expects. Derived, not
 // random, so every retry of the rotation presents the same token.
 func requestToken(id string) string {
-	return awssecrets.Token("kpay-rotator/token/v1\x00" + id)
+	return secretdoc.Token("kpay-rotator/token/v1\x00" + id)
 }
 
 // leftover handles an inbox file whose rotation the journal already
@@ -409,15 +409,15 @@ func (r *Rotator) write(ctx context.Context, s config.Slot, rot *store.Rotation,
 	cur, err := r.secrets.Current(ctx, s.SecretID)
 	var versionID string
 	switch {
-	case errors.Is(err, awssecrets.ErrNotFound) && s.CreateIfMissing:
-		value, verr := awssecrets.NewValue(s.APIKeyField, s.SecretKeyField, pair)
+	case errors.Is(err, secretdoc.ErrNotFound) && s.CreateIfMissing:
+		value, verr := secretdoc.NewValue(s.APIKeyField, s.SecretKeyField, pair)
 		if verr != nil {
 			return r.writeFailed(s, rot, verr, now)
 		}
 		failpoint.Hit(FailBeforePut)
 		versionID, err = r.writer.Create(ctx, s.SecretID, value, rot.Token)
 		failpoint.Hit(FailAfterPut)
-	case errors.Is(err, awssecrets.ErrNotFound):
+	case errors.Is(err, secretdoc.ErrNotFound):
 		return r.writeFailed(s, rot, fmt.Errorf("%w; or set create_if_missing = true for slot %s", err, s.Name), now)
 	case err != nil:
 		return r.writeFailed(s, rot, err, now)
@@ -445,7 +445,7 @@ func (r *Rotator) write(ctx context.Context, s config.Slot, rot *store.Rotation,
 		versionID, err = r.writer.Put(ctx, s.SecretID, value, rot.Token)
 		failpoint.Hit(FailAfterPut)
 	}
-	if errors.Is(err, awssecrets.ErrVersionExists) {
+	if errors.Is(err, secretdoc.ErrVersionExists) {
 		if mine, ok := r.ownVersion(ctx, s, rot); ok {
 			return r.written(ctx, s, rot, mine, now, "; the secret has been changed again since, by someone else: the next pass says what it holds")
 		}
@@ -502,11 +502,11 @@ func (r *Rotator) writeFailed(s config.Slot, rot *store.Rotation, cause error, n
 
 func stallAction(s config.Slot, cause error) string {
 	switch {
-	case errors.Is(cause, awssecrets.ErrAccessDenied):
+	case errors.Is(cause, secretdoc.ErrAccessDenied):
 		return fmt.Sprintf("grant secretsmanager:PutSecretValue and secretsmanager:GetSecretValue on %s to the daemon's AWS identity; the daemon keeps retrying", s.SecretID)
-	case errors.Is(cause, awssecrets.ErrNotFound):
+	case errors.Is(cause, secretdoc.ErrNotFound):
 		return fmt.Sprintf("create secret %s, or set create_if_missing = true for slot %s and reload", s.SecretID, s.Name)
-	case errors.Is(cause, awssecrets.ErrLimit):
+	case errors.Is(cause, secretdoc.ErrLimit):
 		return fmt.Sprintf("secret %s has too many versions; AWS drops unlabelled ones after 24 h, or ask AWS for a higher quota", s.SecretID)
 	}
 	return fmt.Sprintf("services using %s may be down until the pair is written; if this persists, put the staged pair into the secret by hand", s.SecretID)
@@ -629,7 +629,7 @@ func (r *Rotator) resumeWithoutPair(ctx context.Context, s config.Slot, rot stor
 		if held, perr := cur.Pair(s.APIKeyField, s.SecretKeyField); perr == nil && held.Fingerprint() == rot.NewFingerprint {
 			return r.written(ctx, s, &rot, cur.VersionID, now, "")
 		}
-	} else if !errors.Is(err, awssecrets.ErrNotFound) {
+	} else if !errors.Is(err, secretdoc.ErrNotFound) {
 		// Cannot tell whether the write landed; ask again later.
 		return r.writeFailed(s, &rot, fmt.Errorf("the staged pair is gone from the inbox and the secret cannot be read to see whether it was written: %w", err), now)
 	}

@@ -15,23 +15,23 @@ import (
 	"sync"
 	"time"
 
-	"kpay-rotator/awssecrets"
 	"kpay-rotator/config"
 	"kpay-rotator/event"
 	"kpay-rotator/healthcheck"
 	"kpay-rotator/kpay"
+	"kpay-rotator/secretdoc"
 	"kpay-rotator/store"
 )
 
-// SecretReader reads slot secrets (awssecrets.Client).
+// SecretReader reads slot secrets (awssecrets.Client is one).
 type SecretReader interface {
-	Current(ctx context.Context, secretID string) (awssecrets.Version, error)
-	Version(ctx context.Context, secretID, versionID string) (awssecrets.Version, error)
-	History(ctx context.Context, secretID string) ([]awssecrets.VersionInfo, error)
-	Describe(ctx context.Context, secretID string) (awssecrets.Description, error)
+	Current(ctx context.Context, secretID string) (secretdoc.Version, error)
+	Version(ctx context.Context, secretID, versionID string) (secretdoc.Version, error)
+	History(ctx context.Context, secretID string) ([]secretdoc.VersionInfo, error)
+	Describe(ctx context.Context, secretID string) (secretdoc.Description, error)
 }
 
-// SecretWriter writes slot secrets (awssecrets.Client).
+// SecretWriter writes slot secrets (awssecrets.Client is one).
 type SecretWriter interface {
 	Put(ctx context.Context, secretID string, value kpay.Secret, token string) (string, error)
 	Create(ctx context.Context, secretID string, value kpay.Secret, token string) (string, error)
