@@ -11,7 +11,6 @@ import (
 	"kpay-rotator/config"
 	"kpay-rotator/event"
 	"kpay-rotator/healthcheck"
-	"kpay-rotator/inbox"
 	"kpay-rotator/kpay"
 	"kpay-rotator/secretdoc"
 	"kpay-rotator/store"
@@ -546,7 +545,7 @@ func (r *Rotator) phase(s config.Slot, now time.Time) rotationPhase {
 	switch {
 	case ok && rot.State == store.RotationOpen && now.Sub(rot.OpenedAt) >= s.StallAfter:
 		return windowStalled
-	case ok, inbox.Exists(r.cfg.Daemon.InboxDir, s.Name):
+	case ok, r.inbox.Exists(s.Name):
 		return inRotation
 	}
 	return noRotation

@@ -64,19 +64,18 @@ func (r *Rotator) checkFields(c *change, s config.Slot, v secretdoc.Version, now
 // for the version the secret holds now. Looked for only while fields are
 // reported lost: one stat of the inbox per pass of such a slot.
 func (r *Rotator) acceptedLoss(c *change, s config.Slot, v secretdoc.Version, now time.Time) bool {
-	dir := r.cfg.Daemon.InboxDir
-	a, err := inbox.ReadAcceptance(dir, s.Name)
+	a, err := r.inbox.ReadAcceptance(s.Name)
 	switch {
 	case errors.Is(err, inbox.ErrNoAcceptance):
 		return false
 	case err != nil:
 		r.log.Warn("ignoring an unusable acceptance of lost fields", "slot", s.Name, "err", err)
-		_ = inbox.RemoveAcceptance(dir, s.Name)
+		_ = r.inbox.RemoveAcceptance(s.Name)
 		return false
 	case a.VersionID != v.VersionID:
 		// Said for a version since replaced: the fields are judged anew.
 		r.log.Warn("ignoring an acceptance of lost fields given for an older version", "slot", s.Name, "accepted_version", a.VersionID, "current_version", v.VersionID)
-		_ = inbox.RemoveAcceptance(dir, s.Name)
+		_ = r.inbox.RemoveAcceptance(s.Name)
 		return false
 	}
 	st := c.state
@@ -94,7 +93,7 @@ func (r *Rotator) acceptedLoss(c *change, s config.Slot, v secretdoc.Version, no
 		st.FieldNames = store.Names(names)
 	}
 	st.VersionID = v.VersionID
-	_ = inbox.RemoveAcceptance(dir, s.Name)
+	_ = r.inbox.RemoveAcceptance(s.Name)
 	return true
 }
 
