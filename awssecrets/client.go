@@ -1,7 +1,10 @@
 // Package awssecrets is kpay-rotator's adapter for AWS Secrets Manager: it
-// reads a slot's secret (current value, its version and CreatedDate, and the
-// version history used to date a pair) with the real aws-sdk-go-v2 client,
-// and turns SDK failures into errors that say what to fix.
+// reads and writes a slot's secret (current value, its version and
+// CreatedDate, and the version history used to date a pair) with the real
+// aws-sdk-go-v2 client, converting the SDK's types into secretdoc's and
+// classifying SDK failures into secretdoc's errors with a message that
+// says what to fix. What the document holds, and how a write changes it,
+// is secretdoc's: this package only carries it.
 //
 // Secret values leave this package only inside kpay.Secret.
 package awssecrets
@@ -21,6 +24,7 @@ import (
 	"github.com/aws/smithy-go"
 
 	"kpay-rotator/kpay"
+	"kpay-rotator/secretdoc"
 )
 
 // Options configure New.
@@ -88,34 +92,23 @@ func (noRetryQuota) IsErrorRetryable(err error) aws.Ternary {
 	return aws.UnknownTernary
 }
 
-// Version is one version of a secret.
-type Version struct {
-	SecretID  string
-	ARN       string
-	VersionID string
-	Created   time.Time
-	Stages    []string
-	// Value is the whole SecretString.
-	Value kpay.Secret
-}
-
 // Current reads the AWSCURRENT version of secretID.
-func (c *Client) Current(ctx context.Context, secretID string) (Version, error) {
+func (c *Client) Current(ctx context.Context, secretID string) (secretdoc.Version, error) {
 	return c.get(ctx, secretID, "", "AWSCURRENT")
 }
 
 // Previous reads the AWSPREVIOUS version of secretID: the one AWSCURRENT
 // replaced.
-func (c *Client) Previous(ctx context.Context, secretID string) (Version, error) {
+func (c *Client) Previous(ctx context.Context, secretID string) (secretdoc.Version, error) {
 	return c.get(ctx, secretID, "", "AWSPREVIOUS")
 }
 
 // Version reads one version of secretID by id.
-func (c *Client) Version(ctx context.Context, secretID, versionID string) (Version, error) {
+func (c *Client) Version(ctx context.Context, secretID, versionID string) (secretdoc.Version, error) {
 	return c.get(ctx, secretID, versionID, "")
 }
 
-func (c *Client) get(ctx context.Context, secretID, versionID, stage string) (Version, error) {
+func (c *Client) get(ctx context.Context, secretID, versionID, stage string) (secretdoc.Version, error) {
 	ctx, cancel := context.WithTimeoutCause(ctx, c.callTimeout, errors.New("secretsmanager: GetSecretValue took too long"))
 	defer cancel()
 	in := &secretsmanager.GetSecretValueInput{SecretId: aws.String(secretID)}
@@ -128,24 +121,22 @@ func (c *Client) get(ctx context.Context, secretID, versionID, stage string) (Ve
 	out, err := c.sm.GetSecretValue(ctx, in)
 	if err != nil {
 		err = c.classify("GetSecretValue", secretID, err)
-		if errors.Is(err, ErrRejected) {
+		if errors.Is(err, secretdoc.ErrRejected) {
 			// InvalidRequestException has several causes; a secret
 			// scheduled for deletion is told apart by asking.
 			if d, derr := c.deletedDate(ctx, secretID); derr == nil && !d.IsZero() {
-				return Version{}, fmt.Errorf("%w: secret %q was deleted on %s and is gone for good on its deletion date unless restored: aws secretsmanager restore-secret --secret-id %s",
-					ErrDeleted, secretID, d.UTC().Format(time.DateOnly), secretID)
+				return secretdoc.Version{}, fmt.Errorf("%w: secret %q was deleted on %s and is gone for good on its deletion date unless restored: aws secretsmanager restore-secret --secret-id %s",
+					secretdoc.ErrDeleted, secretID, d.UTC().Format(time.DateOnly), secretID)
 			}
 		}
-		return Version{}, err
+		return secretdoc.Version{}, err
 	}
 	if out.SecretString == nil {
-		return Version{}, fmt.Errorf("%w: secret %q holds binary data; kpay-rotator needs a JSON SecretString", ErrNotJSON, secretID)
+		return secretdoc.Version{}, fmt.Errorf("%w: secret %q holds binary data; kpay-rotator needs a JSON SecretString", secretdoc.ErrNotJSON, secretID)
 	}
-	v := Version{
+	v := secretdoc.Version{
 		SecretID:  secretID,
-		ARN:       aws.ToString(out.ARN),
 		VersionID: aws.ToString(out.VersionId),
-		Stages:    out.VersionStages,
 		Value:     kpay.NewSecret(*out.SecretString),
 	}
 	if out.CreatedDate != nil {
@@ -160,47 +151,28 @@ func (c *Client) deletedDate(ctx context.Context, secretID string) (time.Time, e
 	return d.DeletedDate, err
 }
 
-// Description is what DescribeSecret says about a secret, values aside.
-type Description struct {
-	// DeletedDate is when the secret was scheduled for deletion; zero if
-	// it is not.
-	DeletedDate time.Time
-	// RotationEnabled: Secrets Manager's own rotation (a Lambda) is on
-	// and would overwrite what kpay-rotator writes.
-	RotationEnabled bool
-	// RotationLambdaARN is the function that rotation runs.
-	RotationLambdaARN string
-}
-
 // Describe reads the secret's metadata (DescribeSecret).
-func (c *Client) Describe(ctx context.Context, secretID string) (Description, error) {
+func (c *Client) Describe(ctx context.Context, secretID string) (secretdoc.Description, error) {
 	ctx, cancel := context.WithTimeoutCause(ctx, c.callTimeout, errors.New("secretsmanager: DescribeSecret took too long"))
 	defer cancel()
 	out, err := c.sm.DescribeSecret(ctx, &secretsmanager.DescribeSecretInput{SecretId: aws.String(secretID)})
 	if err != nil {
-		return Description{}, c.classify("DescribeSecret", secretID, err)
+		return secretdoc.Description{}, c.classify("DescribeSecret", secretID, err)
 	}
-	return Description{
+	return secretdoc.Description{
 		DeletedDate:       aws.ToTime(out.DeletedDate),
 		RotationEnabled:   aws.ToBool(out.RotationEnabled),
 		RotationLambdaARN: aws.ToString(out.RotationLambdaARN),
 	}, nil
 }
 
-// VersionInfo describes a version without its value.
-type VersionInfo struct {
-	VersionID string
-	Created   time.Time
-	Stages    []string
-}
-
 // History lists the secret's versions, oldest first, including versions
 // without a staging label that AWS still keeps. Emulators that lack
-// ListSecretVersionIds yield ErrUnsupported.
-func (c *Client) History(ctx context.Context, secretID string) ([]VersionInfo, error) {
+// ListSecretVersionIds yield secretdoc.ErrUnsupported.
+func (c *Client) History(ctx context.Context, secretID string) ([]secretdoc.VersionInfo, error) {
 	ctx, cancel := context.WithTimeoutCause(ctx, c.callTimeout, errors.New("secretsmanager: ListSecretVersionIds took too long"))
 	defer cancel()
-	var out []VersionInfo
+	var out []secretdoc.VersionInfo
 	p := secretsmanager.NewListSecretVersionIdsPaginator(c.sm, &secretsmanager.ListSecretVersionIdsInput{
 		SecretId:          aws.String(secretID),
 		IncludeDeprecated: aws.Bool(true),
@@ -211,7 +183,7 @@ func (c *Client) History(ctx context.Context, secretID string) ([]VersionInfo, e
 			return nil, c.classify("ListSecretVersionIds", secretID, err)
 		}
 		for _, v := range page.Versions {
-			info := VersionInfo{VersionID: aws.ToString(v.VersionId), Stages: v.VersionStages}
+			info := secretdoc.VersionInfo{VersionID: aws.ToString(v.VersionId)}
 			if v.CreatedDate != nil {
 				info.Created = v.CreatedDate.UTC()
 			}

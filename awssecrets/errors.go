@@ -9,25 +9,8 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/aws/retry"
 	"github.com/aws/smithy-go"
-)
 
-// Sentinel errors; match with errors.Is. The wrapping error names the
-// secret and says what to fix.
-var (
-	ErrNotFound     = errors.New("secret not found")
-	ErrDeleted      = errors.New("secret scheduled for deletion")
-	ErrAccessDenied = errors.New("access denied")
-	ErrNotJSON      = errors.New("secret value is not a JSON object")
-	ErrMissingField = errors.New("secret field missing")
-	ErrLimit        = errors.New("secrets manager quota exceeded")
-	ErrTransient    = errors.New("secrets manager unavailable")
-	ErrCredentials  = errors.New("no usable AWS credentials")
-	ErrUnsupported  = errors.New("operation not supported by this endpoint")
-	ErrRejected     = errors.New("request rejected by secrets manager")
-	// ErrVersionExists: the ClientRequestToken names a version that holds
-	// another value; versions are immutable, so the same put can never
-	// succeed.
-	ErrVersionExists = errors.New("a version with this request token exists")
+	"kpay-rotator/secretdoc"
 )
 
 // IAM actions each call needs, quoted in access-denied errors.
@@ -39,8 +22,8 @@ var iamAction = map[string]string{
 	"CreateSecret":         "secretsmanager:CreateSecret",
 }
 
-// classify maps an SDK error to a sentinel with an actionable message.
-// The SDK's own text is kept after the advice: it names request ids that
+// classify maps an SDK error to a secretdoc sentinel with an actionable
+// message. The SDK's own text is kept after the advice: it names request ids that
 // AWS support asks for, and never holds secret values (CloudTrail and the
 // SDK both keep SecretString out of errors).
 func (c *Client) classify(op, secretID string, err error) error {
@@ -50,35 +33,35 @@ func (c *Client) classify(op, secretID string, err error) error {
 		switch code {
 		case "ResourceNotFoundException":
 			return fmt.Errorf("%w: %s: secret %q does not exist in region %s; create it, or fix secret_id (name or ARN) and [aws] region",
-				ErrNotFound, op, secretID, c.region)
+				secretdoc.ErrNotFound, op, secretID, c.region)
 		case "AccessDeniedException", "AccessDenied", "UnrecognizedClientException", "InvalidSignatureException":
 			return fmt.Errorf("%w: %s on secret %q: the AWS identity needs %s on this secret (and kms:Decrypt on its key if it uses a customer-managed KMS key); see the IAM policy in the README: %s",
-				ErrAccessDenied, op, secretID, iamAction[op], apiErr.ErrorMessage())
+				secretdoc.ErrAccessDenied, op, secretID, iamAction[op], apiErr.ErrorMessage())
 		case "DecryptionFailure", "EncryptionFailure":
 			return fmt.Errorf("%w: %s on secret %q: KMS refused (%s); the identity needs kms:Decrypt/kms:GenerateDataKey on the secret's key, and the key must be enabled",
-				ErrAccessDenied, op, secretID, code)
+				secretdoc.ErrAccessDenied, op, secretID, code)
 		case "LimitExceededException":
 			// The SDK retries this code as throttling; for Secrets Manager it
 			// is a quota (too many versions), so retrying cannot help.
 			return fmt.Errorf("%w: %s on secret %q: %s; wait for old versions to expire (AWS keeps unlabelled versions 24 h) or ask AWS to raise the quota",
-				ErrLimit, op, secretID, apiErr.ErrorMessage())
+				secretdoc.ErrLimit, op, secretID, apiErr.ErrorMessage())
 		case "InvalidAction", "UnknownOperationException", "NotImplemented":
-			return fmt.Errorf("%w: %s: %s", ErrUnsupported, op, apiErr.ErrorMessage())
+			return fmt.Errorf("%w: %s: %s", secretdoc.ErrUnsupported, op, apiErr.ErrorMessage())
 		case "ResourceExistsException":
-			return fmt.Errorf("%w: %s on secret %q: %s", ErrVersionExists, op, secretID, apiErr.ErrorMessage())
+			return fmt.Errorf("%w: %s on secret %q: %s", secretdoc.ErrVersionExists, op, secretID, apiErr.ErrorMessage())
 		case "InvalidRequestException":
-			return fmt.Errorf("%w: %s on secret %q: %s (a secret scheduled for deletion must be restored first)", ErrRejected, op, secretID, apiErr.ErrorMessage())
+			return fmt.Errorf("%w: %s on secret %q: %s (a secret scheduled for deletion must be restored first)", secretdoc.ErrRejected, op, secretID, apiErr.ErrorMessage())
 		case "InvalidParameterException":
-			return fmt.Errorf("%w: %s on secret %q: %s", ErrRejected, op, secretID, apiErr.ErrorMessage())
+			return fmt.Errorf("%w: %s on secret %q: %s", secretdoc.ErrRejected, op, secretID, apiErr.ErrorMessage())
 		}
 		if apiErr.ErrorFault() == smithy.FaultClient && !retry.IsErrorThrottles(retry.DefaultThrottles).IsErrorThrottle(err).Bool() {
-			return fmt.Errorf("%w: %s on secret %q: %s: %s", ErrRejected, op, secretID, code, apiErr.ErrorMessage())
+			return fmt.Errorf("%w: %s on secret %q: %s: %s", secretdoc.ErrRejected, op, secretID, code, apiErr.ErrorMessage())
 		}
-		return fmt.Errorf("%w: %s on secret %q: %s: %s", ErrTransient, op, secretID, code, apiErr.ErrorMessage())
+		return fmt.Errorf("%w: %s on secret %q: %s: %s", secretdoc.ErrTransient, op, secretID, code, apiErr.ErrorMessage())
 	}
 	if isCredentialsError(err) {
 		return fmt.Errorf("%w: %s on secret %q: configure the default AWS credential chain (instance profile, AWS_PROFILE, or AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY): %v",
-			ErrCredentials, op, secretID, err)
+			secretdoc.ErrCredentials, op, secretID, err)
 	}
 	if errors.Is(err, context.Canceled) {
 		return fmt.Errorf("secretsmanager: %s on secret %q: %w", op, secretID, err)
@@ -86,9 +69,9 @@ func (c *Client) classify(op, secretID string, err error) error {
 	var uerr *url.Error
 	if errors.As(err, &uerr) {
 		// The endpoint URL holds no secret, but say where we tried.
-		return fmt.Errorf("%w: %s on secret %q: cannot reach %s: %v", ErrTransient, op, secretID, uerr.URL, uerr.Err)
+		return fmt.Errorf("%w: %s on secret %q: cannot reach %s: %v", secretdoc.ErrTransient, op, secretID, uerr.URL, uerr.Err)
 	}
-	return fmt.Errorf("%w: %s on secret %q: %v", ErrTransient, op, secretID, err)
+	return fmt.Errorf("%w: %s on secret %q: %v", secretdoc.ErrTransient, op, secretID, err)
 }
 
 func isCredentialsError(err error) bool {

@@ -7,9 +7,9 @@ import (
 	"strings"
 	"testing"
 
-	"kpay-rotator/awssecrets"
 	"kpay-rotator/awssecrets/awstest"
 	"kpay-rotator/kpay"
+	"kpay-rotator/secretdoc"
 )
 
 var newPair = kpay.Pair{
@@ -63,19 +63,19 @@ func TestClient_PutKeepsOtherFields(t *testing.T) {
 func TestClient_PutErrorsSayWhatToFix(t *testing.T) {
 	c, emu := newClient(t)
 	ctx := context.Background()
-	value, _ := awssecrets.NewValue("A", "B", newPair)
-	if _, err := c.Put(ctx, "missing", value, "11111111-2222-4333-8444-555555555555"); !errors.Is(err, awssecrets.ErrNotFound) {
+	value, _ := secretdoc.NewValue("A", "B", newPair)
+	if _, err := c.Put(ctx, "missing", value, "11111111-2222-4333-8444-555555555555"); !errors.Is(err, secretdoc.ErrNotFound) {
 		t.Errorf("Put to a missing secret = %v, want ErrNotFound", err)
 	}
 	emu.PutJSON(ctx, "s", `{}`)
 	emu.Inject(awstest.Fault{Op: "PutSecretValue", Status: 400, Code: "AccessDeniedException", Count: 1})
 	_, err := c.Put(ctx, "s", value, "11111111-2222-4333-8444-555555555556")
-	if !errors.Is(err, awssecrets.ErrAccessDenied) || err == nil || !strings.Contains(err.Error(), "secretsmanager:PutSecretValue") {
+	if !errors.Is(err, secretdoc.ErrAccessDenied) || err == nil || !strings.Contains(err.Error(), "secretsmanager:PutSecretValue") {
 		t.Errorf("access denied = %v", err)
 	}
 	emu.Inject(awstest.Fault{Op: "PutSecretValue", Status: 400, Code: "LimitExceededException", Count: 1})
 	before := emu.Calls("PutSecretValue")
-	if _, err := c.Put(ctx, "s", value, "11111111-2222-4333-8444-555555555557"); !errors.Is(err, awssecrets.ErrLimit) {
+	if _, err := c.Put(ctx, "s", value, "11111111-2222-4333-8444-555555555557"); !errors.Is(err, secretdoc.ErrLimit) {
 		t.Errorf("quota = %v, want ErrLimit", err)
 	}
 	if n := emu.Calls("PutSecretValue") - before; n != 1 {
@@ -87,7 +87,7 @@ func TestClient_PutErrorsSayWhatToFix(t *testing.T) {
 func TestClient_Create(t *testing.T) {
 	c, emu := newClient(t)
 	ctx := context.Background()
-	value, _ := awssecrets.NewValue("KPAY_API_KEY", "KPAY_SECRET_KEY", newPair)
+	value, _ := secretdoc.NewValue("KPAY_API_KEY", "KPAY_SECRET_KEY", newPair)
 	if _, err := c.Create(ctx, "new/secret", value, "11111111-2222-4333-8444-555555555555"); err != nil {
 		t.Fatal(err)
 	}

@@ -22,6 +22,7 @@ import (
 	"kpay-rotator/awssecrets"
 	"kpay-rotator/config"
 	"kpay-rotator/healthcheck"
+	"kpay-rotator/inbox"
 	"kpay-rotator/internal/sdnotify"
 	"kpay-rotator/notifier/outbox"
 	"kpay-rotator/rotator"
@@ -302,7 +303,7 @@ func (d *Daemon) watchdogLoop(ctx context.Context) {
 // configuration did not change (the prober keeps its request budget).
 func (d *Daemon) build(ctx context.Context, cfg *config.Config, prev *generation) (*generation, error) {
 	g := &generation{cfg: cfg}
-	if err := prepareInbox(cfg.Daemon.InboxDir); err != nil {
+	if err := inbox.Prepare(cfg.Daemon.InboxDir); err != nil {
 		return nil, err
 	}
 	if prev != nil && prev.cfg.AWS == cfg.AWS {
@@ -450,22 +451,6 @@ func (d *Daemon) status() (rotator.Status, error) {
 	doc.ReloadError = d.reloadError()
 	doc.StateError = d.writeFailure()
 	return doc, err
-}
-
-// prepareInbox creates the inbox directory, private to the daemon's user,
-// and refuses one others can read: staged pairs are secrets.
-func prepareInbox(dir string) error {
-	if err := os.MkdirAll(dir, 0o700); err != nil {
-		return fmt.Errorf("create inbox %s: %w", dir, err)
-	}
-	fi, err := os.Stat(dir)
-	if err != nil {
-		return fmt.Errorf("inbox %s: %w", dir, err)
-	}
-	if fi.Mode().Perm()&0o077 != 0 {
-		return fmt.Errorf("%w: inbox %s has mode %04o, so others could read staged pairs; run: chmod 700 %s", ErrConfig, dir, fi.Mode().Perm(), dir)
-	}
-	return nil
 }
 
 func firstLine(s string) string {

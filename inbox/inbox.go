@@ -117,41 +117,49 @@ func Write(dir string, r Request, uid, gid int) error {
 // refused (and should be removed by the caller): anyone could have read
 // the pair, or swapped it.
 func Read(dir, slot string) (Request, error) {
+	r, _, err := readRequest(dir, slot)
+	return r, err
+}
+
+// readRequest is Read, also returning what the file was when it was read
+// (nil if it could not be opened), so a removal can tell it is still the
+// same file.
+func readRequest(dir, slot string) (Request, fs.FileInfo, error) {
 	path := RequestPath(dir, slot)
 	f, err := os.OpenFile(path, os.O_RDONLY|syscall.O_NOFOLLOW, 0)
 	if errors.Is(err, os.ErrNotExist) {
-		return Request{}, ErrNoRequest
+		return Request{}, nil, ErrNoRequest
 	}
 	if err != nil {
-		return Request{}, fmt.Errorf("open staged pair %s: %w", path, err)
+		return Request{}, nil, fmt.Errorf("open staged pair %s: %w", path, err)
 	}
 	defer f.Close()
 	fi, err := f.Stat()
 	if err != nil {
-		return Request{}, fmt.Errorf("stat staged pair %s: %w", path, err)
+		return Request{}, nil, fmt.Errorf("stat staged pair %s: %w", path, err)
 	}
 	if !fi.Mode().IsRegular() {
-		return Request{}, fmt.Errorf("%w: %s is not a regular file", ErrMalformed, path)
+		return Request{}, fi, fmt.Errorf("%w: %s is not a regular file", ErrMalformed, path)
 	}
 	if fi.Mode().Perm()&0o077 != 0 {
-		return Request{}, fmt.Errorf("%w: %s has mode %04o; stage the pair again with kpay-rotator stage, which writes it with mode 0600",
+		return Request{}, fi, fmt.Errorf("%w: %s has mode %04o; stage the pair again with kpay-rotator stage, which writes it with mode 0600",
 			ErrLoosePerms, path, fi.Mode().Perm())
 	}
 	b, err := io.ReadAll(io.LimitReader(f, maxRequestSize+1))
 	if err != nil {
-		return Request{}, fmt.Errorf("read staged pair %s: %w", path, err)
+		return Request{}, fi, fmt.Errorf("read staged pair %s: %w", path, err)
 	}
 	if int64(len(b)) > maxRequestSize {
-		return Request{}, fmt.Errorf("%w: %s: %v", ErrMalformed, path, errTooLarge)
+		return Request{}, fi, fmt.Errorf("%w: %s: %v", ErrMalformed, path, errTooLarge)
 	}
 	var fr fileRequest
 	dec := json.NewDecoder(bytes.NewReader(b))
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(&fr); err != nil || fr.ID == "" || fr.Slot != slot {
 		// Never echo the decoder's error: it may quote the secret.
-		return Request{}, fmt.Errorf("%w: %s is not a staged pair for slot %s; stage it again", ErrMalformed, path, slot)
+		return Request{}, fi, fmt.Errorf("%w: %s is not a staged pair for slot %s; stage it again", ErrMalformed, path, slot)
 	}
-	return Request{ID: fr.ID, Slot: fr.Slot, Pair: kpay.Pair{APIKey: fr.APIKey, SecretKey: kpay.NewSecret(fr.SecretKey)}, Born: fr.Born, StagedAt: fr.StagedAt, Application: fr.Application}, nil
+	return Request{ID: fr.ID, Slot: fr.Slot, Pair: kpay.Pair{APIKey: fr.APIKey, SecretKey: kpay.NewSecret(fr.SecretKey)}, Born: fr.Born, StagedAt: fr.StagedAt, Application: fr.Application}, fi, nil
 }
 
 // Remove deletes slot's staged pair; a missing file is not an error.
@@ -270,18 +278,40 @@ func OpenWindow(dir string, w Window, uid, gid int) error {
 
 // ReadWindow returns slot's open window, or ErrNoWindow.
 func ReadWindow(dir, slot string) (Window, error) {
+	w, _, err := readWindow(dir, slot)
+	return w, err
+}
+
+// readWindow is ReadWindow, also returning what the file was when read.
+func readWindow(dir, slot string) (Window, fs.FileInfo, error) {
 	var w Window
-	b, err := os.ReadFile(WindowPath(dir, slot))
+	b, fi, err := readSmall(WindowPath(dir, slot))
 	if errors.Is(err, os.ErrNotExist) {
-		return w, ErrNoWindow
+		return w, nil, ErrNoWindow
 	}
 	if err != nil {
-		return w, fmt.Errorf("read rotation window: %w", err)
+		return w, nil, fmt.Errorf("read rotation window: %w", err)
 	}
 	if len(b) > maxRequestSize || json.Unmarshal(b, &w) != nil || w.ID == "" || w.Slot != slot {
-		return Window{}, fmt.Errorf("%w: %s is not a rotation window for slot %s; remove it and run kpay-rotator stage %s again", ErrMalformed, WindowPath(dir, slot), slot, slot)
+		return Window{}, fi, fmt.Errorf("%w: %s is not a rotation window for slot %s; remove it and run kpay-rotator stage %s again", ErrMalformed, WindowPath(dir, slot), slot, slot)
 	}
-	return w, nil
+	return w, fi, nil
+}
+
+// readSmall reads a file that holds no secret (a window),
+// at most maxRequestSize+1 bytes, with what it was when read.
+func readSmall(path string) ([]byte, fs.FileInfo, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, nil, err
+	}
+	defer f.Close()
+	fi, err := f.Stat()
+	if err != nil {
+		return nil, nil, err
+	}
+	b, err := io.ReadAll(io.LimitReader(f, maxRequestSize+1))
+	return b, fi, err
 }
 
 // CloseWindow removes slot's window; a missing file is not an error.

@@ -8,36 +8,36 @@ import (
 	"testing"
 	"time"
 
-	"kpay-rotator/awssecrets"
 	"kpay-rotator/config"
 	"kpay-rotator/healthcheck"
 	"kpay-rotator/kpay"
+	"kpay-rotator/secretdoc"
 	"kpay-rotator/store"
 )
 
 // fakeSecrets is a func-field double: the kumo emulator has no
 // ListSecretVersionIds, so the history backfill is tested here.
 type fakeSecrets struct {
-	versions map[string]awssecrets.Version // by version id
-	history  []awssecrets.VersionInfo
+	versions map[string]secretdoc.Version // by version id
+	history  []secretdoc.VersionInfo
 	histErr  error
 }
 
-func (f *fakeSecrets) Current(context.Context, string) (awssecrets.Version, error) {
+func (f *fakeSecrets) Current(context.Context, string) (secretdoc.Version, error) {
 	return f.versions[f.history[len(f.history)-1].VersionID], nil
 }
-func (f *fakeSecrets) Version(_ context.Context, _, id string) (awssecrets.Version, error) {
+func (f *fakeSecrets) Version(_ context.Context, _, id string) (secretdoc.Version, error) {
 	v, ok := f.versions[id]
 	if !ok {
-		return v, awssecrets.ErrNotFound
+		return v, secretdoc.ErrNotFound
 	}
 	return v, nil
 }
-func (f *fakeSecrets) Describe(context.Context, string) (awssecrets.Description, error) {
-	return awssecrets.Description{}, nil
+func (f *fakeSecrets) Describe(context.Context, string) (secretdoc.Description, error) {
+	return secretdoc.Description{}, nil
 }
 
-func (f *fakeSecrets) History(context.Context, string) ([]awssecrets.VersionInfo, error) {
+func (f *fakeSecrets) History(context.Context, string) ([]secretdoc.VersionInfo, error) {
 	return f.history, f.histErr
 }
 
@@ -61,12 +61,12 @@ func TestBornOf_BackfillsFromVersionHistory(t *testing.T) {
 	// v1 holds a, v2 b, v3 b again with another field changed: b was born
 	// with v2, not v3.
 	secrets := &fakeSecrets{
-		versions: map[string]awssecrets.Version{
+		versions: map[string]secretdoc.Version{
 			"v1": {VersionID: "v1", Created: t0, Value: val(a, "1")},
 			"v2": {VersionID: "v2", Created: t0.Add(24 * time.Hour), Value: val(b, "1")},
 			"v3": {VersionID: "v3", Created: t0.Add(48 * time.Hour), Value: val(b, "2")},
 		},
-		history: []awssecrets.VersionInfo{{VersionID: "v1", Created: t0}, {VersionID: "v2", Created: t0.Add(24 * time.Hour)}, {VersionID: "v3", Created: t0.Add(48 * time.Hour)}},
+		history: []secretdoc.VersionInfo{{VersionID: "v1", Created: t0}, {VersionID: "v2", Created: t0.Add(24 * time.Hour)}, {VersionID: "v3", Created: t0.Add(48 * time.Hour)}},
 	}
 	cfg, err := config.Parse([]byte("[[slot]]\nname = \"s\"\nenvironment = \"live\"\nsecret_id = \"x\"\n"), filepath.Join(t.TempDir(), "c.toml"))
 	if err != nil {
@@ -88,7 +88,7 @@ func TestBornOf_BackfillsFromVersionHistory(t *testing.T) {
 	}
 
 	// Without history, the current version's date; with none, first seen.
-	secrets.histErr = awssecrets.ErrUnsupported
+	secrets.histErr = secretdoc.ErrUnsupported
 	if born, _ := r.bornOf(context.Background(), cfg.Slots[0], secrets.versions["v3"], b.Fingerprint(), now); !born.Equal(t0.Add(48 * time.Hour)) {
 		t.Errorf("born without history = %v, want v3's date", born)
 	}

@@ -8,12 +8,11 @@ import (
 	"strconv"
 	"time"
 
-	"kpay-rotator/awssecrets"
 	"kpay-rotator/config"
 	"kpay-rotator/event"
 	"kpay-rotator/healthcheck"
-	"kpay-rotator/inbox"
 	"kpay-rotator/kpay"
+	"kpay-rotator/secretdoc"
 	"kpay-rotator/store"
 )
 
@@ -222,7 +221,7 @@ func (r *Rotator) loadState(s config.Slot) (store.SlotState, error) {
 	return st, nil
 }
 
-func (r *Rotator) readPair(ctx context.Context, s config.Slot) (awssecrets.Version, kpay.Pair, error) {
+func (r *Rotator) readPair(ctx context.Context, s config.Slot) (secretdoc.Version, kpay.Pair, error) {
 	v, err := r.secrets.Current(ctx, s.SecretID)
 	if err != nil {
 		return v, kpay.Pair{}, err
@@ -259,15 +258,15 @@ func sourceReason(err error) string {
 		err    error
 		reason string
 	}{
-		{awssecrets.ErrDeleted, "deleted"},
-		{awssecrets.ErrNotFound, "missing"},
-		{awssecrets.ErrAccessDenied, "denied"},
-		{awssecrets.ErrNotJSON, "not_json"},
-		{awssecrets.ErrMissingField, "missing_field"},
-		{awssecrets.ErrCredentials, "credentials"},
-		{awssecrets.ErrLimit, "quota"},
-		{awssecrets.ErrRejected, "rejected"},
-		{awssecrets.ErrTransient, "unavailable"},
+		{secretdoc.ErrDeleted, "deleted"},
+		{secretdoc.ErrNotFound, "missing"},
+		{secretdoc.ErrAccessDenied, "denied"},
+		{secretdoc.ErrNotJSON, "not_json"},
+		{secretdoc.ErrMissingField, "missing_field"},
+		{secretdoc.ErrCredentials, "credentials"},
+		{secretdoc.ErrLimit, "quota"},
+		{secretdoc.ErrRejected, "rejected"},
+		{secretdoc.ErrTransient, "unavailable"},
 	} {
 		if errors.Is(err, k.err) {
 			return k.reason
@@ -278,15 +277,15 @@ func sourceReason(err error) string {
 
 func sourceAction(s config.Slot, err error) string {
 	switch {
-	case errors.Is(err, awssecrets.ErrDeleted):
+	case errors.Is(err, secretdoc.ErrDeleted):
 		return fmt.Sprintf("restore it before its deletion date: aws secretsmanager restore-secret --secret-id %s", s.SecretID)
-	case errors.Is(err, awssecrets.ErrNotFound):
+	case errors.Is(err, secretdoc.ErrNotFound):
 		return fmt.Sprintf("the secret is gone (deleted without recovery, or never created): recreate %s holding the pair (set create_if_missing = true for slot %s and hand a pair over with kpay-rotator stage %s), or fix secret_id", s.SecretID, s.Name, s.Name)
-	case errors.Is(err, awssecrets.ErrAccessDenied):
+	case errors.Is(err, secretdoc.ErrAccessDenied):
 		return fmt.Sprintf("grant secretsmanager:GetSecretValue on %s to the daemon's AWS identity", s.SecretID)
-	case errors.Is(err, awssecrets.ErrNotJSON), errors.Is(err, awssecrets.ErrMissingField):
+	case errors.Is(err, secretdoc.ErrNotJSON), errors.Is(err, secretdoc.ErrMissingField):
 		return fmt.Sprintf("store the pair in secret %s as JSON with fields %s and %s", s.SecretID, s.APIKeyField, s.SecretKeyField)
-	case errors.Is(err, awssecrets.ErrCredentials):
+	case errors.Is(err, secretdoc.ErrCredentials):
 		return "give the daemon AWS credentials (instance profile, AWS_PROFILE or environment)"
 	}
 	return "check AWS Secrets Manager reachability; the daemon retries on every probe"
@@ -294,7 +293,7 @@ func sourceAction(s config.Slot, err error) string {
 
 // adopt makes pair the slot's current pair: dates it on first sight, and
 // on drift retires the previous pair and says so.
-func (r *Rotator) adopt(ctx context.Context, c *change, s config.Slot, v awssecrets.Version, pair kpay.Pair, now time.Time) (rec store.PairRecord, adopted bool, err error) {
+func (r *Rotator) adopt(ctx context.Context, c *change, s config.Slot, v secretdoc.Version, pair kpay.Pair, now time.Time) (rec store.PairRecord, adopted bool, err error) {
 	st := c.state
 	fp := pair.Fingerprint()
 	var prev store.PairRecord
@@ -382,7 +381,7 @@ func (r *Rotator) adopt(ctx context.Context, c *change, s config.Slot, v awssecr
 // before the first rejection counts as zero: the secret still held the
 // old pair when that probe read it, so the paste came after, and the
 // date is only that precise (whole seconds, from some backends).
-func pastedGap(st *store.SlotState, v awssecrets.Version, now time.Time) (gap time.Duration, ok bool) {
+func pastedGap(st *store.SlotState, v secretdoc.Version, now time.Time) (gap time.Duration, ok bool) {
 	if st.Rejections == 0 || st.FirstRejectedAt.IsZero() {
 		return 0, false
 	}
@@ -399,14 +398,14 @@ const maxBackfill = 10
 // bornOf dates a pair: the CreatedDate of the oldest version (among the
 // recent ones) that carries it, when the version history can be listed;
 // else the CreatedDate of the version holding it now; else now.
-func (r *Rotator) bornOf(ctx context.Context, s config.Slot, v awssecrets.Version, fp string, now time.Time) (time.Time, store.BornSource) {
+func (r *Rotator) bornOf(ctx context.Context, s config.Slot, v secretdoc.Version, fp string, now time.Time) (time.Time, store.BornSource) {
 	born, source := v.Created, store.BornSecretsManager
 	if born.IsZero() || born.After(now) {
 		born, source = now, store.BornFirstSeen
 	}
 	hist, err := r.secrets.History(ctx, s.SecretID)
 	if err != nil {
-		if !errors.Is(err, awssecrets.ErrUnsupported) {
+		if !errors.Is(err, secretdoc.ErrUnsupported) {
 			r.log.Warn("cannot list secret versions to date the pair; using the current version's date", "slot", s.Name, "err", err)
 		}
 		return born, source
@@ -546,7 +545,7 @@ func (r *Rotator) phase(s config.Slot, now time.Time) rotationPhase {
 	switch {
 	case ok && rot.State == store.RotationOpen && now.Sub(rot.OpenedAt) >= s.StallAfter:
 		return windowStalled
-	case ok, inbox.Exists(r.cfg.Daemon.InboxDir, s.Name):
+	case ok, r.inbox.Exists(s.Name):
 		return inRotation
 	}
 	return noRotation

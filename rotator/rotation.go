@@ -10,13 +10,13 @@ import (
 	"sync"
 	"time"
 
-	"kpay-rotator/awssecrets"
 	"kpay-rotator/config"
 	"kpay-rotator/event"
 	"kpay-rotator/healthcheck"
 	"kpay-rotator/inbox"
 	"kpay-rotator/internal/failpoint"
 	"kpay-rotator/kpay"
+	"kpay-rotator/secretdoc"
 	"kpay-rotator/store"
 )
 
@@ -35,7 +35,7 @@ const (
 // never holds up another. It is cheap when nothing is staged: one
 // directory listing and one small bbolt read.
 func (r *Rotator) AdvanceRotations(ctx context.Context, now func() time.Time) error {
-	slots, err := inbox.Pending(r.cfg.Daemon.InboxDir)
+	slots, err := r.inbox.Pending()
 	if err != nil {
 		return err
 	}
@@ -99,7 +99,6 @@ func (r *Rotator) AdvanceRotation(ctx context.Context, name string, now time.Tim
 
 // advance runs with the slot lock held.
 func (r *Rotator) advance(ctx context.Context, s config.Slot, now time.Time) error {
-	dir := r.cfg.Daemon.InboxDir
 	var rot store.Rotation
 	var active bool
 	err := r.store.View(func(tx *store.Tx) error {
@@ -110,7 +109,7 @@ func (r *Rotator) advance(ctx context.Context, s config.Slot, now time.Time) err
 	if err != nil {
 		return err
 	}
-	req, rerr := inbox.Read(dir, s.Name)
+	req, rerr := r.inbox.Read(s.Name)
 	open := active && rot.State == store.RotationOpen
 	switch {
 	case errors.Is(rerr, inbox.ErrNoRequest):
@@ -181,8 +180,7 @@ func (r *Rotator) advance(ctx context.Context, s config.Slot, now time.Time) err
 // just opened is journaled; an open one is checked for a stall, or closed
 // when stage gave up; a staged rotation whose pair vanished is resumed.
 func (r *Rotator) noPair(ctx context.Context, s config.Slot, rot store.Rotation, active bool, now time.Time) error {
-	dir := r.cfg.Daemon.InboxDir
-	w, werr := inbox.ReadWindow(dir, s.Name)
+	w, werr := r.inbox.ReadWindow(s.Name)
 	switch {
 	case active && rot.State != store.RotationOpen:
 		return r.resumeWithoutPair(ctx, s, rot, now)
@@ -205,7 +203,7 @@ func (r *Rotator) noPair(ctx context.Context, s config.Slot, rot store.Rotation,
 		return nil
 	case werr != nil:
 		r.log.Warn("removing an unusable rotation window file", "slot", s.Name, "err", werr)
-		return inbox.CloseWindow(dir, s.Name)
+		return r.inbox.CloseWindow(s.Name)
 	}
 	var known bool
 	if err := r.store.View(func(tx *store.Tx) error {
@@ -217,7 +215,7 @@ func (r *Rotator) noPair(ctx context.Context, s config.Slot, rot store.Rotation,
 	}
 	if known {
 		// Its rotation ended before the file could be removed.
-		return inbox.CloseWindow(dir, s.Name)
+		return r.inbox.CloseWindow(s.Name)
 	}
 	st, err := r.loadState(s)
 	if err != nil {
@@ -300,7 +298,7 @@ func newRotation(s config.Slot, req inbox.Request, now time.Time) store.Rotation
 // formatted as a version-4 UUID as Secrets Manager expects. Derived, not
 // random, so every retry of the rotation presents the same token.
 func requestToken(id string) string {
-	return awssecrets.Token("kpay-rotator/token/v1\x00" + id)
+	return secretdoc.Token("kpay-rotator/token/v1\x00" + id)
 }
 
 // leftover handles an inbox file whose rotation the journal already
@@ -409,15 +407,15 @@ func (r *Rotator) write(ctx context.Context, s config.Slot, rot *store.Rotation,
 	cur, err := r.secrets.Current(ctx, s.SecretID)
 	var versionID string
 	switch {
-	case errors.Is(err, awssecrets.ErrNotFound) && s.CreateIfMissing:
-		value, verr := awssecrets.NewValue(s.APIKeyField, s.SecretKeyField, pair)
+	case errors.Is(err, secretdoc.ErrNotFound) && s.CreateIfMissing:
+		value, verr := secretdoc.NewValue(s.APIKeyField, s.SecretKeyField, pair)
 		if verr != nil {
 			return r.writeFailed(s, rot, verr, now)
 		}
 		failpoint.Hit(FailBeforePut)
 		versionID, err = r.writer.Create(ctx, s.SecretID, value, rot.Token)
 		failpoint.Hit(FailAfterPut)
-	case errors.Is(err, awssecrets.ErrNotFound):
+	case errors.Is(err, secretdoc.ErrNotFound):
 		return r.writeFailed(s, rot, fmt.Errorf("%w; or set create_if_missing = true for slot %s", err, s.Name), now)
 	case err != nil:
 		return r.writeFailed(s, rot, err, now)
@@ -445,7 +443,7 @@ func (r *Rotator) write(ctx context.Context, s config.Slot, rot *store.Rotation,
 		versionID, err = r.writer.Put(ctx, s.SecretID, value, rot.Token)
 		failpoint.Hit(FailAfterPut)
 	}
-	if errors.Is(err, awssecrets.ErrVersionExists) {
+	if errors.Is(err, secretdoc.ErrVersionExists) {
 		if mine, ok := r.ownVersion(ctx, s, rot); ok {
 			return r.written(ctx, s, rot, mine, now, "; the secret has been changed again since, by someone else: the next pass says what it holds")
 		}
@@ -502,11 +500,11 @@ func (r *Rotator) writeFailed(s config.Slot, rot *store.Rotation, cause error, n
 
 func stallAction(s config.Slot, cause error) string {
 	switch {
-	case errors.Is(cause, awssecrets.ErrAccessDenied):
+	case errors.Is(cause, secretdoc.ErrAccessDenied):
 		return fmt.Sprintf("grant secretsmanager:PutSecretValue and secretsmanager:GetSecretValue on %s to the daemon's AWS identity; the daemon keeps retrying", s.SecretID)
-	case errors.Is(cause, awssecrets.ErrNotFound):
+	case errors.Is(cause, secretdoc.ErrNotFound):
 		return fmt.Sprintf("create secret %s, or set create_if_missing = true for slot %s and reload", s.SecretID, s.Name)
-	case errors.Is(cause, awssecrets.ErrLimit):
+	case errors.Is(cause, secretdoc.ErrLimit):
 		return fmt.Sprintf("secret %s has too many versions; AWS drops unlabelled ones after 24 h, or ask AWS for a higher quota", s.SecretID)
 	}
 	return fmt.Sprintf("services using %s may be down until the pair is written; if this persists, put the staged pair into the secret by hand", s.SecretID)
@@ -629,7 +627,7 @@ func (r *Rotator) resumeWithoutPair(ctx context.Context, s config.Slot, rot stor
 		if held, perr := cur.Pair(s.APIKeyField, s.SecretKeyField); perr == nil && held.Fingerprint() == rot.NewFingerprint {
 			return r.written(ctx, s, &rot, cur.VersionID, now, "")
 		}
-	} else if !errors.Is(err, awssecrets.ErrNotFound) {
+	} else if !errors.Is(err, secretdoc.ErrNotFound) {
 		// Cannot tell whether the write landed; ask again later.
 		return r.writeFailed(s, &rot, fmt.Errorf("the staged pair is gone from the inbox and the secret cannot be read to see whether it was written: %w", err), now)
 	}
@@ -640,7 +638,6 @@ func (r *Rotator) resumeWithoutPair(ctx context.Context, s config.Slot, rot stor
 // pair. In that order: a crash in between leaves the file, and the next
 // pass republishes and drops it (leftover).
 func (r *Rotator) finishInbox(s config.Slot, rot store.Rotation) {
-	dir := r.cfg.Daemon.InboxDir
 	res := inbox.Result{ID: rot.ID, Slot: s.Name, Pair: rot.NewMask, At: rot.WrittenAt}
 	switch rot.State {
 	case store.RotationRejected:
@@ -653,41 +650,33 @@ func (r *Rotator) finishInbox(s config.Slot, rot store.Rotation) {
 	default:
 		return
 	}
-	if err := inbox.WriteResult(dir, res, -1, -1); err != nil {
+	if err := r.inbox.WriteResult(res); err != nil {
 		r.log.Warn("cannot publish the rotation's outcome for kpay-rotator stage", "slot", s.Name, "err", err)
 	}
 	failpoint.Hit(FailBeforeInboxDrop)
-	// Only drop the files that belong to this rotation.
+	// Only the files that belong to this rotation go.
 	r.closeWindow(s, rot.ID)
-	if req, err := inbox.Read(dir, s.Name); err == nil && req.ID != rot.ID {
-		return
-	}
-	if err := inbox.Remove(dir, s.Name); err != nil {
-		r.log.Error("cannot remove the staged pair from the inbox; remove it by hand", "slot", s.Name, "file", inbox.RequestPath(dir, s.Name), "err", err)
+	if err := r.inbox.DropIf(s.Name, rot.ID); err != nil {
+		r.log.Error("cannot remove the staged pair from the inbox; remove it by hand", "slot", s.Name, "err", err)
 	}
 }
 
 // closeWindow removes slot's window file if it is rotation id's.
 func (r *Rotator) closeWindow(s config.Slot, id string) {
-	dir := r.cfg.Daemon.InboxDir
-	if w, err := inbox.ReadWindow(dir, s.Name); err != nil || w.ID != id {
-		return
-	}
-	if err := inbox.CloseWindow(dir, s.Name); err != nil {
+	if err := r.inbox.CloseWindowIf(s.Name, id); err != nil {
 		r.log.Warn("cannot remove the rotation window file", "slot", s.Name, "err", err)
 	}
 }
 
 // refuse answers stage without starting a rotation and drops the pair.
 func (r *Rotator) refuse(s config.Slot, req inbox.Request, reason string, now time.Time) {
-	dir := r.cfg.Daemon.InboxDir
 	r.log.Warn("staged pair refused; nothing journaled", "slot", s.Name, "pair", req.Pair.Mask(), "reason", reason)
 	res := inbox.Result{ID: req.ID, Slot: s.Name, Outcome: inbox.Refused, Reason: reason, Pair: req.Pair.Mask(), At: now}
-	if err := inbox.WriteResult(dir, res, -1, -1); err != nil {
+	if err := r.inbox.WriteResult(res); err != nil {
 		r.log.Warn("cannot publish the refusal for kpay-rotator stage", "slot", s.Name, "err", err)
 	}
-	if err := inbox.Remove(dir, s.Name); err != nil {
-		r.log.Error("cannot remove the staged pair from the inbox; remove it by hand", "slot", s.Name, "file", inbox.RequestPath(dir, s.Name), "err", err)
+	if err := r.inbox.DropIf(s.Name, req.ID); err != nil {
+		r.log.Error("cannot remove the staged pair from the inbox; remove it by hand", "slot", s.Name, "err", err)
 	}
 }
 

@@ -15,26 +15,48 @@ import (
 	"sync"
 	"time"
 
-	"kpay-rotator/awssecrets"
 	"kpay-rotator/config"
 	"kpay-rotator/event"
 	"kpay-rotator/healthcheck"
+	"kpay-rotator/inbox"
 	"kpay-rotator/kpay"
+	"kpay-rotator/secretdoc"
 	"kpay-rotator/store"
 )
 
-// SecretReader reads slot secrets (awssecrets.Client).
+// SecretReader reads slot secrets (awssecrets.Client is one).
 type SecretReader interface {
-	Current(ctx context.Context, secretID string) (awssecrets.Version, error)
-	Version(ctx context.Context, secretID, versionID string) (awssecrets.Version, error)
-	History(ctx context.Context, secretID string) ([]awssecrets.VersionInfo, error)
-	Describe(ctx context.Context, secretID string) (awssecrets.Description, error)
+	Current(ctx context.Context, secretID string) (secretdoc.Version, error)
+	Version(ctx context.Context, secretID, versionID string) (secretdoc.Version, error)
+	History(ctx context.Context, secretID string) ([]secretdoc.VersionInfo, error)
+	Describe(ctx context.Context, secretID string) (secretdoc.Description, error)
 }
 
-// SecretWriter writes slot secrets (awssecrets.Client).
+// SecretWriter writes slot secrets (awssecrets.Client is one).
 type SecretWriter interface {
 	Put(ctx context.Context, secretID string, value kpay.Secret, token string) (string, error)
 	Create(ctx context.Context, secretID string, value kpay.Secret, token string) (string, error)
+}
+
+// Inbox is the hand-over point with kpay-rotator stage (inbox.Dir is
+// one): staged pairs, the rotation windows stage opens, the outcomes the
+// rotator answers with, and acceptances of lost fields. Which files still
+// belong to a rotation is the inbox's to tell (DropIf, CloseWindowIf).
+type Inbox interface {
+	// Pending lists the slots with a staged pair or an open window.
+	Pending() ([]string, error)
+	// Exists reports whether slot has a staged pair or an open window.
+	Exists(slot string) bool
+	Read(slot string) (inbox.Request, error)
+	// DropIf removes slot's staged pair unless it is another rotation's.
+	DropIf(slot, rotationID string) error
+	ReadWindow(slot string) (inbox.Window, error)
+	CloseWindow(slot string) error
+	// CloseWindowIf removes slot's window only if it is rotationID's.
+	CloseWindowIf(slot, rotationID string) error
+	WriteResult(res inbox.Result) error
+	ReadAcceptance(slot string) (inbox.Acceptance, error)
+	RemoveAcceptance(slot string) error
 }
 
 // Prober checks a pair against KPay (healthcheck.Prober). ProbeUrgent is
@@ -79,6 +101,9 @@ type Options struct {
 	// Writer writes rotated pairs; nil uses Secrets when it can write.
 	Writer SecretWriter
 	Prober Prober
+	// Inbox; nil uses the directory the configuration names
+	// ([daemon] inbox_dir).
+	Inbox Inbox
 	// Sink; nil records events in the store only (notifier.LogSink logs
 	// them).
 	Sink   Sink
@@ -134,6 +159,7 @@ type Rotator struct {
 	secrets SecretReader
 	writer  SecretWriter
 	prober  Prober
+	inbox   Inbox
 	sink    Sink
 	log     *slog.Logger
 	locks   *SlotLocks
@@ -167,6 +193,9 @@ func New(opts Options) (*Rotator, error) {
 	if opts.Observer == nil {
 		opts.Observer = nopObserver{}
 	}
+	if opts.Inbox == nil {
+		opts.Inbox = inbox.Dir(opts.Config.Daemon.InboxDir)
+	}
 	if opts.Writer == nil {
 		w, ok := opts.Secrets.(SecretWriter)
 		if !ok {
@@ -181,6 +210,7 @@ func New(opts Options) (*Rotator, error) {
 		store:    opts.Store,
 		secrets:  opts.Secrets,
 		prober:   opts.Prober,
+		inbox:    opts.Inbox,
 		sink:     opts.Sink,
 		log:      opts.Logger,
 		locks:    opts.Locks,

@@ -4,14 +4,13 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"slices"
 	"strings"
 	"time"
 
-	"kpay-rotator/awssecrets"
 	"kpay-rotator/config"
 	"kpay-rotator/event"
 	"kpay-rotator/inbox"
+	"kpay-rotator/secretdoc"
 	"kpay-rotator/store"
 )
 
@@ -19,8 +18,9 @@ import (
 // of the version read before it. A change made outside kpay-rotator that
 // drops fields (a console paste of the pair alone) leaves services
 // without them: that is said, by name, until a version holds them again.
-// Values are never kept: only names.
-func (r *Rotator) checkFields(c *change, s config.Slot, v awssecrets.Version, now time.Time) {
+// Values are never kept: only names. What was lost is secretdoc's to
+// tell (TrackFields); the events and the state are the rotator's.
+func (r *Rotator) checkFields(c *change, s config.Slot, v secretdoc.Version, now time.Time) {
 	st := c.state
 	if st.FieldsLost != "" && r.acceptedLoss(c, s, v, now) {
 		return
@@ -32,27 +32,13 @@ func (r *Rotator) checkFields(c *change, s config.Slot, v awssecrets.Version, no
 	if err != nil {
 		return // Pair has just parsed the same value
 	}
-	lost := store.ParseNames(st.FieldsLost)
-	from := st.FieldsLostFrom
-	var dropped []string
-	if st.FieldNames != "" && v.VersionID != st.VersionID {
-		dropped = missingFrom(store.ParseNames(st.FieldNames), names)
-	}
-	lost = missingFrom(lost, names) // some may be back
-	var fresh []string
-	for _, f := range dropped {
-		if !slices.Contains(lost, f) {
-			fresh = append(fresh, f)
-		}
-	}
-	if len(lost) == 0 {
-		from = ""
-	}
-	if len(fresh) > 0 && from == "" {
-		from = st.VersionID
-	}
-	lost = append(lost, fresh...)
-	slices.Sort(lost)
+	mem, fresh := secretdoc.TrackFields(secretdoc.FieldMemory{
+		VersionID: st.VersionID,
+		Names:     store.ParseNames(st.FieldNames),
+		Lost:      store.ParseNames(st.FieldsLost),
+		LostFrom:  st.FieldsLostFrom,
+	}, v.VersionID, names)
+	lost, from := mem.Lost, mem.LostFrom
 
 	switch {
 	case len(fresh) > 0:
@@ -69,31 +55,27 @@ func (r *Rotator) checkFields(c *change, s config.Slot, v awssecrets.Version, no
 		e.Resolves = []string{"fields"}
 		c.emit(e)
 	}
-	st.FieldNames = store.Names(names)
+	st.FieldNames = store.Names(mem.Names)
 	st.FieldsLost, st.FieldsLostFrom = store.Names(lost), from
-	if len(lost) == 0 {
-		st.FieldsLostFrom = ""
-	}
-	st.VersionID = v.VersionID
+	st.VersionID = mem.VersionID
 }
 
 // acceptedLoss ends a loss an admin confirmed as meant (repair --accept)
 // for the version the secret holds now. Looked for only while fields are
 // reported lost: one stat of the inbox per pass of such a slot.
-func (r *Rotator) acceptedLoss(c *change, s config.Slot, v awssecrets.Version, now time.Time) bool {
-	dir := r.cfg.Daemon.InboxDir
-	a, err := inbox.ReadAcceptance(dir, s.Name)
+func (r *Rotator) acceptedLoss(c *change, s config.Slot, v secretdoc.Version, now time.Time) bool {
+	a, err := r.inbox.ReadAcceptance(s.Name)
 	switch {
 	case errors.Is(err, inbox.ErrNoAcceptance):
 		return false
 	case err != nil:
 		r.log.Warn("ignoring an unusable acceptance of lost fields", "slot", s.Name, "err", err)
-		_ = inbox.RemoveAcceptance(dir, s.Name)
+		_ = r.inbox.RemoveAcceptance(s.Name)
 		return false
 	case a.VersionID != v.VersionID:
 		// Said for a version since replaced: the fields are judged anew.
 		r.log.Warn("ignoring an acceptance of lost fields given for an older version", "slot", s.Name, "accepted_version", a.VersionID, "current_version", v.VersionID)
-		_ = inbox.RemoveAcceptance(dir, s.Name)
+		_ = r.inbox.RemoveAcceptance(s.Name)
 		return false
 	}
 	st := c.state
@@ -111,19 +93,8 @@ func (r *Rotator) acceptedLoss(c *change, s config.Slot, v awssecrets.Version, n
 		st.FieldNames = store.Names(names)
 	}
 	st.VersionID = v.VersionID
-	_ = inbox.RemoveAcceptance(dir, s.Name)
+	_ = r.inbox.RemoveAcceptance(s.Name)
 	return true
-}
-
-// missingFrom lists the names in want that have lacks.
-func missingFrom(want, have []string) []string {
-	var out []string
-	for _, n := range want {
-		if !slices.Contains(have, n) {
-			out = append(out, n)
-		}
-	}
-	return out
 }
 
 func fieldList(names []string) string {
@@ -149,14 +120,14 @@ func them(names []string) string {
 // secret that Secrets Manager also rotates with a Lambda would have its
 // pair overwritten back and forth, so that is said, and stage refuses the
 // slot unless it opts in (allow_secrets_manager_rotation).
-func (r *Rotator) checkRotation(ctx context.Context, c *change, s config.Slot, v awssecrets.Version, now time.Time) {
+func (r *Rotator) checkRotation(ctx context.Context, c *change, s config.Slot, v secretdoc.Version, now time.Time) {
 	st := c.state
 	if _, done := r.described.Load(s.Name); done && v.VersionID == st.VersionID {
 		return
 	}
 	d, err := r.secrets.Describe(ctx, s.SecretID)
 	if err != nil {
-		if errors.Is(err, awssecrets.ErrAccessDenied) {
+		if errors.Is(err, secretdoc.ErrAccessDenied) {
 			// Said once per configuration: the policy lacks it.
 			r.described.Store(s.Name, true)
 			r.log.Warn("cannot tell whether Secrets Manager also rotates this secret", "slot", s.Name, "err", err)

@@ -35,6 +35,12 @@ func TestCLI_ExitCodesAndHelp(t *testing.T) {
 	plain := notifier("plain", fmt.Sprintf("url_file = %q", plainURL))
 	credential := notifier("credential", `url_credential = "slack-ops"`)
 	t.Setenv("CREDENTIALS_DIRECTORY", "")
+	// An inbox others can read would show them staged pairs.
+	looseInbox := filepath.Join(dir, "loose-inbox")
+	os.Mkdir(looseInbox, 0o700)
+	os.Chmod(looseInbox, 0o755)
+	loose := filepath.Join(dir, "loose.toml")
+	os.WriteFile(loose, []byte(fmt.Sprintf("[daemon]\nstate_dir = \"state-loose\"\ninbox_dir = %q\nlisten = \"127.0.0.1:0\"\n[[slot]]\nname = \"a\"\nenvironment = \"test\"\nsecret_id = \"s\"\n", looseInbox)), 0o600)
 	tests := []struct {
 		name   string
 		args   []string
@@ -57,6 +63,7 @@ func TestCLI_ExitCodesAndHelp(t *testing.T) {
 		{"missing url_file", []string{"check-config", "--config", missing}, exitConfig, nil, []string{"notifier[ops]", filepath.Join(dir, "gone.url"), "no such file"}},
 		{"url_file with plain http", []string{"check-config", "--config", plain}, exitConfig, nil, []string{"notifier[ops]", "plain http", "hooks.example.net"}},
 		{"credential outside the service is a warning", []string{"check-config", "--config", credential}, exitOK, []string{"ok"}, []string{"warning: notifier[ops]", "CREDENTIALS_DIRECTORY"}},
+		{"inbox open to others", []string{"run", "--config", loose}, exitConfig, nil, []string{looseInbox, "mode 0755", "chmod 700"}},
 		{"version", []string{"version"}, exitOK, []string{"kpay-rotator ", "go: go1."}, nil},
 	}
 	for _, tt := range tests {

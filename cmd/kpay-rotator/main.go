@@ -20,6 +20,7 @@ import (
 
 	"kpay-rotator/config"
 	"kpay-rotator/daemon"
+	"kpay-rotator/inbox"
 )
 
 // Exit codes (DESIGN §6).
@@ -131,7 +132,8 @@ func exitCode(e *env, err error) int {
 	case errors.As(err, &ue):
 		fmt.Fprintf(e.stderr, "kpay-rotator: %s\nTry: kpay-rotator --help\n", ue.msg)
 		return exitUsage
-	case errors.As(err, &problems), errors.Is(err, config.ErrInvalid), errors.Is(err, daemon.ErrConfig):
+	case errors.As(err, &problems), errors.Is(err, config.ErrInvalid), errors.Is(err, daemon.ErrConfig),
+		errors.Is(err, inbox.ErrLooseDir): // others could read staged pairs: as bad as a secret in the config
 		fmt.Fprintf(e.stderr, "kpay-rotator: %v\n", err)
 		return exitConfig
 	case errors.Is(err, context.Canceled):

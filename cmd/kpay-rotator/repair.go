@@ -13,6 +13,7 @@ import (
 	"kpay-rotator/config"
 	"kpay-rotator/daemon"
 	"kpay-rotator/inbox"
+	"kpay-rotator/secretdoc"
 )
 
 // fieldList is a repeatable --field flag.
@@ -83,12 +84,12 @@ clears the alert at its next probe of SLOT (kpay-rotator rotate SLOT: now).`, e.
 	if err != nil {
 		return fmt.Errorf("repair %s: the current version holds no usable pair, and repair never writes one (hand a pair over with kpay-rotator stage %s): %w", slot.Name, slot.Name, err)
 	}
-	var src awssecrets.Version
+	var src secretdoc.Version
 	if *from != "" {
 		src, err = sm.Version(ctx, slot.SecretID, *from)
 	} else {
 		src, err = sm.Previous(ctx, slot.SecretID)
-		if errors.Is(err, awssecrets.ErrNotFound) {
+		if errors.Is(err, secretdoc.ErrNotFound) {
 			err = fmt.Errorf("secret %s has no AWSPREVIOUS version; pass --from VERSION (aws secretsmanager list-secret-version-ids --secret-id %s lists them)", slot.SecretID, slot.SecretID)
 		}
 	}
@@ -144,7 +145,7 @@ clears the alert at its next probe of SLOT (kpay-rotator rotate SLOT: now).`, e.
 	}
 	// The same repair repeated (after a lost answer) names the same
 	// version, so it can never write twice.
-	token := awssecrets.Token(strings.Join(append([]string{"kpay-rotator/repair/v1", slot.SecretID, cur.VersionID, src.VersionID}, copyNames...), "\x00"))
+	token := secretdoc.Token(strings.Join(append([]string{"kpay-rotator/repair/v1", slot.SecretID, cur.VersionID, src.VersionID}, copyNames...), "\x00"))
 	versionID, err := sm.Put(ctx, slot.SecretID, value, token)
 	if err != nil {
 		return fmt.Errorf("repair %s: write the new version: %w; nothing changed, run repair again", slot.Name, err)

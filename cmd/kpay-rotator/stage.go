@@ -460,27 +460,15 @@ func parsePair(data []byte) (kpay.Pair, error) {
 	return kpay.Pair{APIKey: lines[0], SecretKey: kpay.NewSecret(lines[1])}, nil
 }
 
-// prepareStageInbox creates a missing inbox the way the daemon would, owned
-// like its parent, so a stage made before the daemon's first start works.
+// prepareStageInbox sets the inbox up as the daemon does (inbox.Prepare)
+// but never creates its parent: root staging before the daemon's first
+// start would leave a parent only root can enter, and the daemon's user
+// locked out of its own inbox.
 func prepareStageInbox(dir string) error {
-	_, err := os.Stat(dir)
-	if errors.Is(err, os.ErrNotExist) {
-		parent, perr := os.Stat(filepath.Dir(dir))
-		if perr != nil {
-			return fmt.Errorf("inbox %s does not exist and neither does its parent; start the daemon once (it creates the inbox) or create it: install -d -m 0700 -o kpay-rotator %s", dir, dir)
-		}
-		if err := os.Mkdir(dir, 0o700); err != nil {
-			return fmt.Errorf("create inbox %s: %w", dir, err)
-		}
-		if st, ok := parent.Sys().(*syscall.Stat_t); ok && os.Geteuid() == 0 {
-			_ = os.Chown(dir, int(st.Uid), int(st.Gid))
-		}
-		return nil
+	if _, err := os.Stat(filepath.Dir(dir)); errors.Is(err, os.ErrNotExist) {
+		return fmt.Errorf("inbox %s does not exist and neither does its parent; start the daemon once (it creates the inbox) or create it: install -d -m 0700 -o kpay-rotator %s", dir, dir)
 	}
-	if err != nil {
-		return fmt.Errorf("inbox %s: %w", dir, err)
-	}
-	return nil
+	return inbox.Prepare(dir)
 }
 
 // inboxOwner is whom files written into the inbox must belong to: its
