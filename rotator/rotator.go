@@ -79,7 +79,7 @@ type Options struct {
 	// Writer writes rotated pairs; nil uses Secrets when it can write.
 	Writer SecretWriter
 	Prober Prober
-	// Sink; nil records events in the store only (notifier.LogSink logs
+	// Sink; nil records events in the store only (outbox.LogSink logs
 	// them).
 	Sink   Sink
 	Logger *slog.Logger
