@@ -74,6 +74,21 @@ func EscapeClip(s string, max int, esc Escaper) string {
 // Escaper escapes one rune of untrusted text for a platform's markup.
 type Escaper func(r rune) string
 
+// EscapeHTML escapes '&', '<' and '>', all that HTML-like markup needs
+// outside attributes to keep text from opening a tag, an entity, a link or
+// a mention: Telegram's HTML, Slack's mrkdwn and Google Chat's card text.
+func EscapeHTML(r rune) string {
+	switch r {
+	case '&':
+		return "&amp;"
+	case '<':
+		return "&lt;"
+	case '>':
+		return "&gt;"
+	}
+	return string(r)
+}
+
 // List joins items with sep, keeping the total within max bytes: it stops
 // at the first item that would not fit together with a closing line more(n)
 // for the n items left out, and then appends that line. Items must already

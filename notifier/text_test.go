@@ -49,26 +49,14 @@ func TestClip(t *testing.T) {
 
 var entity = regexp.MustCompile(`&(amp|lt|gt);`)
 
-func html(r rune) string {
-	switch r {
-	case '&':
-		return "&amp;"
-	case '<':
-		return "&lt;"
-	case '>':
-		return "&gt;"
-	}
-	return string(r)
-}
-
 // TestEscapeClip_neverSplits cuts escaped text at every length and checks
 // each result: within the limit, valid UTF-8, and every '&' the start of
 // a whole entity.
 func TestEscapeClip_neverSplits(t *testing.T) {
 	in := strings.Repeat("a<&>ключ🔑", 20)
-	full := notifier.EscapeClip(in, 1<<20, html)
+	full := notifier.EscapeClip(in, 1<<20, notifier.EscapeHTML)
 	for max := 0; max <= len(full)+1; max++ {
-		got := notifier.EscapeClip(in, max, html)
+		got := notifier.EscapeClip(in, max, notifier.EscapeHTML)
 		if len(got) > max || !utf8.ValidString(got) {
 			t.Fatalf("max %d: got %q (%d bytes)", max, got, len(got))
 		}
