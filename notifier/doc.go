@@ -2,7 +2,7 @@
 // receivers in the sub-packages (slack, discord, teams, googlechat,
 // mattermost, telegram, webhook; built from configuration by receivers)
 // differ only in payload: the Alert/Result/Sender contract, credentials
-// read at send time (SecretRef), the URL rule they meet (ParseURL), one
+// read at send time (SecretRef), the URL rule they meet (CheckURL), one
 // HTTP exchange and one classification of its outcome (Poster), the
 // Redactor every outgoing string passes through, and the wording of alerts
 // (Title, Facts, Summary, Actions). Receivers only classify; backoff,
