@@ -25,23 +25,7 @@ func TestOneLine(t *testing.T) {
 	}
 }
 
-func TestClip(t *testing.T) {
-	for _, tt := range []struct {
-		in   string
-		max  int
-		want string
-	}{
-		{"short", 10, "short"},
-		{"exactly10!", 10, "exactly10!"},
-		{"hello world", 8, "hello…"},
-		{"ключключ", 7, "кл…"}, // 2-byte runes: 4 bytes of text + 3 of ellipsis
-		{"abc", 2, ""},
-	} {
-		got := notifier.Clip(tt.in, tt.max)
-		if got != tt.want || len(got) > tt.max || !utf8.ValidString(got) {
-			t.Errorf("Clip(%q, %d) = %q, want %q", tt.in, tt.max, got, tt.want)
-		}
-	}
+func TestClipRunes(t *testing.T) {
 	if got := notifier.ClipRunes("ключключ", 4); got != "клю…" {
 		t.Errorf("ClipRunes = %q", got)
 	}

@@ -3,6 +3,7 @@ package textsafe_test
 import (
 	"strings"
 	"testing"
+	"unicode/utf8"
 
 	"kpay-rotator/internal/textsafe"
 )
@@ -47,9 +48,13 @@ func TestClip(t *testing.T) {
 		{"short", 10, "short"},
 		{"exactly10!", 10, "exactly10!"},
 		{"abcdefghijkl", 10, "abcdefg…"},
-		{"ééééééé", 8, "éé…"}, // never cut inside a rune
+		{"hello world", 8, "hello…"},
+		{"ééééééé", 8, "éé…"},  // never cut inside a rune
+		{"ключключ", 7, "кл…"}, // 2-byte runes: 4 bytes of text + 3 of ellipsis
+		{"abc", 2, ""},
 	} {
-		if got := textsafe.Clip(tt.in, tt.max); got != tt.want || len(got) > tt.max {
+		got := textsafe.Clip(tt.in, tt.max)
+		if got != tt.want || len(got) > tt.max || !utf8.ValidString(got) {
 			t.Errorf("Clip(%q, %d): got %q, want %q", tt.in, tt.max, got, tt.want)
 		}
 	}
