@@ -40,8 +40,7 @@ const backstopSlack = 2 * time.Second
 // values are errors.
 type Options struct {
 	// BaseURL is KPay's, e.g. https://admin.kpay.site, or an emulator's.
-	// It must be https unless its host is loopback: the keys travel in
-	// headers.
+	// It must pass CheckBaseURL: the keys travel in headers.
 	BaseURL string
 	// Timeout bounds a probe: every attempt and every wait (concurrency
 	// slot, budget, cooldown, backoff). Default DefaultTimeout.
@@ -189,7 +188,7 @@ func (o Options) withDefaults() Options {
 // CheckBaseURL checks KPay's base URL, to which every probe sends a pair's
 // keys in its headers, with the rule of every credential's URL
 // (credurl.CheckBase): https unless the host is loopback, and no user
-// information, query or fragment, which the probe path is appended after.
+// information, query or fragment, since the probe path is appended to it.
 // It returns the URL without a trailing "/". what names the URL in errors,
 // which never quote it: a pasted key may sit anywhere in it, the host
 // included (config passes credurl.Show's quote).
