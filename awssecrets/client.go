@@ -23,6 +23,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
 	"github.com/aws/smithy-go"
 
+	"kpay-rotator/internal/credurl"
 	"kpay-rotator/kpay"
 	"kpay-rotator/secretdoc"
 )
@@ -31,8 +32,9 @@ import (
 type Options struct {
 	// Region; empty uses the SDK's default chain (AWS_REGION, profile).
 	Region string
-	// Endpoint overrides the service endpoint. Empty leaves the SDK's own
-	// resolution, which honours AWS_ENDPOINT_URL_SECRETS_MANAGER.
+	// Endpoint overrides the service endpoint; it must pass
+	// CheckEndpoint. Empty leaves the SDK's own resolution, which honours
+	// AWS_ENDPOINT_URL_SECRETS_MANAGER.
 	Endpoint string
 	// HTTPClient; nil uses the SDK default.
 	HTTPClient *http.Client
@@ -56,6 +58,13 @@ func New(ctx context.Context, opts Options) (*Client, error) {
 	if opts.HTTPClient != nil {
 		loadOpts = append(loadOpts, awsconfig.WithHTTPClient(opts.HTTPClient))
 	}
+	if opts.Endpoint != "" {
+		e, err := CheckEndpoint(opts.Endpoint, "the endpoint")
+		if err != nil {
+			return nil, fmt.Errorf("secretsmanager: %w", err)
+		}
+		opts.Endpoint = e
+	}
 	cfg, err := awsconfig.LoadDefaultConfig(ctx, loadOpts...)
 	if err != nil {
 		return nil, fmt.Errorf("secretsmanager: load AWS configuration: %w", err)
@@ -78,6 +87,13 @@ func New(ctx context.Context, opts Options) (*Client, error) {
 	}
 	return &Client{sm: sm, region: cfg.Region, callTimeout: opts.CallTimeout}, nil
 }
+
+// CheckEndpoint checks an endpoint override, to which every request is
+// signed and secret values travel, with the rule of every credential's URL
+// (credurl.CheckBase): https unless the host is loopback, no user
+// information, query or fragment. It returns the endpoint without a
+// trailing "/". what names it in errors, which never quote it.
+func CheckEndpoint(raw, what string) (string, error) { return credurl.CheckBase(raw, what) }
 
 // noRetryQuota stops the SDK from retrying LimitExceededException: it lists
 // the code as throttling, but for Secrets Manager it means a quota (too many

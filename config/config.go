@@ -123,7 +123,7 @@ type Slot struct {
 // webhook has URL and Secret, every other type has URL alone.
 type Notifier struct {
 	Name string
-	Type string // slack|discord|teams|googlechat|mattermost|telegram|webhook
+	Type string // one of receivers.Types (slack, telegram, webhook, …)
 
 	URL    SecretSource // url, url_file, url_env, url_credential
 	Token  SecretSource // token, token_file, token_env, token_credential (telegram)

@@ -2,15 +2,16 @@ package config
 
 import (
 	"cmp"
-	"encoding/base64"
 	"fmt"
-	"net/url"
 	"slices"
 	"strconv"
 	"strings"
 
 	"kpay-rotator/event"
 	"kpay-rotator/kpay"
+	"kpay-rotator/notifier/receivers"
+	"kpay-rotator/notifier/telegram"
+	"kpay-rotator/notifier/webhook"
 )
 
 // A [[notifier]]'s credentials are secrets (DESIGN §8): a webhook URL
@@ -78,21 +79,25 @@ func (s secretSpec) looksLike(v string) bool {
 	case "url":
 		return strings.Contains(v, "://")
 	case "token":
-		return tokenRE().MatchString(v) || strings.Contains(v, "api.telegram.org")
+		return telegram.CheckTokenShape(kpay.NewSecret(v)) == nil || strings.Contains(v, "api.telegram.org")
 	}
 	return strings.HasPrefix(v, "whsec_")
 }
 
 // needs says which secrets a notifier type takes, and whether it takes a
-// chat_id.
+// chat_id, as its receiver registers them (receivers.CredsOf).
 func needs(typ string) ([]secretSpec, bool) {
-	switch typ {
-	case "telegram":
-		return []secretSpec{tokenSpec}, true
-	case "webhook":
-		return []secretSpec{urlSpec, signingSpec}, false
+	c, _ := receivers.CredsOf(typ)
+	var specs []secretSpec
+	for _, n := range []struct {
+		takes bool
+		spec  secretSpec
+	}{{c.URL, urlSpec}, {c.Token, tokenSpec}, {c.SigningSecret, signingSpec}} {
+		if n.takes {
+			specs = append(specs, n.spec)
+		}
 	}
-	return []secretSpec{urlSpec}, false
+	return specs, c.ChatID
 }
 
 // needsText says what a type needs, for the fix of a key it does not use.
@@ -114,17 +119,17 @@ func (p *parser) notifier(t *table) Notifier {
 	n.Name = p.name(t, "notifier")
 	t.unknown()
 	if s, ok := t.str("type"); ok {
-		if !slices.Contains(notifierTypes, s) {
+		if !slices.Contains(receivers.Types, s) {
 			hint := ""
-			if c, ok := closest(s, notifierTypes); ok {
+			if c, ok := closest(s, receivers.Types); ok {
 				hint = fmt.Sprintf("did you mean %q? ", c)
 			}
-			t.problem("type", "unknown notifier type %q; %suse one of: %s", s, hint, strings.Join(notifierTypes, ", "))
+			t.problem("type", "unknown notifier type %q; %suse one of: %s", s, hint, strings.Join(receivers.Types, ", "))
 		} else {
 			n.Type = s
 		}
 	} else if !t.has("type") {
-		t.missing("type", "a type ("+strings.Join(notifierTypes, "|")+")")
+		t.missing("type", "a type ("+strings.Join(receivers.Types, "|")+")")
 	}
 
 	// Without a usable type it is unknown which secrets are required;
@@ -310,85 +315,35 @@ func exampleCredential(n Notifier) string {
 	return n.Type
 }
 
-var (
-	// tokenRE is the shape of every token @BotFather issues, as the
-	// telegram receiver checks it: the token is put in the URL path.
-	tokenRE = lazyRegexp(`^[0-9]{1,20}:[A-Za-z0-9_-]{20,80}$`)
-	envRE   = lazyRegexp(`^[A-Za-z_][A-Za-z0-9_]*$`)
-	// chatIDRE and channelRE are Telegram's chat ids and public channel
-	// usernames (5 to 32 characters), as the telegram receiver accepts
-	// them.
-	chatIDRE  = lazyRegexp(`^-?[0-9]{1,20}$`)
-	channelRE = lazyRegexp(`^@[A-Za-z][A-Za-z0-9_]{4,31}$`)
-)
-
-// minSigningKey is the least key length Standard Webhooks allows.
-const minSigningKey = 24
-
-// generateSecret is how the messages tell the operator to make a signing
-// secret.
-const generateSecret = "echo whsec_$(head -c 32 /dev/urandom | base64)"
+var envRE = lazyRegexp(`^[A-Za-z_][A-Za-z0-9_]*$`)
 
 // checkInline checks an inline secret value of a notifier of type typ
-// ("" when unknown). Its messages never quote the value.
+// ("" when unknown) with the rule its receiver applies at start and at
+// every send, so that a file check-config accepts also starts. Its
+// messages never quote the value.
 func checkInline(spec secretSpec, v, typ string) error {
+	s := kpay.NewSecret(v)
 	switch spec {
 	case urlSpec:
-		if _, err := checkURL(v, "url", exampleWebhookURL(typ), true); err != nil {
-			return err
-		}
-		// Checked as the teams receiver does, so that a file check-config
-		// accepts also starts.
-		if u, _ := url.Parse(v); typ == "teams" && u != nil {
-			if h := strings.ToLower(u.Hostname()); strings.HasSuffix(h, ".webhook.office.com") || h == "outlook.office.com" {
-				return fmt.Errorf("the URL is an Office 365 connector webhook, which Microsoft retired; create a Workflows webhook (Teams → Workflows → \"Post to a channel when a webhook request is received\") and use its URL")
-			}
+		if err := receivers.CheckURL(typ, s, "the URL"); err != nil {
+			return fmt.Errorf("%w; e.g. url = %s", err, exampleWebhookURL(typ))
 		}
 	case tokenSpec:
-		if tokenRE().MatchString(v) {
-			return nil
+		if err := telegram.CheckTokenShape(s); err != nil {
+			return fmt.Errorf("the token is not a Telegram bot token; %w, e.g. token = %s", err, tokenSpec.example)
 		}
-		hint := ""
-		switch {
-		case strings.Contains(v, "api.telegram.org"):
-			hint = "write only the token, not the Bot API URL; "
-		case strings.HasPrefix(v, "bot") && tokenRE().MatchString(v[3:]):
-			hint = `write the token without the "bot" prefix, which the Bot API URL adds; `
-		}
-		return fmt.Errorf("the token is not a Telegram bot token; %suse the token as @BotFather issues it: digits, ':', then 20 or more letters, digits, '_' or '-', e.g. token = %s", hint, tokenSpec.example)
 	case signingSpec:
-		b64, ok := strings.CutPrefix(v, "whsec_")
-		if !ok {
-			return fmt.Errorf("the signing secret does not start with whsec_ (Standard Webhooks secrets are whsec_ followed by base64); make one with: %s", generateSecret)
-		}
-		key, err := base64.StdEncoding.DecodeString(b64)
-		if err != nil {
-			// Unpadded base64 is common, and the webhook receiver
-			// accepts it.
-			if key, err = base64.RawStdEncoding.DecodeString(b64); err != nil {
-				return fmt.Errorf("the signing secret is not base64 after whsec_ (letters, digits, '+', '/' and '=' padding); make one with: %s", generateSecret)
-			}
-		}
-		if len(key) < minSigningKey {
-			return fmt.Errorf("the signing secret holds %d bytes after whsec_; Standard Webhooks asks for at least %d random bytes; make one with: %s", len(key), minSigningKey, generateSecret)
+		if _, err := webhook.SigningKey(s, "the signing secret"); err != nil {
+			return err
 		}
 	}
 	return nil
 }
 
-// exampleWebhookURL is the shape of a webhook URL of type typ.
+// exampleWebhookURL is the shape of a webhook URL of type typ, quoted.
 func exampleWebhookURL(typ string) string {
-	switch typ {
-	case "discord":
-		return `"https://discord.com/api/webhooks/…"`
-	case "teams":
-		return `"https://….logic.azure.com/workflows/…"`
-	case "googlechat":
-		return `"https://chat.googleapis.com/v1/spaces/…"`
-	case "mattermost":
-		return `"https://mattermost.example.com/hooks/…"`
-	case "webhook":
-		return `"https://alerts.example.com/kpay"`
+	if e := receivers.ExampleURL(typ); e != "" {
+		return strconv.Quote(e)
 	}
 	return urlSpec.example
 }
@@ -454,16 +409,11 @@ func (t *table) chatID() (string, bool) {
 		t.typeProblem("chat_id", v, "a whole number or a string")
 		return "", false
 	}
-	if chatIDRE().MatchString(s) || channelRE().MatchString(s) {
-		return s, true
+	if err := telegram.CheckChatID(s); err != nil {
+		t.problem("chat_id", "%q is not a Telegram chat id; %v", s, err)
+		return "", false
 	}
-	hint := ""
-	name := strings.TrimPrefix(strings.TrimPrefix(strings.TrimPrefix(s, "https://"), "t.me/"), "@")
-	if channelRE().MatchString("@"+name) && "@"+name != s {
-		hint = fmt.Sprintf("did you mean %q? ", "@"+name)
-	}
-	t.problem("chat_id", "%q is not a Telegram chat id; %suse the numeric id (e.g. chat_id = -1001234567890; groups and channels have negative ids) or a public channel's \"@name\" (a letter, then 4 to 31 letters, digits or '_')", s, hint)
-	return "", false
+	return s, true
 }
 
 // checkFallbacks reports fallbacks naming no other notifier, and chains of

@@ -74,6 +74,3 @@ var (
 
 	allSchemas = []*schema{&topSchema, &daemonSchema, &kpaySchema, &awsSchema, &defaultsSchema, &slotSchema, &notifierSchema}
 )
-
-// notifierTypes are the chat systems the notifier package delivers to.
-var notifierTypes = []string{"slack", "discord", "teams", "googlechat", "mattermost", "telegram", "webhook"}

@@ -4,7 +4,6 @@ import (
 	"errors"
 	"fmt"
 	"net"
-	"net/url"
 	"path/filepath"
 	"regexp"
 	"slices"
@@ -14,6 +13,9 @@ import (
 
 	"github.com/robfig/cron/v3"
 
+	"kpay-rotator/awssecrets"
+	"kpay-rotator/healthcheck"
+	"kpay-rotator/internal/credurl"
 	"kpay-rotator/kpay"
 )
 
@@ -83,8 +85,8 @@ func (p *parser) daemon(t *table) Daemon {
 func (p *parser) kpay(t *table) KPay {
 	k := KPay{BaseURL: defaultBaseURL, Timeout: defaultTimeout, RequestsPerMinute: defaultRequestsPerMinute, Concurrency: defaultConcurrency}
 	if s, ok := t.str("base_url"); ok {
-		if u, err := checkURL(s, "base_url", t.schema.example("base_url"), false); err != nil {
-			t.problem("base_url", "%v", err)
+		if u, err := healthcheck.CheckBaseURL(s, credurl.Show(s)); err != nil {
+			t.problem("base_url", "%v; e.g. base_url = %s", err, t.schema.example("base_url"))
 		} else {
 			k.BaseURL = u
 		}
@@ -126,8 +128,8 @@ func (p *parser) aws(t *table) AWS {
 		}
 	}
 	if s, ok := t.str("endpoint"); ok {
-		if u, err := checkURL(s, "endpoint", t.schema.example("endpoint"), false); err != nil {
-			t.problem("endpoint", "%v", err)
+		if u, err := awssecrets.CheckEndpoint(s, credurl.Show(s)); err != nil {
+			t.problem("endpoint", "%v; e.g. endpoint = %s", err, t.schema.example("endpoint"))
 		} else {
 			a.Endpoint = u
 		}
@@ -395,74 +397,6 @@ func checkCron(spec string) (err error) {
 	}()
 	_, err = cron.ParseStandard(spec)
 	return err
-}
-
-// checkURL checks an http(s) URL that will carry credentials: KPay keys
-// (base_url), signed secret values (endpoint), webhook tokens (url). It
-// must be https, or plain http to a loopback host, where nothing crosses a
-// network. base_url and endpoint come back without a trailing "/". When
-// secret, messages never quote the value. example is a valid value of key
-// for the messages.
-func checkURL(raw, key, example string, secret bool) (string, error) {
-	shown := "the URL"
-	if !secret {
-		shown = showURL(raw)
-	}
-	u, err := url.Parse(raw)
-	if err != nil || u.Opaque != "" {
-		return "", fmt.Errorf("%s is not a valid URL; e.g. %s = %s", shown, key, example)
-	}
-	scheme := strings.ToLower(u.Scheme)
-	if scheme != "https" && scheme != "http" {
-		return "", fmt.Errorf("%s must start with https://; e.g. %s = %s", shown, key, example)
-	}
-	if u.Hostname() == "" {
-		return "", fmt.Errorf("%s has no host; e.g. %s = %s", shown, key, example)
-	}
-	if scheme == "http" && !isLoopback(u.Hostname()) {
-		return "", fmt.Errorf("%s uses plain http; use https: credentials would cross the network in clear (plain http is allowed only to a loopback host: 127.0.0.1, ::1, localhost)", shown)
-	}
-	if secret {
-		return raw, nil
-	}
-	if u.User != nil {
-		return "", fmt.Errorf("%s must not contain a user name or password", shown)
-	}
-	if u.RawQuery != "" || u.ForceQuery || u.Fragment != "" {
-		return "", fmt.Errorf("%s must not have a query (?…) or fragment (#…); e.g. %s = %s", shown, key, example)
-	}
-	u.Scheme = scheme
-	u.Path = strings.TrimRight(u.Path, "/")
-	u.RawPath = ""
-	return u.String(), nil
-}
-
-// showURL quotes a URL for a message without what may be a credential in
-// it: a user name and password, a query string, a fragment. A URL that
-// does not parse is not quoted at all.
-func showURL(raw string) string {
-	u, err := url.Parse(raw)
-	if err != nil || u.Opaque != "" {
-		return "the URL"
-	}
-	if u.User != nil {
-		u.User = url.User("…")
-	}
-	if u.RawQuery != "" || u.ForceQuery {
-		u.RawQuery, u.ForceQuery = "…", false
-	}
-	if u.Fragment != "" {
-		u.Fragment, u.RawFragment = "…", ""
-	}
-	return fmt.Sprintf("%q", u.String())
-}
-
-func isLoopback(host string) bool {
-	if strings.EqualFold(host, "localhost") {
-		return true
-	}
-	ip := net.ParseIP(host)
-	return ip != nil && ip.IsLoopback()
 }
 
 func checkListen(s string) error {

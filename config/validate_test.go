@@ -489,6 +489,18 @@ func TestParse_Accepts(t *testing.T) {
 				t.Errorf("got %q", c.KPay.BaseURL)
 			}
 		}},
+		{"http to localhost. is loopback, as the probe and the receivers have it", src(
+			`[kpay]`,
+			`base_url = "http://localhost.:8080"`,
+			`[[notifier]]`,
+			`name = "local"`,
+			`type = "mattermost"`,
+			`url = "http://localhost.:8065/hooks/x"`,
+		), func(t *testing.T, c *Config) {
+			if c.KPay.BaseURL != "http://localhost.:8080" {
+				t.Errorf("got %q", c.KPay.BaseURL)
+			}
+		}},
 		{"listen forms", src(
 			`[daemon]`,
 			`listen = "[::1]:0"`,

@@ -4,13 +4,17 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"log/slog"
 	"slices"
+	"time"
 
 	"kpay-rotator/config"
 	"kpay-rotator/event"
+	"kpay-rotator/healthcheck"
 	"kpay-rotator/notifier"
 	"kpay-rotator/notifier/outbox"
 	"kpay-rotator/notifier/receivers"
+	"kpay-rotator/rotator"
 )
 
 // ErrConfig marks configuration errors found outside config.Parse (a file
@@ -96,4 +100,42 @@ func routes(cfg *config.Config) func(event.Event) []string {
 		}
 		return s.Notify
 	}
+}
+
+// newProber builds the KPay probe for k; an error is a configuration
+// error.
+func newProber(k config.KPay, log *slog.Logger, version string) (*healthcheck.Prober, error) {
+	p, err := healthcheck.New(healthcheck.Options{
+		BaseURL:           k.BaseURL,
+		Timeout:           k.Timeout,
+		RequestsPerMinute: k.RequestsPerMinute,
+		Concurrency:       k.Concurrency,
+		Logger:            log,
+		UserAgent:         "kpay-rotator/" + version,
+	})
+	if err != nil {
+		return nil, fmt.Errorf("%w: %v", ErrConfig, err)
+	}
+	return p, nil
+}
+
+// CheckBuild builds what the daemon builds from cfg, in the daemon's
+// order (probe, receivers, schedules), and returns the first error the
+// daemon would stop at, in the same words: check-config runs it. It
+// leaves out what depends on the host rather than the file (the state
+// database, the inbox, AWS credentials) and reads no credential
+// (CheckCredentials does).
+func CheckBuild(cfg *config.Config) error {
+	p, err := newProber(cfg.KPay, nil, "check")
+	if err != nil {
+		return err
+	}
+	p.Close()
+	if _, err := buildReceivers(cfg); err != nil {
+		return err
+	}
+	if err := rotator.CheckSchedules(cfg, time.Now()); err != nil {
+		return fmt.Errorf("%w: %v", ErrConfig, err)
+	}
+	return nil
 }

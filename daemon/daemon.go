@@ -318,17 +318,9 @@ func (d *Daemon) build(ctx context.Context, cfg *config.Config, prev *generation
 	if prev != nil && prev.cfg.KPay == cfg.KPay {
 		g.prober = prev.prober
 	} else {
-		opts := healthcheck.Options{
-			BaseURL:           cfg.KPay.BaseURL,
-			Timeout:           cfg.KPay.Timeout,
-			RequestsPerMinute: cfg.KPay.RequestsPerMinute,
-			Concurrency:       cfg.KPay.Concurrency,
-			Logger:            d.log,
-			UserAgent:         "kpay-rotator/" + d.opts.Version,
-		}
-		p, err := healthcheck.New(opts)
+		p, err := newProber(cfg.KPay, d.log, d.opts.Version)
 		if err != nil {
-			return nil, fmt.Errorf("%w: %v", ErrConfig, err)
+			return nil, err
 		}
 		g.prober = p
 	}

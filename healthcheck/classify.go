@@ -8,6 +8,7 @@ import (
 	"strings"
 	"time"
 
+	"kpay-rotator/internal/textsafe"
 	"kpay-rotator/kpay"
 )
 
@@ -112,10 +113,10 @@ const (
 // Classify knows no pair, so it cannot redact one; Probe can and does.
 // Attempts, Latency and At are left for the caller.
 func Classify(status int, header http.Header, body []byte, want Expect) Result {
-	return classify(status, header, body, want, time.Now(), redactor{})
+	return classify(status, header, body, want, time.Now(), nil)
 }
 
-func classify(status int, header http.Header, body []byte, want Expect, now time.Time, red redactor) Result {
+func classify(status int, header http.Header, body []byte, want Expect, now time.Time, red *textsafe.Redactor) Result {
 	res := Result{Status: status}
 	// A verdict on the keys (rejected, or authenticated but refused) is
 	// KPay's only when the body is KPay's JSON error envelope: a 401 or
@@ -204,11 +205,11 @@ func bodyKind(body []byte) string {
 }
 
 // quoted renders KPay's message as the tail of a Detail sentence.
-func quoted(msg string, red redactor) string {
+func quoted(msg string, red *textsafe.Redactor) string {
 	if strings.TrimSpace(msg) == "" {
 		return ""
 	}
-	return fmt.Sprintf("; KPay says %q", red.clean(msg, maxMessage))
+	return fmt.Sprintf("; KPay says %q", red.Clean(msg, maxMessage))
 }
 
 // meBody is the documented 200 answer of /payments/me (kpay-api.md §2.1).
@@ -227,7 +228,7 @@ type meBody struct {
 // classifyOK judges a 2xx by its body. Anything short of a complete,
 // decodable answer is Transient: an unreadable success must never count
 // against the keys.
-func classifyOK(res Result, body []byte, want Expect, red redactor) Result {
+func classifyOK(res Result, body []byte, want Expect, red *textsafe.Redactor) Result {
 	res.Outcome = Transient
 	body = trimBOM(body)
 	if len(bytes.TrimSpace(body)) == 0 {
@@ -241,10 +242,10 @@ func classifyOK(res Result, body []byte, want Expect, red redactor) Result {
 		res.Detail = fmt.Sprintf("KPay answered %d with a body that is not the JSON /payments/me documents, so the pair can be neither confirmed nor rejected", res.Status)
 		return res
 	}
-	res.Environment = red.clean(me.Environment, maxField)
-	res.ApplicationID = red.clean(me.Application.ID, maxField)
-	res.ApplicationName = red.clean(me.Application.Name, maxField)
-	res.CompanyID = red.clean(me.Company.ID, maxField)
+	res.Environment = red.Clean(me.Environment, maxField)
+	res.ApplicationID = red.Clean(me.Application.ID, maxField)
+	res.ApplicationName = red.Clean(me.Application.Name, maxField)
+	res.CompanyID = red.Clean(me.Company.ID, maxField)
 
 	switch {
 	case strings.TrimSpace(me.Application.ID) == "":
@@ -262,7 +263,7 @@ func classifyOK(res Result, body []byte, want Expect, red redactor) Result {
 		}
 	case want.ApplicationID != "" && !sameID(me.Application.ID, want.ApplicationID):
 		res.Outcome = WrongApplication
-		res.Detail = fmt.Sprintf("KPay says the pair belongs to application %s, not the expected %s", res.ApplicationID, red.clean(want.ApplicationID, maxField))
+		res.Detail = fmt.Sprintf("KPay says the pair belongs to application %s, not the expected %s", res.ApplicationID, red.Clean(want.ApplicationID, maxField))
 	default:
 		res.Outcome = Healthy
 		res.Detail = fmt.Sprintf("KPay accepted the pair for application %s %q in %s", res.ApplicationID, res.ApplicationName, res.Environment)
@@ -286,7 +287,7 @@ func envName(e kpay.Environment) string {
 }
 
 // kpaySays renders KPay's error message as the tail of a Detail sentence.
-func kpaySays(body []byte, red redactor) string {
+func kpaySays(body []byte, red *textsafe.Redactor) string {
 	msg, isJSON := errorMessage(body)
 	switch {
 	case !isJSON && len(bytes.TrimSpace(body)) > 0:
@@ -296,7 +297,7 @@ func kpaySays(body []byte, red redactor) string {
 	case strings.TrimSpace(msg) == "":
 		return ""
 	}
-	return fmt.Sprintf("; KPay says %q", red.clean(msg, maxMessage))
+	return fmt.Sprintf("; KPay says %q", red.Clean(msg, maxMessage))
 }
 
 // errorMessage extracts the message of KPay's error envelope

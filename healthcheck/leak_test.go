@@ -1,7 +1,6 @@
 package healthcheck
 
 import (
-	"bytes"
 	"fmt"
 	"log/slog"
 	"net/http"
@@ -10,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"kpay-rotator/internal/testutil"
 	"kpay-rotator/kpay"
 )
 
@@ -25,24 +25,6 @@ var (
 	}
 	canaries = []string{canaryPair.APIKey, canaryPair.SecretKey.Reveal(), canaryAPIBody, canarySecretBody}
 )
-
-// syncBuffer is a log sink shared by concurrent probes.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
 
 // assertNoCanary fails if any canary, in any letter case, is in text.
 func assertNoCanary(t *testing.T, where, text string) {
@@ -113,7 +95,7 @@ func TestProber_noSecretLeaks(t *testing.T) {
 	})
 	t.Cleanup(func() { close(done) })
 
-	var logs syncBuffer
+	var logs testutil.SyncBuffer
 	clock := newFakeClock()
 	p := newProber(t, srv.URL, Options{
 		Timeout:     300 * time.Millisecond,

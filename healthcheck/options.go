@@ -8,10 +8,9 @@ import (
 	"math/rand/v2"
 	"net"
 	"net/http"
-	"net/url"
-	"strings"
 	"time"
 
+	"kpay-rotator/internal/credurl"
 	"kpay-rotator/internal/ratelimit"
 )
 
@@ -41,8 +40,7 @@ const backstopSlack = 2 * time.Second
 // values are errors.
 type Options struct {
 	// BaseURL is KPay's, e.g. https://admin.kpay.site, or an emulator's.
-	// It must be https unless its host is loopback: the keys travel in
-	// headers.
+	// It must pass CheckBaseURL: the keys travel in headers.
 	BaseURL string
 	// Timeout bounds a probe: every attempt and every wait (concurrency
 	// slot, budget, cooldown, backoff). Default DefaultTimeout.
@@ -187,46 +185,22 @@ func (o Options) withDefaults() Options {
 	return o
 }
 
-// probeURL checks the base URL and appends the probe path. Errors never
-// quote the URL: it might carry credentials.
-func probeURL(raw string) (string, error) {
-	if strings.TrimSpace(raw) == "" {
-		return "", errors.New("base URL is empty")
-	}
-	u, err := url.Parse(raw)
-	if err != nil {
-		var ue *url.Error
-		if errors.As(err, &ue) {
-			err = ue.Err // without the URL itself
-		}
-		return "", fmt.Errorf("base URL is not a URL: %w", err)
-	}
-	switch {
-	case u.User != nil:
-		return "", errors.New("base URL must not carry user information")
-	case u.Host == "":
-		return "", errors.New("base URL has no host (want e.g. https://admin.kpay.site)")
-	case u.RawQuery != "" || u.ForceQuery || u.Fragment != "":
-		return "", errors.New("base URL must not have a query or fragment")
-	case u.Scheme == "https":
-	case u.Scheme == "http":
-		if !isLoopback(u.Hostname()) {
-			return "", errors.New("base URL must use https unless the host is loopback: the keys would cross the network in clear text")
-		}
-	default:
-		return "", fmt.Errorf("base URL scheme %q is not https", u.Scheme)
-	}
-	u.Path = strings.TrimRight(u.Path, "/") + mePath
-	u.RawPath = ""
-	return u.String(), nil
-}
+// CheckBaseURL checks KPay's base URL, to which every probe sends a pair's
+// keys in its headers, with the rule of every credential's URL
+// (credurl.CheckBase): https unless the host is loopback, and no user
+// information, query or fragment, since the probe path is appended to it.
+// It returns the URL without a trailing "/". what names the URL in errors,
+// which never quote it: a pasted key may sit anywhere in it, the host
+// included (config passes credurl.Show's quote).
+func CheckBaseURL(raw, what string) (string, error) { return credurl.CheckBase(raw, what) }
 
-func isLoopback(host string) bool {
-	if strings.EqualFold(strings.TrimSuffix(host, "."), "localhost") {
-		return true
+// probeURL is the URL a probe asks.
+func probeURL(base string) (string, error) {
+	u, err := CheckBaseURL(base, "the base URL")
+	if err != nil {
+		return "", err
 	}
-	ip := net.ParseIP(host)
-	return ip != nil && ip.IsLoopback()
+	return u + mePath, nil
 }
 
 // newTransport is the default transport, tuned for at most conns probes at

@@ -14,6 +14,7 @@ import (
 	"unicode/utf8"
 
 	"kpay-rotator/internal/ratelimit"
+	"kpay-rotator/internal/textsafe"
 	"kpay-rotator/kpay"
 )
 
@@ -321,14 +322,14 @@ func capitalize(s string) string {
 }
 
 // attempt sends one request and classifies the answer.
-func (p *Prober) attempt(pctx, callerCtx context.Context, pair kpay.Pair, want Expect, red redactor, deadline time.Time, mask string, n int) Result {
+func (p *Prober) attempt(pctx, callerCtx context.Context, pair kpay.Pair, want Expect, red *textsafe.Redactor, deadline time.Time, mask string, n int) Result {
 	timeout := min(p.attemptTimeout, deadline.Sub(p.now()))
 	ctx, cancel := context.WithTimeoutCause(pctx, timeout, errAttemptDeadline)
 	defer cancel()
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, p.url, nil)
 	if err != nil {
 		// The URL was validated in New; this cannot happen.
-		return Result{Outcome: Transient, Detail: "Building the request failed: " + red.clean(err.Error(), maxMessage)}
+		return Result{Outcome: Transient, Detail: "Building the request failed: " + red.Clean(err.Error(), maxMessage)}
 	}
 	// The map is built directly, so names must be in canonical form
 	// (X-API-Key is X-Api-Key; names are case-insensitive on the wire).
@@ -405,7 +406,7 @@ func readBody(rc io.ReadCloser) (body []byte, truncated bool, err error) {
 
 // describeTransportError says, cleaned, why no answer came. cause is the
 // attempt context's cause, which tells our deadlines apart.
-func describeTransportError(err, cause error, timeout time.Duration, red redactor) string {
+func describeTransportError(err, cause error, timeout time.Duration, red *textsafe.Redactor) string {
 	switch {
 	case errors.Is(cause, errAttemptDeadline):
 		return fmt.Sprintf("KPay did not answer within %s", timeout.Round(time.Millisecond))
@@ -414,7 +415,7 @@ func describeTransportError(err, cause error, timeout time.Duration, red redacto
 	}
 	// *url.Error quotes the URL. It holds no key here, but the whole text
 	// is redacted anyway: a transport or proxy may add what it likes.
-	msg := red.clean(err.Error(), maxMessage)
+	msg := red.Clean(err.Error(), maxMessage)
 	var ne net.Error
 	if errors.As(err, &ne) && ne.Timeout() {
 		return "KPay did not answer in time: " + msg

@@ -1,7 +1,6 @@
 package kpayemu
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"io"
@@ -10,10 +9,10 @@ import (
 	"net/http/httptest"
 	"net/http/httptrace"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
+	"kpay-rotator/internal/testutil"
 	"kpay-rotator/kpay"
 )
 
@@ -189,26 +188,8 @@ func TestServer_Shutdown(t *testing.T) {
 	}
 }
 
-// lockedBuffer lets the server's goroutines log while the test reads.
-type lockedBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *lockedBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *lockedBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
-}
-
 func TestServer_LogsNoKeys(t *testing.T) {
-	var logs lockedBuffer
+	var logs testutil.SyncBuffer
 	s := startServer(t, Options{Logger: slog.New(slog.NewTextHandler(&logs, &slog.HandlerOptions{Level: slog.LevelDebug}))})
 	c := newClient(t, 5*time.Second)
 

@@ -7,13 +7,13 @@ import (
 	"fmt"
 	"io"
 	"math"
-	"net"
 	"net/http"
 	"net/url"
 	"strconv"
 	"strings"
 	"time"
 
+	"kpay-rotator/internal/credurl"
 	"kpay-rotator/kpay"
 )
 
@@ -224,45 +224,17 @@ func SafeURL(u *url.URL) string {
 	return s
 }
 
-// ParseURL parses a loaded webhook URL. Its error never quotes the URL,
-// not even in part (url.Parse's errors do), and names where it came from.
-// The URL must be https unless its host is loopback: a webhook URL (and
-// the token in it) and the signed alert would otherwise cross the network
-// in clear. Inline URLs, files, environment variables and credentials all
-// meet this same rule, at start and at every send.
-func ParseURL(s kpay.Secret, from string) (*url.URL, error) {
-	u, err := url.Parse(s.Reveal())
-	switch {
-	case err != nil:
-		return nil, fmt.Errorf("the URL in %s does not parse (look for spaces, quotes or a missing scheme)", from)
-	case u.Scheme != "https" && u.Scheme != "http":
-		return nil, fmt.Errorf("the URL in %s must start with https://", from)
-	case u.Host == "":
-		return nil, fmt.Errorf("the URL in %s has no host", from)
-	}
-	if err := CheckTransport(u, "the URL in "+from); err != nil {
-		return nil, err
-	}
-	return u, nil
-}
+// CheckURL checks a loaded webhook URL, itself a credential (its path or
+// query holds the token), with the rule of every URL a credential travels
+// to (credurl.Check): http(s) with a host, https unless the host is
+// loopback, or the token and the alert would cross the network in clear.
+// Inline URLs, files, environment variables and credentials all meet it,
+// at start and at every send. what names the URL in errors ("the URL",
+// "the URL in file …"), which never quote it, not even in part.
+func CheckURL(s kpay.Secret, what string) (*url.URL, error) { return credurl.Check(s.Reveal(), what) }
 
-// CheckTransport refuses plain http to a host that is not loopback
-// (127.0.0.0/8, ::1, localhost): what names u is said in the error.
-func CheckTransport(u *url.URL, what string) error {
-	if strings.EqualFold(u.Scheme, "https") || IsLoopback(u.Hostname()) {
-		return nil
-	}
-	return fmt.Errorf("%s uses plain http to %s, which is not a loopback host: the credential and the alert would cross the network in clear; use https", what, u.Hostname())
-}
-
-// IsLoopback reports whether host is a loopback address or localhost.
-func IsLoopback(host string) bool {
-	if strings.EqualFold(strings.TrimSuffix(host, "."), "localhost") {
-		return true
-	}
-	ip := net.ParseIP(host)
-	return ip != nil && ip.IsLoopback()
-}
+// ParseURL is CheckURL for a URL read from from (SecretRef.Describe).
+func ParseURL(s kpay.Secret, from string) (*url.URL, error) { return CheckURL(s, "the URL in "+from) }
 
 // ParseRetryAfter reads a Retry-After value: delay seconds (Discord sends
 // fractions) or an HTTP date. Unparseable, negative or past values give 0;

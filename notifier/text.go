@@ -12,7 +12,7 @@ import (
 )
 
 // Ellipsis marks text cut to fit a platform's limit.
-const Ellipsis = "…"
+const Ellipsis = textsafe.Ellipsis
 
 // OneLine makes untrusted text safe to place inside a line of a message
 // (textsafe.OneLine): a newline in an event message could otherwise start a
@@ -21,22 +21,8 @@ const Ellipsis = "…"
 func OneLine(s string) string { return textsafe.OneLine(s) }
 
 // Clip cuts s to at most max bytes on a rune boundary, ending it with
-// Ellipsis when anything was cut. Byte limits are used throughout because
-// a byte count is never smaller than the rune or UTF-16 count platforms
-// measure in, so a text within a byte limit is within theirs.
-func Clip(s string, max int) string {
-	if len(s) <= max {
-		return s
-	}
-	if max < len(Ellipsis) {
-		return ""
-	}
-	cut := max - len(Ellipsis)
-	for cut > 0 && !utf8.RuneStart(s[cut]) {
-		cut--
-	}
-	return strings.TrimRight(s[:cut], " ") + Ellipsis
-}
+// Ellipsis when anything was cut (textsafe.Clip).
+func Clip(s string, max int) string { return textsafe.Clip(s, max) }
 
 // ClipRunes cuts s to at most max runes, ending it with Ellipsis when
 // anything was cut.
@@ -87,6 +73,21 @@ func EscapeClip(s string, max int, esc Escaper) string {
 
 // Escaper escapes one rune of untrusted text for a platform's markup.
 type Escaper func(r rune) string
+
+// EscapeHTML escapes '&', '<' and '>', all that HTML-like markup needs
+// outside attributes to keep text from opening a tag, an entity, a link or
+// a mention: Telegram's HTML, Slack's mrkdwn and Google Chat's card text.
+func EscapeHTML(r rune) string {
+	switch r {
+	case '&':
+		return "&amp;"
+	case '<':
+		return "&lt;"
+	case '>':
+		return "&gt;"
+	}
+	return string(r)
+}
 
 // List joins items with sep, keeping the total within max bytes: it stops
 // at the first item that would not fit together with a closing line more(n)

@@ -25,23 +25,7 @@ func TestOneLine(t *testing.T) {
 	}
 }
 
-func TestClip(t *testing.T) {
-	for _, tt := range []struct {
-		in   string
-		max  int
-		want string
-	}{
-		{"short", 10, "short"},
-		{"exactly10!", 10, "exactly10!"},
-		{"hello world", 8, "hello…"},
-		{"ключключ", 7, "кл…"}, // 2-byte runes: 4 bytes of text + 3 of ellipsis
-		{"abc", 2, ""},
-	} {
-		got := notifier.Clip(tt.in, tt.max)
-		if got != tt.want || len(got) > tt.max || !utf8.ValidString(got) {
-			t.Errorf("Clip(%q, %d) = %q, want %q", tt.in, tt.max, got, tt.want)
-		}
-	}
+func TestClipRunes(t *testing.T) {
 	if got := notifier.ClipRunes("ключключ", 4); got != "клю…" {
 		t.Errorf("ClipRunes = %q", got)
 	}
@@ -49,26 +33,14 @@ func TestClip(t *testing.T) {
 
 var entity = regexp.MustCompile(`&(amp|lt|gt);`)
 
-func html(r rune) string {
-	switch r {
-	case '&':
-		return "&amp;"
-	case '<':
-		return "&lt;"
-	case '>':
-		return "&gt;"
-	}
-	return string(r)
-}
-
 // TestEscapeClip_neverSplits cuts escaped text at every length and checks
 // each result: within the limit, valid UTF-8, and every '&' the start of
 // a whole entity.
 func TestEscapeClip_neverSplits(t *testing.T) {
 	in := strings.Repeat("a<&>ключ🔑", 20)
-	full := notifier.EscapeClip(in, 1<<20, html)
+	full := notifier.EscapeClip(in, 1<<20, notifier.EscapeHTML)
 	for max := 0; max <= len(full)+1; max++ {
-		got := notifier.EscapeClip(in, max, html)
+		got := notifier.EscapeClip(in, max, notifier.EscapeHTML)
 		if len(got) > max || !utf8.ValidString(got) {
 			t.Fatalf("max %d: got %q (%d bytes)", max, got, len(got))
 		}

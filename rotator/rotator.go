@@ -104,7 +104,7 @@ type Options struct {
 	// Inbox; nil uses the directory the configuration names
 	// ([daemon] inbox_dir).
 	Inbox Inbox
-	// Sink; nil records events in the store only (notifier.LogSink logs
+	// Sink; nil records events in the store only (outbox.LogSink logs
 	// them).
 	Sink   Sink
 	Logger *slog.Logger

@@ -12,6 +12,7 @@ import (
 
 	"github.com/robfig/cron/v3"
 
+	"kpay-rotator/config"
 	"kpay-rotator/internal/failpoint"
 )
 
@@ -81,9 +82,9 @@ func NewScheduler(r *Rotator, opts SchedulerOptions) (*Scheduler, error) {
 	if opts.ConfirmAfter <= 0 {
 		opts.ConfirmAfter = ConfirmDelay
 	}
-	scheds, jitters, err := probeSchedules(r.cfg, opts.Now())
+	plan, err := newPlan(r.cfg, opts.Now())
 	if err != nil {
-		return nil, fmt.Errorf("probe_schedule: %w", err)
+		return nil, err
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	s := &Scheduler{
@@ -93,7 +94,7 @@ func NewScheduler(r *Rotator, opts SchedulerOptions) (*Scheduler, error) {
 		ctx:        ctx,
 		cancel:     cancel,
 		confirm:    opts.ConfirmAfter,
-		next:       scheds,
+		next:       plan.probe,
 		confirming: map[string]bool{},
 		sweeping:   make(chan struct{}, 1),
 	}
@@ -109,7 +110,7 @@ func NewScheduler(r *Rotator, opts SchedulerOptions) (*Scheduler, error) {
 		}
 		name := slot.Name
 		probeJitter := jitter
-		if !jitters[name] {
+		if !plan.jitter[name] {
 			probeJitter = 0
 		}
 		// SkipIfStillRunning per job: a slow KPay must not pile up probes of
@@ -117,14 +118,11 @@ func NewScheduler(r *Rotator, opts SchedulerOptions) (*Scheduler, error) {
 		probe := cron.NewChain(cron.SkipIfStillRunning(cl)).Then(cron.FuncJob(func() {
 			s.run(name, probeJitter, "probe", s.r.ProbeSlot)
 		}))
-		s.cron.Schedule(scheds[name], probe)
+		s.cron.Schedule(plan.probe[name], probe)
 		retired := cron.NewChain(cron.SkipIfStillRunning(cl)).Then(cron.FuncJob(func() {
 			s.run(name, jitter, "retired probe", s.r.ProbeRetired)
 		}))
-		if _, err := s.cron.AddJob(slot.RetiredSchedule, retired); err != nil {
-			cancel()
-			return nil, fmt.Errorf("slot %s: retired_schedule %q: %w", name, slot.RetiredSchedule, err)
-		}
+		s.cron.Schedule(plan.retired[name], retired)
 	}
 	// Staged pairs are taken within seconds even without a signal, open
 	// windows checked for a stall, and failed writes retried on their
@@ -151,6 +149,40 @@ func NewScheduler(r *Rotator, opts SchedulerOptions) (*Scheduler, error) {
 		return nil, err
 	}
 	return s, nil
+}
+
+// plan is every slot's schedules as NewScheduler runs them.
+type plan struct {
+	probe  map[string]cron.Schedule // current pair: cron spec or auto pace
+	jitter map[string]bool          // whether the slot's jitter delays its probes
+	// retired probes the slot's retired pairs.
+	retired map[string]cron.Schedule
+}
+
+// newPlan builds cfg's schedules. Its errors are NewScheduler's.
+func newPlan(cfg *config.Config, now time.Time) (plan, error) {
+	probe, jitter, err := probeSchedules(cfg, now)
+	if err != nil {
+		return plan{}, fmt.Errorf("probe_schedule: %w", err)
+	}
+	p := plan{probe: probe, jitter: jitter, retired: map[string]cron.Schedule{}}
+	for _, slot := range cfg.Slots {
+		// ParseStandard is the parser cron.New uses by default.
+		sched, err := cron.ParseStandard(slot.RetiredSchedule)
+		if err != nil {
+			return plan{}, fmt.Errorf("slot %s: retired_schedule %q: %w", slot.Name, slot.RetiredSchedule, err)
+		}
+		p.retired[slot.Name] = sched
+	}
+	return p, nil
+}
+
+// CheckSchedules builds cfg's schedules as NewScheduler does, with no
+// rotator to run them, so check-config refuses what a start would, in the
+// same words.
+func CheckSchedules(cfg *config.Config, now time.Time) error {
+	_, err := newPlan(cfg, now)
+	return err
 }
 
 func (s *Scheduler) run(slot string, jitter time.Duration, what string, pass func(context.Context, string, time.Time) error) {

@@ -11,9 +11,10 @@ import (
 func cmdCheckConfig(_ context.Context, e *env, args []string) error {
 	fs, c := newFlagSet("check-config", "[--config FILE]", `
 Validate a configuration file: syntax, unknown keys, durations, cron
-schedules, names, URLs and file permissions, and read every notifier's
-credential files to check them as a send would (https unless loopback,
-token and signing-secret formats). Prints every problem with its file and
+schedules, names, URLs and file permissions; build the probe, receivers
+and schedules as the daemon would; and read every notifier's credential
+files to check them as a send would (https unless loopback, token and
+signing-secret formats). Prints every problem with its file and
 line, and exits 78 if there is any; exits 0 and prints a summary
 otherwise. A systemd credential or environment variable it cannot see
 from here is a warning. systemd runs it before starting the daemon
@@ -26,6 +27,9 @@ from here is a warning. systemd runs it before starting the daemon
 	}
 	cfg, err := loadConfig(c)
 	if err != nil {
+		return err
+	}
+	if err := daemon.CheckBuild(cfg); err != nil {
 		return err
 	}
 	warnings, errs := daemon.CheckCredentials(cfg)

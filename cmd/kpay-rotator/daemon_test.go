@@ -1,39 +1,21 @@
 package main
 
 import (
-	"bytes"
 	"context"
 	"fmt"
 	"log/slog"
 	"os"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"kpay-rotator/daemon"
 	"kpay-rotator/event"
+	"kpay-rotator/internal/testutil"
 	"kpay-rotator/rotator"
 	"kpay-rotator/store"
 )
-
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
 
 // TestDaemon_InProcess boots the whole daemon in the test process, drives
 // it through its channels (what SIGUSR1 and SIGHUP become), and stops it.
@@ -42,7 +24,7 @@ func TestDaemon_InProcess(t *testing.T) {
 	reload, rotate := make(chan struct{}, 1), make(chan struct{}, 1)
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	var logs syncBuffer
+	var logs testutil.SyncBuffer
 	started := make(chan *daemon.Daemon, 1)
 	errc := make(chan error, 1)
 	noJitter := time.Duration(0)

@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"kpay-rotator/awssecrets/awstest"
+	"kpay-rotator/internal/testutil"
 	"kpay-rotator/kpay"
 	"kpay-rotator/kpayemu"
 	"kpay-rotator/rotator"
@@ -159,7 +160,7 @@ func envOf(slot string) kpay.Environment {
 type proc struct {
 	t      testing.TB
 	cmd    *exec.Cmd
-	stderr syncBuffer // the daemon writes it while tests read it
+	stderr testutil.SyncBuffer // the daemon writes it while tests read it
 	done   chan struct{}
 	err    error
 }

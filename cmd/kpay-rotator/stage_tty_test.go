@@ -8,6 +8,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"kpay-rotator/internal/testutil"
 )
 
 // terminalStage is `kpay-rotator stage payments-live` run on a
@@ -16,7 +18,7 @@ type terminalStage struct {
 	t     *testing.T
 	cmd   *exec.Cmd
 	stdin io.WriteCloser
-	out   syncBuffer
+	out   testutil.SyncBuffer
 }
 
 // startOnTerminal starts stage on a pseudo-terminal once the daemon has

@@ -20,6 +20,7 @@ import (
 	"syscall"
 	"time"
 
+	"kpay-rotator/internal/credurl"
 	"kpay-rotator/kpayemu"
 )
 
@@ -105,7 +106,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 
 	log := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: level}))
 	if host, _, err := net.SplitHostPort(*listen); err == nil {
-		if ip := net.ParseIP(host); host != "localhost" && (ip == nil || !ip.IsLoopback()) {
+		if !credurl.IsLoopback(host) {
 			log.Warn("listening beyond loopback: the /_emulator/ admin API has no authentication", "listen", *listen)
 		}
 	}

@@ -74,21 +74,6 @@ type DecoratedText struct {
 	WrapText bool   `json:"wrapText,omitempty"`
 }
 
-// EscapeHTML escapes one rune for card text, which Chat renders as a
-// subset of HTML (<b>, <font>, <a href>…): a '<' left alone could open a
-// link.
-func EscapeHTML(r rune) string {
-	switch r {
-	case '&':
-		return "&amp;"
-	case '<':
-		return "&lt;"
-	case '>':
-		return "&gt;"
-	}
-	return string(r)
-}
-
 // escapeText neutralises one rune for the plain text line and the card
 // header, which use Chat's own syntax with no escape mechanism: '<' opens
 // mentions (<users/all>) and links, '*', '~' and '`' format. They become
@@ -146,7 +131,7 @@ func Render(a notifier.Alert) Message {
 		subtitle += fmt.Sprintf(" · %d events", len(a.Events))
 		items := make([]string, len(a.Events))
 		for i, e := range a.Events {
-			items[i] = "• " + notifier.EscapeClip(notifier.Summary(e), maxItem, EscapeHTML)
+			items[i] = "• " + notifier.EscapeClip(notifier.Summary(e), maxItem, notifier.EscapeHTML)
 		}
 		sections = append(sections, Section{Widgets: []Widget{paragraph(notifier.List(items, "<br>", maxList, notifier.More))}})
 	} else if len(a.Events) == 1 {
@@ -154,10 +139,10 @@ func Render(a notifier.Alert) Message {
 		if e.Environment != "" {
 			subtitle += " · " + e.Environment
 		}
-		sections = append(sections, Section{Widgets: []Widget{paragraph(notifier.EscapeClip(notifier.OneLine(notifier.Message(e)), maxMessage, EscapeHTML))}})
+		sections = append(sections, Section{Widgets: []Widget{paragraph(notifier.EscapeClip(notifier.OneLine(notifier.Message(e)), maxMessage, notifier.EscapeHTML))}})
 		var facts []Widget
 		for _, f := range notifier.Facts(e) {
-			v := notifier.EscapeClip(f.Value, maxFact, EscapeHTML)
+			v := notifier.EscapeClip(f.Value, maxFact, notifier.EscapeHTML)
 			if f.Label == "Severity" {
 				v = fmt.Sprintf(`<font color="%s"><b>%s</b></font>`, notifier.HexColor(e.Severity), v)
 			}
@@ -168,7 +153,7 @@ func Render(a notifier.Alert) Message {
 	if acts := notifier.Actions(a); len(acts) > 0 {
 		lines := make([]string, len(acts))
 		for i, act := range acts {
-			lines[i] = notifier.EscapeClip(act, maxAction, EscapeHTML)
+			lines[i] = notifier.EscapeClip(act, maxAction, notifier.EscapeHTML)
 		}
 		sections = append(sections, Section{Header: "Next step", Widgets: []Widget{paragraph(notifier.List(lines, "<br>", maxAction, notifier.More))}})
 	}

@@ -1,7 +1,6 @@
 package notifiertest
 
 import (
-	"bytes"
 	"context"
 	"encoding/base64"
 	"encoding/json"
@@ -11,10 +10,10 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
+	"kpay-rotator/internal/testutil"
 	"kpay-rotator/notifier"
 )
 
@@ -132,24 +131,6 @@ func revealOf(t *testing.T, r notifier.SecretRef) string {
 	return s.Reveal()
 }
 
-// syncBuffer is a log sink written by concurrent goroutines.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
-
 // NoLeak plants canary credentials, drives the receiver through every
 // outcome (success, final, retryable, rate limited, redirect, refused,
 // timeout, malformed and unreadable credentials) against a server that
@@ -163,7 +144,7 @@ func (s *syncBuffer) String() string {
 // use t.Parallel alongside it.
 func NoLeak(t *testing.T, f Factory) {
 	t.Helper()
-	logs := &syncBuffer{}
+	logs := &testutil.SyncBuffer{}
 	prev := slog.Default()
 	slog.SetDefault(slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug})))
 	t.Cleanup(func() { slog.SetDefault(prev) })

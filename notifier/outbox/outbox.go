@@ -67,7 +67,7 @@ type Outbox struct {
 	now       func() time.Time
 	receivers map[string]*receiver
 	order     []string
-	logSink   *notifier.LogSink
+	logSink   *LogSink
 }
 
 type receiver struct {
@@ -96,7 +96,7 @@ func New(opts Options) (*Outbox, error) {
 	if opts.SendTimeout <= 0 {
 		opts.SendTimeout = 30 * time.Second
 	}
-	o := &Outbox{opts: opts, store: opts.Store, log: opts.Logger, now: opts.Now, receivers: map[string]*receiver{}, logSink: notifier.NewLogSink(opts.Logger)}
+	o := &Outbox{opts: opts, store: opts.Store, log: opts.Logger, now: opts.Now, receivers: map[string]*receiver{}, logSink: NewLogSink(opts.Logger)}
 	for _, r := range opts.Receivers {
 		if r.Sender == nil || r.Name == "" {
 			return nil, fmt.Errorf("outbox: receiver %q has no sender", r.Name)

@@ -155,3 +155,30 @@ func TestCheck_CredentialUnreadableUnderTheUnitIsAWarning(t *testing.T) {
 		t.Fatalf("warnings %q errors %v, want one warning naming the credential", warnings, errs)
 	}
 }
+
+// Every registered platform is whole: a URL type's example passes its own
+// URL rule, and the types that take a URL check it as their receiver
+// does (teams refuses the retired connectors).
+func TestPlatforms_registration(t *testing.T) {
+	for _, typ := range receivers.Types {
+		c, ok := receivers.CredsOf(typ)
+		if !ok || c == (receivers.Creds{}) {
+			t.Errorf("%s: CredsOf = %+v, %v; want the credentials it takes", typ, c, ok)
+		}
+		if c.URL {
+			if err := receivers.CheckURL(typ, kpay.NewSecret(receivers.ExampleURL(typ)), "the example"); err != nil {
+				t.Errorf("%s: its example URL fails its own check: %v", typ, err)
+			}
+		}
+	}
+	connector := kpay.NewSecret("https://contoso.webhook.office.com/webhookb2/x")
+	if err := receivers.CheckURL("teams", connector, "the URL"); err == nil || !strings.Contains(err.Error(), "connector") {
+		t.Errorf("teams: got %v, want the connector refused", err)
+	}
+	if err := receivers.CheckURL("slack", connector, "the URL"); err != nil {
+		t.Errorf("slack: got %v, want only teams to refuse connectors", err)
+	}
+	if _, ok := receivers.CredsOf("irc"); ok {
+		t.Error("CredsOf(irc) knows an unregistered type")
+	}
+}

@@ -40,28 +40,16 @@ type Text struct {
 	Text string `json:"text"`
 }
 
-// Escape escapes one rune for mrkdwn: '&', '<' and '>' are the control
-// characters of links and mentions (<!channel>, <@U…>), and Slack asks for
-// exactly these three to be escaped.
-func Escape(r rune) string {
-	switch r {
-	case '&':
-		return "&amp;"
-	case '<':
-		return "&lt;"
-	case '>':
-		return "&gt;"
-	}
-	return string(r)
-}
-
-// escapeCode is Escape inside a code span, where a backtick would end the
-// span early; it becomes a look-alike.
+// mrkdwn text is escaped with notifier.EscapeHTML: '&', '<' and '>' are
+// the control characters of links and mentions (<!channel>, <@U…>), and
+// Slack asks for exactly these three to be escaped. escapeCode does the
+// same inside a code span, where a backtick would end the span early; it
+// becomes a look-alike.
 func escapeCode(r rune) string {
 	if r == '`' {
 		return "ˋ"
 	}
-	return Escape(r)
+	return notifier.EscapeHTML(r)
 }
 
 func mrkdwn(s string) *Text { return &Text{Type: "mrkdwn", Text: s} }
@@ -74,20 +62,20 @@ func Render(a notifier.Alert) Payload {
 	if notifier.Grouped(a) {
 		items := make([]string, len(a.Events))
 		for i, e := range a.Events {
-			items[i] = "• " + notifier.EscapeClip(notifier.Summary(e), maxItem, Escape)
+			items[i] = "• " + notifier.EscapeClip(notifier.Summary(e), maxItem, notifier.EscapeHTML)
 		}
 		p.Blocks = append(p.Blocks, Block{Type: "section", Text: mrkdwn(notifier.List(items, "\n", maxList, notifier.More))})
 	} else if len(a.Events) == 1 {
 		e := a.Events[0]
 		msg := notifier.OneLine(notifier.Message(e))
 		fallback += ": " + msg
-		p.Blocks = append(p.Blocks, Block{Type: "section", Text: mrkdwn(notifier.EscapeClip(msg, maxSection, Escape))})
+		p.Blocks = append(p.Blocks, Block{Type: "section", Text: mrkdwn(notifier.EscapeClip(msg, maxSection, notifier.EscapeHTML))})
 		var fields []Text
 		for _, f := range notifier.Facts(e) {
 			if len(fields) == maxFields {
 				break
 			}
-			esc := Escape
+			esc := notifier.EscapeHTML
 			open, end := "", ""
 			if f.Code {
 				esc, open, end = escapeCode, "`", "`"
@@ -109,8 +97,8 @@ func Render(a notifier.Alert) Payload {
 	if n := notifier.Note(a); n != "" {
 		small = n + " · " + small
 	}
-	p.Blocks = append(p.Blocks, Block{Type: "context", Elements: []Text{*mrkdwn(notifier.EscapeClip(small, maxContext, Escape))}})
-	p.Text = notifier.EscapeClip(fallback, maxFallback, Escape)
+	p.Blocks = append(p.Blocks, Block{Type: "context", Elements: []Text{*mrkdwn(notifier.EscapeClip(small, maxContext, notifier.EscapeHTML))}})
+	p.Text = notifier.EscapeClip(fallback, maxFallback, notifier.EscapeHTML)
 	return p
 }
 

@@ -42,21 +42,22 @@ func New(o Options) (*Receiver, error) {
 	return &Receiver{url: ep.URL, post: ep.Post}, nil
 }
 
-// ParseURL accepts a Workflows URL and refuses a retired connector's.
-func ParseURL(s kpay.Secret, from string) (*url.URL, error) { return parse(s, from) }
-
-// parse accepts a Workflows URL and refuses a retired connector's.
-func parse(s kpay.Secret, from string) (*url.URL, error) {
-	u, err := notifier.ParseURL(s, from)
+// CheckURL checks a Workflows webhook URL as notifier.CheckURL does, and
+// refuses a retired Office 365 connector's. what names the URL in errors.
+func CheckURL(s kpay.Secret, what string) (*url.URL, error) {
+	u, err := notifier.CheckURL(s, what)
 	if err != nil {
 		return nil, err
 	}
 	h := strings.ToLower(u.Hostname())
 	if strings.HasSuffix(h, ".webhook.office.com") || h == "outlook.office.com" {
-		return nil, fmt.Errorf("the URL in %s is an Office 365 connector webhook, which Microsoft retired; create a Workflows webhook (Teams → Workflows → \"Post to a channel when a webhook request is received\") and use its URL", from)
+		return nil, fmt.Errorf("%s is an Office 365 connector webhook, which Microsoft retired; create a Workflows webhook (Teams → Workflows → \"Post to a channel when a webhook request is received\") and use its URL", what)
 	}
 	return u, nil
 }
+
+// parse is CheckURL for a URL read from from.
+func parse(s kpay.Secret, from string) (*url.URL, error) { return CheckURL(s, "the URL in "+from) }
 
 // String names the receiver by where its URL comes from.
 func (r Receiver) String() string { return "teams receiver, URL from " + r.url.Describe() }

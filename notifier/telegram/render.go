@@ -21,22 +21,10 @@ const (
 	maxItem   = 200
 )
 
-// Escape escapes one rune for Telegram HTML: '&', '<' and '>' are all the
-// Bot API requires outside attributes, and all it takes to keep text from
-// opening a tag.
-func Escape(r rune) string {
-	switch r {
-	case '&':
-		return "&amp;"
-	case '<':
-		return "&lt;"
-	case '>':
-		return "&gt;"
-	}
-	return string(r)
-}
-
-func esc(s string, max int) string { return notifier.EscapeClip(s, max, Escape) }
+// esc escapes for Telegram HTML: '&', '<' and '>' are all the Bot API
+// requires outside attributes, and all it takes to keep text from opening
+// a tag.
+func esc(s string, max int) string { return notifier.EscapeClip(s, max, notifier.EscapeHTML) }
 
 // Render builds the HTML text for a, at most MaxText bytes. Every cut is
 // made by EscapeClip on unescaped text or by List between whole lines,

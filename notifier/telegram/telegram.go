@@ -19,6 +19,7 @@ import (
 	"strings"
 	"time"
 
+	"kpay-rotator/internal/credurl"
 	"kpay-rotator/kpay"
 	"kpay-rotator/notifier"
 )
@@ -54,7 +55,13 @@ type Receiver struct {
 }
 
 var (
-	chatIDRE = regexp.MustCompile(`^(-?[0-9]{1,20}|@[A-Za-z][A-Za-z0-9_]{3,31})$`)
+	// numericIDRE is a chat's numeric id: negative for groups and
+	// channels.
+	numericIDRE = regexp.MustCompile(`^-?[0-9]{1,20}$`)
+	// channelRE is a public channel's "@username": Telegram makes
+	// usernames 5 to 32 characters of letters, digits and '_', starting
+	// with a letter.
+	channelRE = regexp.MustCompile(`^@[A-Za-z][A-Za-z0-9_]{4,31}$`)
 	// tokenRE is the shape of every token BotFather issues. Checking it
 	// also keeps anything that would need escaping out of the URL path.
 	tokenRE = regexp.MustCompile(`^[0-9]{1,20}:[A-Za-z0-9_-]{20,80}$`)
@@ -65,10 +72,10 @@ func New(o Options) (*Receiver, error) {
 	if o.Token == nil {
 		return nil, errors.New("telegram: a bot token is required (token_file = a file holding the token from @BotFather)")
 	}
-	if !chatIDRE.MatchString(o.ChatID) {
-		return nil, fmt.Errorf("telegram: chat_id %q is not a numeric chat id (e.g. -1001234567890) or @channelusername", o.ChatID)
+	if err := CheckChatID(o.ChatID); err != nil {
+		return nil, fmt.Errorf("telegram: chat_id %q is not a numeric chat id or @channelusername; %w", o.ChatID, err)
 	}
-	if err := notifier.CheckInline(o.Token, func(s kpay.Secret) error { return checkToken(s, o.Token.Describe()) }); err != nil {
+	if err := notifier.CheckInline(o.Token, func(s kpay.Secret) error { return CheckToken(s, o.Token.Describe()) }); err != nil {
 		return nil, errors.New("telegram: " + err.Error())
 	}
 	base := o.APIBase
@@ -79,20 +86,54 @@ func New(o Options) (*Receiver, error) {
 	if err != nil || u.Host == "" || (u.Scheme != "https" && u.Scheme != "http") {
 		return nil, fmt.Errorf("telegram: API base %q is not an http(s) URL", base)
 	}
-	if err := notifier.CheckTransport(u, "telegram: the API base"); err != nil {
-		return nil, err // the bot token would travel in its path
+	// The bot token travels in the path.
+	if err := credurl.CheckTransport(u, "the API base"); err != nil {
+		return nil, fmt.Errorf("telegram: %w", err)
 	}
 	return &Receiver{token: o.Token, chatID: o.ChatID, base: u, post: notifier.NewPoster(notifier.PosterOptions{
 		HTTPClient: o.HTTPClient, Transport: o.Transport, Timeout: o.Timeout, Now: o.Now,
 	})}, nil
 }
 
-// CheckToken checks a bot token as read from from.
-func CheckToken(s kpay.Secret, from string) error { return checkToken(s, from) }
+// CheckChatID checks a chat id as the Bot API takes it: a chat's numeric
+// id or a public channel's "@username". Its error says how to write one,
+// with a suggestion when id is a channel name without its '@' or a t.me
+// link; callers say first what they checked.
+func CheckChatID(id string) error {
+	if numericIDRE.MatchString(id) || channelRE.MatchString(id) {
+		return nil
+	}
+	hint := ""
+	name := "@" + strings.TrimPrefix(strings.TrimPrefix(strings.TrimPrefix(id, "https://"), "t.me/"), "@")
+	if channelRE.MatchString(name) && name != id {
+		hint = fmt.Sprintf("did you mean %q? ", name)
+	}
+	return fmt.Errorf("%suse the numeric id (e.g. chat_id = -1001234567890; groups and channels have negative ids) or a public channel's \"@name\" (a letter, then 4 to 31 letters, digits or '_')", hint)
+}
 
-func checkToken(s kpay.Secret, from string) error {
-	if !tokenRE.MatchString(s.Reveal()) {
-		return fmt.Errorf("the bot token in %s is not of the form 123456789:AA… that @BotFather issues", from)
+// CheckTokenShape checks that s has the shape of every token @BotFather
+// issues. Its error says how to write the token, with a hint for the usual
+// mistakes (the Bot API URL, the "bot" prefix), and never quotes it;
+// callers say first what they checked.
+func CheckTokenShape(s kpay.Secret) error {
+	v := s.Reveal()
+	if tokenRE.MatchString(v) {
+		return nil
+	}
+	hint := ""
+	switch {
+	case strings.Contains(v, "api.telegram.org"):
+		hint = "write only the token, not the Bot API URL; "
+	case strings.HasPrefix(v, "bot") && tokenRE.MatchString(v[3:]):
+		hint = `write the token without the "bot" prefix, which the Bot API URL adds; `
+	}
+	return fmt.Errorf("%suse the token as @BotFather issues it: digits, ':', then 20 or more letters, digits, '_' or '-'", hint)
+}
+
+// CheckToken checks a bot token read from from, as every send does.
+func CheckToken(s kpay.Secret, from string) error {
+	if err := CheckTokenShape(s); err != nil {
+		return fmt.Errorf("the bot token in %s is not of the form 123456789:AA…; %w", from, err)
 	}
 	return nil
 }
@@ -119,7 +160,7 @@ func (r *Receiver) Send(ctx context.Context, a notifier.Alert) notifier.Result {
 	if err != nil {
 		return notifier.Unsendable(red, err)
 	}
-	if err := checkToken(tok, r.token.Describe()); err != nil {
+	if err := CheckToken(tok, r.token.Describe()); err != nil {
 		return notifier.Unsendable(red, err)
 	}
 	u := *r.base

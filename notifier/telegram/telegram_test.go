@@ -197,3 +197,25 @@ func TestNew(t *testing.T) {
 		}
 	}
 }
+
+// Telegram's public channel usernames are 5 to 32 characters of letters,
+// digits and '_', starting with a letter: config and the receiver used to
+// disagree on the shortest (config 5, the receiver 4).
+func TestCheckChatID(t *testing.T) {
+	for id, ok := range map[string]bool{
+		"-1001234567890": true, "42": true,
+		"@kpays": true, "@" + strings.Repeat("a", 32): true, "@kpay_alerts": true,
+		"@kpay": false, "@" + strings.Repeat("a", 33): false, "@1kpay": false, "@kpay-alerts": false,
+		"kpayalerts": false, "": false, "-": false,
+	} {
+		if err := telegram.CheckChatID(id); (err == nil) != ok {
+			t.Errorf("CheckChatID(%q) = %v, want ok %v", id, err, ok)
+		}
+		if _, err := telegram.New(telegram.Options{Token: notifier.InlineSecret{Value: kpay.NewSecret(notifiertest.BotToken)}, ChatID: id}); (err == nil) != ok {
+			t.Errorf("New with chat %q: %v, want ok %v", id, err, ok)
+		}
+	}
+	if err := telegram.CheckChatID("https://t.me/kpayalerts"); err == nil || !strings.HasPrefix(err.Error(), `did you mean "@kpayalerts"? `) {
+		t.Errorf("a t.me link: got %v, want a suggestion", err)
+	}
+}

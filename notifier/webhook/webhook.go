@@ -67,7 +67,7 @@ func New(o Options) (*Receiver, error) {
 	case o.URL == nil:
 		return nil, errors.New("webhook: a URL is required (url_file = a file holding https://…)")
 	case o.SigningSecret == nil:
-		return nil, errors.New("webhook: a signing secret is required (secret_file or secret_credential: whsec_ and base64 of 32 random bytes, e.g. from: echo whsec_$(head -c 32 /dev/urandom | base64))")
+		return nil, errors.New("webhook: a signing secret is required (secret_file or secret_credential: whsec_ and base64 of 32 random bytes, e.g. from: " + GenerateSecret + ")")
 	}
 	if err := notifier.CheckInline(o.URL, func(s kpay.Secret) error {
 		_, err := notifier.ParseURL(s, o.URL.Describe())
@@ -76,7 +76,7 @@ func New(o Options) (*Receiver, error) {
 		return nil, errors.New("webhook: " + err.Error())
 	}
 	if err := notifier.CheckInline(o.SigningSecret, func(s kpay.Secret) error {
-		_, err := SigningKey(s, o.SigningSecret.Describe())
+		_, err := SigningKey(s, "the signing secret in "+o.SigningSecret.Describe())
 		return err
 	}); err != nil {
 		return nil, errors.New("webhook: " + err.Error())
@@ -95,22 +95,29 @@ func New(o Options) (*Receiver, error) {
 	return r, nil
 }
 
-// SigningKey decodes a whsec_ secret into its HMAC key. Its errors never
-// quote the value.
-func SigningKey(s kpay.Secret, from string) ([]byte, error) {
+// GenerateSecret is the command that makes a signing secret.
+const GenerateSecret = "echo whsec_$(head -c 32 /dev/urandom | base64)"
+
+// minSigningKey is the least key length Standard Webhooks allows.
+const minSigningKey = 24
+
+// SigningKey decodes a whsec_ secret into its HMAC key. what names the
+// secret in errors ("the signing secret in file …"), which never quote it
+// and say how to make a good one.
+func SigningKey(s kpay.Secret, what string) ([]byte, error) {
 	b64, ok := strings.CutPrefix(s.Reveal(), "whsec_")
 	if !ok {
-		return nil, fmt.Errorf("the signing secret in %s does not start with whsec_ (Standard Webhooks secrets are whsec_ and base64)", from)
+		return nil, fmt.Errorf("%s does not start with whsec_ (Standard Webhooks secrets are whsec_ followed by base64); make one with: %s", what, GenerateSecret)
 	}
 	key, err := base64.StdEncoding.DecodeString(b64)
 	if err != nil {
 		// Unpadded base64 is common enough to accept.
 		if key, err = base64.RawStdEncoding.DecodeString(b64); err != nil {
-			return nil, fmt.Errorf("the signing secret in %s is not base64 after whsec_", from)
+			return nil, fmt.Errorf("%s is not base64 after whsec_ (letters, digits, '+', '/' and '=' padding); make one with: %s", what, GenerateSecret)
 		}
 	}
-	if len(key) < 24 {
-		return nil, fmt.Errorf("the signing secret in %s is %d bytes; Standard Webhooks asks for at least 24 random bytes", from, len(key))
+	if len(key) < minSigningKey {
+		return nil, fmt.Errorf("%s holds %d bytes after whsec_; Standard Webhooks asks for at least %d random bytes; make one with: %s", what, len(key), minSigningKey, GenerateSecret)
 	}
 	return key, nil
 }
@@ -139,7 +146,7 @@ func (r *Receiver) Send(ctx context.Context, a notifier.Alert) notifier.Result {
 		return notifier.Unsendable(red, err)
 	}
 	red.Add(sec, kpay.NewSecret(strings.TrimPrefix(sec.Reveal(), "whsec_")))
-	key, err := SigningKey(sec, r.secret.Describe())
+	key, err := SigningKey(sec, "the signing secret in "+r.secret.Describe())
 	if err != nil {
 		return notifier.Unsendable(red, err)
 	}

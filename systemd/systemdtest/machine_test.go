@@ -11,10 +11,11 @@ import (
 	"runtime"
 	"strconv"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
+
+	"kpay-rotator/internal/testutil"
 )
 
 // Bounds. Every command that talks to the namespaced systemd runs under
@@ -138,7 +139,7 @@ type machine struct {
 	pid     int    // host PID of the namespaced systemd
 
 	boot     *exec.Cmd
-	bootLog  *syncBuffer
+	bootLog  *testutil.SyncBuffer
 	bootDone chan struct{}
 }
 
@@ -148,7 +149,7 @@ type machine struct {
 func bootMachine(t *testing.T, work string) *machine {
 	t.Helper()
 	m := &machine{t: t, scripts: filepath.Join(repoRoot(t), "systemd", "test"), work: work,
-		bootLog: &syncBuffer{}, bootDone: make(chan struct{})}
+		bootLog: &testutil.SyncBuffer{}, bootDone: make(chan struct{})}
 	m.boot = exec.Command(filepath.Join(m.scripts, "boot.sh"), work, strconv.Itoa(int(bootLimit/time.Second)))
 	m.boot.Stdout, m.boot.Stderr = m.bootLog, m.bootLog
 	if err := m.boot.Start(); err != nil {
@@ -346,24 +347,6 @@ func (m *machine) hostPID(unit string, nsPID int) int {
 	}
 	m.t.Fatalf("no process of %s is PID %d inside the machine", unit, nsPID)
 	return 0
-}
-
-// syncBuffer is a bytes.Buffer safe for a writer and a reader.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
 }
 
 // after returns the lines logged since mark (a length of an earlier

@@ -1,4 +1,4 @@
-package notifier_test
+package outbox_test
 
 import (
 	"bytes"
@@ -8,12 +8,12 @@ import (
 	"time"
 
 	"kpay-rotator/event"
-	"kpay-rotator/notifier"
+	"kpay-rotator/notifier/outbox"
 )
 
 func TestLogSink_LogsEachEventAtItsSeverity(t *testing.T) {
 	var buf bytes.Buffer
-	sink := notifier.NewLogSink(slog.New(slog.NewTextHandler(&buf, nil)))
+	sink := outbox.NewLogSink(slog.New(slog.NewTextHandler(&buf, nil)))
 	failing := event.New(event.KeyFailing, time.Now(), "payments-live", "KPay rejects the pair")
 	failing.Action = "kpay-rotator stage payments-live"
 	sink.Committed([]event.Event{failing, event.New(event.KeyRecovered, time.Now(), "payments-live", "accepted again")})
