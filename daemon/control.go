@@ -25,6 +25,7 @@ import (
 	"kpay-rotator/config"
 	"kpay-rotator/rotator"
 	"kpay-rotator/store"
+	"kpay-rotator/store/bboltstore"
 )
 
 // Signals to the daemon: SigRotate takes staged pairs and probes every
@@ -61,11 +62,11 @@ const probeLock = time.Millisecond
 // the proof; a pid file alone may be stale, and signalling a reused pid
 // would hit an unrelated process.
 func Find(cfg *config.Config) (pid int, running bool, err error) {
-	dbPath := filepath.Join(cfg.Daemon.StateDir, store.FileName)
+	dbPath := filepath.Join(cfg.Daemon.StateDir, bboltstore.FileName)
 	if _, err := os.Stat(dbPath); errors.Is(err, os.ErrNotExist) {
 		return 0, false, nil
 	}
-	st, err := store.Open(dbPath, store.Options{ReadOnly: true, LockTimeout: probeLock})
+	st, err := bboltstore.Open(dbPath, bboltstore.Options{ReadOnly: true, LockTimeout: probeLock})
 	switch {
 	case err == nil:
 		st.Close()
@@ -73,7 +74,7 @@ func Find(cfg *config.Config) (pid int, running bool, err error) {
 	case !errors.Is(err, store.ErrLocked):
 		return 0, false, fmt.Errorf("check whether the daemon runs: %w", err)
 	}
-	pidFile := filepath.Join(cfg.Daemon.StateDir, store.PIDFileName)
+	pidFile := filepath.Join(cfg.Daemon.StateDir, bboltstore.PIDFileName)
 	b, err := os.ReadFile(pidFile)
 	if err != nil {
 		return 0, true, fmt.Errorf("the daemon holds %s but its pid file is unreadable: %w", dbPath, err)
@@ -153,7 +154,7 @@ const startWait = 5 * time.Second
 // ReadStatus reads the state database directly when no daemon holds it,
 // else asks the running daemon.
 func ReadStatus(cfg *config.Config, now time.Time) (rotator.Status, error) {
-	dbPath := filepath.Join(cfg.Daemon.StateDir, store.FileName)
+	dbPath := filepath.Join(cfg.Daemon.StateDir, bboltstore.FileName)
 	if _, err := os.Stat(dbPath); errors.Is(err, os.ErrNotExist) {
 		doc := rotator.Status{GeneratedAt: now.UTC(), Source: "config", ConfigPath: cfg.Path}
 		for _, s := range cfg.Slots {
@@ -161,7 +162,7 @@ func ReadStatus(cfg *config.Config, now time.Time) (rotator.Status, error) {
 		}
 		return doc, nil
 	}
-	st, err := store.Open(dbPath, store.Options{ReadOnly: true, LockTimeout: probeLock})
+	st, err := bboltstore.Open(dbPath, bboltstore.Options{ReadOnly: true, LockTimeout: probeLock})
 	switch {
 	case errors.Is(err, store.ErrLocked):
 		deadline := time.Now().Add(startWait)

@@ -27,6 +27,7 @@ import (
 	"kpay-rotator/notifier/outbox"
 	"kpay-rotator/rotator"
 	"kpay-rotator/store"
+	"kpay-rotator/store/bboltstore"
 )
 
 // Options configure Run.
@@ -57,7 +58,7 @@ type Daemon struct {
 	opts  Options
 	log   *slog.Logger
 	now   func() time.Time
-	store *store.Store
+	store store.Store
 	locks *rotator.SlotLocks
 
 	mu  sync.Mutex
@@ -154,7 +155,7 @@ func Run(ctx context.Context, o Options) (err error) {
 	if err != nil {
 		return err
 	}
-	st, err := store.Open(filepath.Join(cfg.Daemon.StateDir, store.FileName), store.Options{LockTimeout: 2 * time.Second})
+	st, err := bboltstore.Open(filepath.Join(cfg.Daemon.StateDir, bboltstore.FileName), bboltstore.Options{LockTimeout: 2 * time.Second, Now: o.Now})
 	if err != nil {
 		return fmt.Errorf("open state: %w", err)
 	}
@@ -196,7 +197,7 @@ func Run(ctx context.Context, o Options) (err error) {
 		return err
 	})
 	log.Info("kpay-rotator started", "version", o.Version, "config", cfg.Path, "slots", len(cfg.Slots),
-		"state", st.Path(), "pid", os.Getpid())
+		"state", st.Location(), "pid", os.Getpid())
 	if err := d.notify.Ready(d.statusLine(d.status())); err != nil {
 		log.Warn("cannot tell systemd the daemon is ready", "err", err)
 	}

@@ -56,7 +56,7 @@ func (d *Daemon) serveHTTP(addr string) (stop func(context.Context) error, err e
 // scheduler must be ticking, and the last reload must have worked.
 func (d *Daemon) readiness() []string {
 	var problems []string
-	if err := d.store.View(func(*store.Tx) error { return nil }); err != nil {
+	if err := d.store.View(func(store.Tx) error { return nil }); err != nil {
 		problems = append(problems, "state database: "+err.Error())
 	}
 	if msg := d.writeFailure(); msg != "" {
@@ -80,7 +80,7 @@ func (d *Daemon) writeFailure() string {
 		return ""
 	}
 	return fmt.Sprintf("state database: writes failing for %s (since %s): %s; free space on %s",
-		time.Since(since).Round(time.Second), since.UTC().Format(time.DateTime+" UTC"), why, d.store.Path())
+		time.Since(since).Round(time.Second), since.UTC().Format(time.DateTime+" UTC"), why, d.store.Location())
 }
 
 func (d *Daemon) handleReady(w http.ResponseWriter, _ *http.Request) {

@@ -120,7 +120,7 @@ func (c *stateCollector) Collect(ch chan<- prometheus.Metric) {
 	now := c.d.now()
 	_, _, failing := c.d.store.WriteFailure()
 	ch <- prometheus.MustNewConstMetric(descWritable, prometheus.GaugeValue, b2f(!failing))
-	_ = c.d.store.View(func(tx *store.Tx) error {
+	_ = c.d.store.View(func(tx store.Tx) error {
 		for _, s := range gen.cfg.Slots {
 			st, ok, err := tx.Slot(s.Name)
 			if err != nil {
@@ -144,7 +144,10 @@ func (c *stateCollector) Collect(ch chan<- prometheus.Metric) {
 			_, active, _ := tx.ActiveRotation(s.Name)
 			ch <- prometheus.MustNewConstMetric(descRotating, prometheus.GaugeValue, b2f(active), s.Name)
 		}
-		pending := tx.Pending()
+		pending, err := tx.Pending()
+		if err != nil {
+			return err
+		}
 		for _, n := range gen.cfg.Notifiers {
 			ch <- prometheus.MustNewConstMetric(descPending, prometheus.GaugeValue, float64(pending[n.Name]), n.Name)
 		}

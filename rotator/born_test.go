@@ -13,6 +13,7 @@ import (
 	"kpay-rotator/kpay"
 	"kpay-rotator/secretdoc"
 	"kpay-rotator/store"
+	"kpay-rotator/store/bboltstore"
 )
 
 // fakeSecrets is a func-field double: the kumo emulator has no
@@ -72,7 +73,7 @@ func TestBornOf_BackfillsFromVersionHistory(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	st, err := store.Open(filepath.Join(t.TempDir(), store.FileName), store.Options{})
+	st, err := bboltstore.Open(filepath.Join(t.TempDir(), bboltstore.FileName), bboltstore.Options{})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -95,17 +95,22 @@ func (r *Rotator) track(ctx context.Context, s config.Slot, now time.Time) (st s
 	// A staged or half-done rotation goes first: its pair may already be
 	// in the secret, and must then be recorded as written, not mistaken
 	// for a change made outside the daemon.
-	if err := r.advance(ctx, s, now); err != nil {
+	view, err := r.advance(ctx, s, now)
+	if err != nil {
 		if ctx.Err() != nil {
 			return st, pair, false, ctx.Err()
 		}
 		r.log.Error("rotation step failed", "slot", s.Name, "err", err)
 	}
-
-	st, err = r.loadState(s)
-	if err != nil {
-		return st, pair, false, err
+	if err != nil || view == nil {
+		// The step's view may be stale (or was never read): read again.
+		v, err := r.readSlot(s, "")
+		if err != nil {
+			return st, pair, false, err
+		}
+		view = &v
 	}
+	st = view.state
 	before := st
 	c := &change{slot: s.Name, state: &st}
 
@@ -126,12 +131,10 @@ func (r *Rotator) track(ctx context.Context, s config.Slot, now time.Time) (st s
 		// rotation, which retires the old pair and measures the gap,
 		// rather than report drift.
 		if rot, ok := r.activeRotation(s.Name); ok && rot.State != store.RotationOpen && rot.NewFingerprint == fp {
-			if err := r.written(ctx, s, &rot, v.VersionID, now, ""); err != nil {
+			if err := r.written(ctx, s, view, &rot, v.VersionID, now, ""); err != nil {
 				return st, pair, false, err
 			}
-			if st, err = r.loadState(s); err != nil {
-				return st, pair, false, err
-			}
+			st = view.state
 			before, c.state = st, &st
 		}
 	}
@@ -144,7 +147,7 @@ func (r *Rotator) track(ctx context.Context, s config.Slot, now time.Time) (st s
 
 	r.checkRotation(ctx, c, s, v, now)
 	r.checkFields(c, s, v, now)
-	rec, adopted, err := r.adopt(ctx, c, s, v, pair, now)
+	rec, adopted, err := r.adopt(ctx, c, view, s, v, pair, now)
 	if err != nil {
 		return st, pair, false, err
 	}
@@ -166,19 +169,12 @@ func (r *Rotator) track(ctx context.Context, s config.Slot, now time.Time) (st s
 func (r *Rotator) record(s config.Slot, fp string, res healthcheck.Result, now time.Time) error {
 	unlock := r.locks.Lock(s.Name)
 	defer unlock()
-	st, err := r.loadState(s)
+	v, err := r.readSlot(s, "")
 	if err != nil {
 		return err
 	}
-	var rec store.PairRecord
-	var known bool
-	if err := r.store.View(func(tx *store.Tx) error {
-		rec, known, err = tx.Pair(s.Name, fp)
-		return err
-	}); err != nil {
-		return err
-	}
-	if st.Current != fp || !known {
+	st, rec := v.state, v.current
+	if st.Current != fp || !v.hasCurrent {
 		c := &change{slot: s.Name}
 		c.probe, c.probeSlot, c.probeFP = probeRecord(res, now), s.Name, fp
 		r.log.Debug("probe answered for a pair replaced meanwhile; kept as its history only", "slot", s.Name, "outcome", res.Outcome)
@@ -204,7 +200,7 @@ var ErrNotProbed = errors.New("probe skipped, no request sent")
 func (r *Rotator) loadState(s config.Slot) (store.SlotState, error) {
 	var st store.SlotState
 	var ok bool
-	err := r.store.View(func(tx *store.Tx) error {
+	err := r.store.View(func(tx store.Tx) error {
 		var err error
 		st, ok, err = tx.Slot(s.Name)
 		return err
@@ -293,12 +289,16 @@ func sourceAction(s config.Slot, err error) string {
 
 // adopt makes pair the slot's current pair: dates it on first sight, and
 // on drift retires the previous pair and says so.
-func (r *Rotator) adopt(ctx context.Context, c *change, s config.Slot, v secretdoc.Version, pair kpay.Pair, now time.Time) (rec store.PairRecord, adopted bool, err error) {
+func (r *Rotator) adopt(ctx context.Context, c *change, view *slotView, s config.Slot, v secretdoc.Version, pair kpay.Pair, now time.Time) (rec store.PairRecord, adopted bool, err error) {
 	st := c.state
 	fp := pair.Fingerprint()
+	if st.Current == fp && view.hasCurrent {
+		// The usual pass: the secret still holds the pair the view read.
+		return view.current, false, nil
+	}
 	var prev store.PairRecord
 	var known, prevKnown bool
-	err = r.store.View(func(tx *store.Tx) error {
+	err = r.store.View(func(tx store.Tx) error {
 		var err error
 		if rec, known, err = tx.Pair(s.Name, fp); err != nil {
 			return err
@@ -616,7 +616,7 @@ func (r *Rotator) failingEvent(s config.Slot, st *store.SlotState, rec store.Pai
 func (r *Rotator) previousPair(slot string) (store.PairRecord, bool) {
 	var out store.PairRecord
 	var ok bool
-	_ = r.store.View(func(tx *store.Tx) error {
+	_ = r.store.View(func(tx store.Tx) error {
 		pairs, err := tx.Pairs(slot)
 		for _, p := range pairs { // oldest first: the last retired wins
 			if p.Role == store.RoleRetired {

@@ -28,7 +28,7 @@ func (r *Rotator) ProbeRetired(ctx context.Context, name string, now time.Time) 
 	}
 	defer done()
 	var retired []store.PairRecord
-	err = r.store.View(func(tx *store.Tx) error {
+	err = r.store.View(func(tx store.Tx) error {
 		pairs, err := tx.Pairs(name)
 		for _, p := range pairs {
 			if p.Role == store.RoleRetired {
@@ -77,7 +77,7 @@ func (r *Rotator) probeRetired(ctx context.Context, s config.Slot, p store.PairR
 	unlock := r.locks.Lock(s.Name)
 	defer unlock()
 	var fresh bool
-	if err := r.store.View(func(tx *store.Tx) error {
+	if err := r.store.View(func(tx store.Tx) error {
 		var err error
 		p, fresh, err = tx.Pair(s.Name, p.Fingerprint)
 		return err
@@ -140,7 +140,7 @@ func (r *Rotator) stillValidEvent(s config.Slot, p store.PairRecord, now time.Ti
 func (r *Rotator) watchingRotation(slot, fp string) (store.Rotation, bool) {
 	var out store.Rotation
 	var found bool
-	_ = r.store.View(func(tx *store.Tx) error {
+	_ = r.store.View(func(tx store.Tx) error {
 		rots, err := tx.Rotations(slot, 10)
 		for _, rot := range rots {
 			if rot.State == store.RotationWatching && rot.OldFingerprint == fp {
@@ -157,7 +157,7 @@ func (r *Rotator) watchingRotation(slot, fp string) (store.Rotation, bool) {
 func (r *Rotator) activeRotation(slot string) (store.Rotation, bool) {
 	var out store.Rotation
 	var ok bool
-	_ = r.store.View(func(tx *store.Tx) error {
+	_ = r.store.View(func(tx store.Tx) error {
 		var err error
 		out, ok, err = tx.ActiveRotation(slot)
 		return err

@@ -40,7 +40,7 @@ func (r *Rotator) AdvanceRotations(ctx context.Context, now func() time.Time) er
 		return err
 	}
 	var active []string
-	err = r.store.View(func(tx *store.Tx) error {
+	err = r.store.View(func(tx store.Tx) error {
 		var err error
 		active, err = tx.ActiveSlots()
 		return err
@@ -94,26 +94,90 @@ func (r *Rotator) AdvanceRotation(ctx context.Context, name string, now time.Tim
 	}
 	unlock := r.locks.Lock(name)
 	defer unlock()
-	return r.advance(ctx, s, now)
+	_, err = r.advance(ctx, s, now)
+	return err
 }
 
-// advance runs with the slot lock held.
-func (r *Rotator) advance(ctx context.Context, s config.Slot, now time.Time) error {
-	var rot store.Rotation
-	var active bool
-	err := r.store.View(func(tx *store.Tx) error {
+// slotView is what a rotation step knows of its slot's stored state: read
+// in one transaction under the slot's lock and carried through the step
+// (one read, where each step used to read again: seven per hand-over).
+// The lock keeps every other writer of the slot out; of the step's own
+// commits only written changes the state or the current pair, and it
+// updates the view.
+type slotView struct {
+	state      store.SlotState // as loadState gives it
+	current    store.PairRecord
+	hasCurrent bool
+	// rot is the active rotation, if active.
+	rot    store.Rotation
+	active bool
+	// seen is the journal's rotation with the inbox file's id, if any.
+	seen    store.Rotation
+	hasSeen bool
+}
+
+// readSlot reads slot s's view, with the journal's record of rotation id
+// (the inbox file's) when id is not empty.
+func (r *Rotator) readSlot(s config.Slot, id string) (slotView, error) {
+	var v slotView
+	var ok bool
+	err := r.store.View(func(tx store.Tx) error {
 		var err error
-		rot, active, err = tx.ActiveRotation(s.Name)
+		if v.state, ok, err = tx.Slot(s.Name); err != nil {
+			return err
+		}
+		if ok && v.state.Current != "" {
+			if v.current, v.hasCurrent, err = tx.Pair(s.Name, v.state.Current); err != nil {
+				return err
+			}
+		}
+		if v.rot, v.active, err = tx.ActiveRotation(s.Name); err != nil {
+			return err
+		}
+		if id != "" {
+			v.seen, v.hasSeen, err = tx.Rotation(s.Name, id)
+		}
 		return err
 	})
 	if err != nil {
-		return err
+		return v, err
 	}
+	if !ok {
+		v.state = store.SlotState{Name: s.Name, Health: store.HealthUnknown}
+	}
+	// The configuration may have changed since the state was written.
+	v.state.Environment = string(s.Environment)
+	v.state.SecretID = s.SecretID
+	return v, nil
+}
+
+// advance runs with the slot lock held. It returns the slot's view as the
+// step left it, for the pass that goes on under the same lock.
+func (r *Rotator) advance(ctx context.Context, s config.Slot, now time.Time) (*slotView, error) {
 	req, rerr := r.inbox.Read(s.Name)
+	var w inbox.Window
+	var werr error
+	id := req.ID
+	if errors.Is(rerr, inbox.ErrNoRequest) {
+		if w, werr = r.inbox.ReadWindow(s.Name); werr == nil {
+			id = w.ID
+		}
+	}
+	v, err := r.readSlot(s, id)
+	if err != nil {
+		return nil, err
+	}
+	return &v, r.step(ctx, s, &v, req, rerr, w, werr, now)
+}
+
+// step is one move of the slot's rotation, given the inbox's request (or
+// its error) and, with no request, its window file (or its error).
+func (r *Rotator) step(ctx context.Context, s config.Slot, v *slotView, req inbox.Request, rerr error, w inbox.Window, werr error, now time.Time) error {
+	rot, active := v.rot, v.active
 	open := active && rot.State == store.RotationOpen
 	switch {
 	case errors.Is(rerr, inbox.ErrNoRequest):
-		return r.noPair(ctx, s, rot, active, now)
+		return r.noPair(ctx, s, v, w, werr, now)
 	case rerr != nil:
 		// Unusable file: journal the refusal, drop the file.
 		if !active {
@@ -124,10 +188,10 @@ func (r *Rotator) advance(ctx context.Context, s config.Slot, now time.Time) err
 		// The journal has a rotation but its pair is gone (a reboot
 		// cleared the tmpfs inbox, or someone removed the file). If the
 		// write landed before a crash, finish it; else ask for the pair.
-		return r.resumeWithoutPair(ctx, s, rot, now)
+		return r.resumeWithoutPair(ctx, s, v, rot, now)
 	case !active || open:
-		if done, err := r.leftover(s, req); done || err != nil {
-			return err
+		if r.leftover(s, v, req) {
+			return nil
 		}
 		if open && rot.ID != req.ID {
 			c := &change{slot: s.Name}
@@ -137,10 +201,7 @@ func (r *Rotator) advance(ctx context.Context, s config.Slot, now time.Time) err
 			}
 			open = false
 		}
-		st, err := r.loadState(s)
-		if err != nil {
-			return err
-		}
+		st := v.state
 		if st.Current == req.Pair.Fingerprint() {
 			// A mistake, not a rotation: nothing to journal or alert;
 			// stage says so, and an open window stays for the right pair.
@@ -164,14 +225,14 @@ func (r *Rotator) advance(ctx context.Context, s config.Slot, now time.Time) err
 			// probes do, rather than knock every few seconds.
 			return nil
 		}
-		ok, err := r.verify(ctx, s, &rot, pair, now)
+		ok, err := r.verify(ctx, s, v, &rot, pair, now)
 		if err != nil || !ok {
 			return err
 		}
 		failpoint.Hit(FailAfterVerified)
 	}
 	if rot.State == store.RotationVerified {
-		return r.write(ctx, s, &rot, pair, now)
+		return r.write(ctx, s, v, &rot, pair, now)
 	}
 	return nil
 }
@@ -179,11 +240,11 @@ func (r *Rotator) advance(ctx context.Context, s config.Slot, now time.Time) err
 // noPair advances a slot whose inbox holds no pair: a window stage has
 // just opened is journaled; an open one is checked for a stall, or closed
 // when stage gave up; a staged rotation whose pair vanished is resumed.
-func (r *Rotator) noPair(ctx context.Context, s config.Slot, rot store.Rotation, active bool, now time.Time) error {
-	w, werr := r.inbox.ReadWindow(s.Name)
+func (r *Rotator) noPair(ctx context.Context, s config.Slot, v *slotView, w inbox.Window, werr error, now time.Time) error {
+	rot, active := v.rot, v.active
 	switch {
 	case active && rot.State != store.RotationOpen:
-		return r.resumeWithoutPair(ctx, s, rot, now)
+		return r.resumeWithoutPair(ctx, s, v, rot, now)
 	case active && errors.Is(werr, inbox.ErrNoWindow):
 		c := &change{slot: s.Name}
 		r.cancel(c, s, rot, "kpay-rotator stage was cancelled before a pair was pasted", now)
@@ -198,35 +259,23 @@ func (r *Rotator) noPair(ctx context.Context, s config.Slot, rot store.Rotation,
 		}
 		active = false
 	case active:
-		return r.windowStall(s, rot, now)
+		return r.windowStall(s, v, rot, now)
 	case errors.Is(werr, inbox.ErrNoWindow):
 		return nil
 	case werr != nil:
 		r.log.Warn("removing an unusable rotation window file", "slot", s.Name, "err", werr)
 		return r.inbox.CloseWindow(s.Name)
 	}
-	var known bool
-	if err := r.store.View(func(tx *store.Tx) error {
-		_, ok, err := tx.Rotation(s.Name, w.ID)
-		known = ok
-		return err
-	}); err != nil {
-		return err
-	}
-	if known {
+	if v.hasSeen {
 		// Its rotation ended before the file could be removed.
 		return r.inbox.CloseWindow(s.Name)
-	}
-	st, err := r.loadState(s)
-	if err != nil {
-		return err
 	}
 	opened := w.OpenedAt
 	if opened.IsZero() || opened.After(now) {
 		opened = now
 	}
 	rot = store.Rotation{ID: w.ID, Slot: s.Name, State: store.RotationOpen, OpenedAt: opened, OpenedBy: w.OpenedBy,
-		Token: requestToken(w.ID), OldFingerprint: st.Current}
+		Token: requestToken(w.ID), OldFingerprint: v.state.Current}
 	if err := r.commit(&change{slot: s.Name, rotation: &rot}); err != nil {
 		return err
 	}
@@ -237,14 +286,11 @@ func (r *Rotator) noPair(ctx context.Context, s config.Slot, rot store.Rotation,
 
 // windowStall raises rotation_stalled once for a window open past
 // stall_after with no pair: payments may be down while nobody pastes.
-func (r *Rotator) windowStall(s config.Slot, rot store.Rotation, now time.Time) error {
+func (r *Rotator) windowStall(s config.Slot, v *slotView, rot store.Rotation, now time.Time) error {
 	if !rot.StalledAt.IsZero() || now.Sub(rot.OpenedAt) < s.StallAfter {
 		return nil
 	}
-	st, err := r.loadState(s)
-	if err != nil {
-		return err
-	}
+	st := v.state
 	by := ""
 	if rot.OpenedBy != "" {
 		by = " by " + rot.OpenedBy
@@ -304,34 +350,25 @@ func requestToken(id string) string {
 // leftover handles an inbox file whose rotation the journal already
 // finished: the daemon died after recording the outcome but before
 // removing the file. It republishes the outcome and drops the file.
-func (r *Rotator) leftover(s config.Slot, req inbox.Request) (bool, error) {
-	var rot store.Rotation
-	var ok bool
-	err := r.store.View(func(tx *store.Tx) error {
-		var err error
-		rot, ok, err = tx.Rotation(s.Name, req.ID)
-		return err
-	})
+func (r *Rotator) leftover(s config.Slot, v *slotView, req inbox.Request) bool {
+	rot := v.seen
 	// A pair pasted for a rotation cancelled meanwhile (a stall, a paste
 	// by hand, stage --cancel elsewhere) is a hand-over all the same: its
 	// rotation wrote nothing, so it starts again under the same id.
-	if err != nil || !ok || rot.State.Active() || rot.State == store.RotationCancelled {
-		return false, err
+	if !v.hasSeen || rot.ID != req.ID || rot.State.Active() || rot.State == store.RotationCancelled {
+		return false
 	}
 	r.finishInbox(s, rot)
-	return true, nil
+	return true
 }
 
 // verify runs DESIGN §4 step 1 and 2 checks. A failed check rejects the
 // rotation; KPay being unreachable leaves it staged for the next attempt.
-func (r *Rotator) verify(ctx context.Context, s config.Slot, rot *store.Rotation, pair kpay.Pair, now time.Time) (bool, error) {
+func (r *Rotator) verify(ctx context.Context, s config.Slot, v *slotView, rot *store.Rotation, pair kpay.Pair, now time.Time) (bool, error) {
 	if err := pair.Check(s.Environment); err != nil {
 		return false, r.reject(s, *rot, "the pair fails the local checks: "+err.Error(), now)
 	}
-	st, err := r.loadState(s)
-	if err != nil {
-		return false, err
-	}
+	st := v.state
 	if st.Current == rot.NewFingerprint {
 		return false, r.reject(s, *rot, fmt.Sprintf("this is the pair %s already holds; generate a new pair in the dashboard", s.SecretID), now)
 	}
@@ -398,7 +435,7 @@ func writeBackoff(n int) time.Duration {
 // Slots may share a secret (each its own fields): the read, the put and
 // the read-back run under the secret's lock, so two rotations never both
 // start from the same value and lose each other's pair.
-func (r *Rotator) write(ctx context.Context, s config.Slot, rot *store.Rotation, pair kpay.Pair, now time.Time) error {
+func (r *Rotator) write(ctx context.Context, s config.Slot, v *slotView, rot *store.Rotation, pair kpay.Pair, now time.Time) error {
 	if rot.WriteAttempts > 0 && now.Before(rot.LastErrorAt.Add(writeBackoff(rot.WriteAttempts))) {
 		return nil
 	}
@@ -423,14 +460,14 @@ func (r *Rotator) write(ctx context.Context, s config.Slot, rot *store.Rotation,
 		if held, perr := cur.Pair(s.APIKeyField, s.SecretKeyField); perr == nil && held.Fingerprint() == rot.NewFingerprint {
 			// An earlier attempt's put landed before the daemon could
 			// record it: the write is done, and must not be repeated.
-			return r.written(ctx, s, rot, cur.VersionID, now, "")
+			return r.written(ctx, s, v, rot, cur.VersionID, now, "")
 		}
 		if rot.WriteAttempts > 0 {
 			// A retry: the earlier put may have landed and been written
 			// over since (its answer lost). Its token names its version;
 			// putting again would be refused for good.
 			if mine, ok := r.ownVersion(ctx, s, rot); ok {
-				return r.written(ctx, s, rot, mine, now, fmt.Sprintf("; the secret has been changed again since, by someone else (now version %s): the next pass says what it holds", cur.VersionID))
+				return r.written(ctx, s, v, rot, mine, now, fmt.Sprintf("; the secret has been changed again since, by someone else (now version %s): the next pass says what it holds", cur.VersionID))
 			}
 		}
 		value, verr := cur.WithPair(s.APIKeyField, s.SecretKeyField, pair)
@@ -445,7 +482,7 @@ func (r *Rotator) write(ctx context.Context, s config.Slot, rot *store.Rotation,
 	}
 	if errors.Is(err, secretdoc.ErrVersionExists) {
 		if mine, ok := r.ownVersion(ctx, s, rot); ok {
-			return r.written(ctx, s, rot, mine, now, "; the secret has been changed again since, by someone else: the next pass says what it holds")
+			return r.written(ctx, s, v, rot, mine, now, "; the secret has been changed again since, by someone else: the next pass says what it holds")
 		}
 	}
 	if err != nil {
@@ -460,9 +497,9 @@ func (r *Rotator) write(ctx context.Context, s config.Slot, rot *store.Rotation,
 		// wrote over it before the read-back. Retrying could never
 		// succeed (the token's version exists): the rotation is done, and
 		// the next pass adopts, and reports, what the secret holds now.
-		return r.written(ctx, s, rot, versionID, now, fmt.Sprintf("; someone else wrote the secret again right after (version %s): the next pass says what it holds", back.VersionID))
+		return r.written(ctx, s, v, rot, versionID, now, fmt.Sprintf("; someone else wrote the secret again right after (version %s): the next pass says what it holds", back.VersionID))
 	}
-	return r.written(ctx, s, rot, back.VersionID, now, "")
+	return r.written(ctx, s, v, rot, back.VersionID, now, "")
 }
 
 // ownVersion reports whether the version rot's token names holds rot's
@@ -512,11 +549,8 @@ func stallAction(s config.Slot, cause error) string {
 
 // written records step 3 done, adopts the new pair as current, retires the
 // previous one and says so, all in one transaction.
-func (r *Rotator) written(ctx context.Context, s config.Slot, rot *store.Rotation, versionID string, now time.Time, note string) error {
-	st, err := r.loadState(s)
-	if err != nil {
-		return err
-	}
+func (r *Rotator) written(ctx context.Context, s config.Slot, v *slotView, rot *store.Rotation, versionID string, now time.Time, note string) error {
+	st := v.state
 	c := &change{slot: s.Name, state: &st, rotation: rot}
 	rot.VersionID, rot.WrittenAt = versionID, now
 	rot.LastError, rot.LastErrorAt = "", time.Time{}
@@ -525,17 +559,7 @@ func (r *Rotator) written(ctx context.Context, s config.Slot, rot *store.Rotatio
 		rot.Gap = now.Sub(st.FirstRejectedAt)
 	}
 
-	var prev store.PairRecord
-	var prevKnown bool
-	err = r.store.View(func(tx *store.Tx) error {
-		if st.Current != "" && st.Current != rot.NewFingerprint {
-			prev, prevKnown, err = tx.Pair(s.Name, st.Current)
-		}
-		return err
-	})
-	if err != nil {
-		return err
-	}
+	prev, prevKnown := v.current, v.hasCurrent && st.Current != rot.NewFingerprint
 	born, source := rot.StagedAt, store.BornFirstSeen
 	if !rot.Born.IsZero() {
 		born, source = rot.Born, store.BornAdmin
@@ -594,6 +618,7 @@ func (r *Rotator) written(ctx context.Context, s config.Slot, rot *store.Rotatio
 	if err := r.commit(c); err != nil {
 		return err
 	}
+	v.state, v.current, v.hasCurrent = st, rec, true
 	r.observe.Rotation(s.Name, "written", rot.Gap)
 	r.finishInbox(s, *rot)
 	if rot.State == store.RotationWatching {
@@ -621,11 +646,11 @@ func (r *Rotator) reject(s config.Slot, rot store.Rotation, reason string, now t
 }
 
 // resumeWithoutPair handles a journal whose staged pair has vanished.
-func (r *Rotator) resumeWithoutPair(ctx context.Context, s config.Slot, rot store.Rotation, now time.Time) error {
+func (r *Rotator) resumeWithoutPair(ctx context.Context, s config.Slot, v *slotView, rot store.Rotation, now time.Time) error {
 	cur, err := r.secrets.Current(ctx, s.SecretID)
 	if err == nil {
 		if held, perr := cur.Pair(s.APIKeyField, s.SecretKeyField); perr == nil && held.Fingerprint() == rot.NewFingerprint {
-			return r.written(ctx, s, &rot, cur.VersionID, now, "")
+			return r.written(ctx, s, v, &rot, cur.VersionID, now, "")
 		}
 	} else if !errors.Is(err, secretdoc.ErrNotFound) {
 		// Cannot tell whether the write landed; ask again later.

@@ -33,7 +33,7 @@ func (h *harness) advance(slot string, at time.Time) {
 
 func (h *harness) rotation(slot, id string) store.Rotation {
 	var r store.Rotation
-	_ = h.store.View(func(tx *store.Tx) error {
+	_ = h.store.View(func(tx store.Tx) error {
 		r, _, _ = tx.Rotation(slot, id)
 		return nil
 	})
@@ -384,5 +384,33 @@ func TestRotation_SecondStageWhileInFlightIsRefused(t *testing.T) {
 	err := inbox.Write(h.inbox, inbox.Request{ID: inbox.NewID(time.Now()), Slot: "payments-live", Pair: newPair}, -1, -1)
 	if !errors.Is(err, inbox.ErrAlreadyStaged) {
 		t.Errorf("second stage = %v, want ErrAlreadyStaged", err)
+	}
+}
+
+// TestRotation_CarriesItsStateThroughAPass counts the store's transactions:
+// a hand-over reads the slot once (besides the pass's look at the journal)
+// and commits twice (verified, written); a routine probe reads twice (its
+// tracking half and its verdict) and commits at most once.
+func TestRotation_CarriesItsStateThroughAPass(t *testing.T) {
+	h := newHarness(t, "")
+	now := time.Now()
+	h.probe("payments-live", now)
+
+	views, updates := h.transactions(func() { h.probe("payments-live", now.Add(time.Minute)) })
+	if views > 2 || updates > 1 {
+		t.Errorf("a routine probe opened %d read and %d write transactions, want at most 2 and 1", views, updates)
+	}
+
+	id := h.stage("payments-live", h.regenerate("payments-live"), now.Add(2*time.Minute))
+	views, updates = h.transactions(func() {
+		if err := h.rot.AdvanceRotations(h.ctx, func() time.Time { return now.Add(2 * time.Minute) }); err != nil {
+			t.Fatal(err)
+		}
+	})
+	if rot := h.rotation("payments-live", id); rot.State != store.RotationWatching {
+		t.Fatalf("rotation %s is %s, want watching", id, rot.State)
+	}
+	if views > 2 || updates != 2 {
+		t.Errorf("a hand-over opened %d read and %d write transactions, want at most 2 and exactly 2", views, updates)
 	}
 }

@@ -89,14 +89,14 @@ func (nopFollowups) WatchRetired(string) {}
 // store transaction that appends the event, so anything it writes (an
 // outbox entry) commits with it; Committed runs after the commit.
 type Sink interface {
-	Enqueue(tx *store.Tx, e event.Event) error
+	Enqueue(tx store.Tx, e event.Event) error
 	Committed(events []event.Event)
 }
 
 // Options configure New.
 type Options struct {
 	Config  *config.Config
-	Store   *store.Store
+	Store   store.Store
 	Secrets SecretReader
 	// Writer writes rotated pairs; nil uses Secrets when it can write.
 	Writer SecretWriter
@@ -155,7 +155,7 @@ func (o *Options) validate() error {
 type Rotator struct {
 	cfg     *config.Config
 	slots   map[string]config.Slot
-	store   *store.Store
+	store   store.Store
 	secrets SecretReader
 	writer  SecretWriter
 	prober  Prober
@@ -263,7 +263,7 @@ func (l *SlotLocks) TryLock(name string) (unlock func(), ok bool) {
 // commit writes the slot's new state, pair records, probe and events in
 // one transaction, then logs the events and tells the sink.
 func (r *Rotator) commit(c *change) error {
-	err := r.store.Update(func(tx *store.Tx) error {
+	err := r.store.Update(func(tx store.Tx) error {
 		if c.rotation != nil {
 			if err := tx.PutRotation(*c.rotation); err != nil {
 				return err

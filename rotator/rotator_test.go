@@ -7,6 +7,7 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -19,6 +20,7 @@ import (
 	"kpay-rotator/kpayemu"
 	"kpay-rotator/rotator"
 	"kpay-rotator/store"
+	"kpay-rotator/store/bboltstore"
 )
 
 // harness wires a Rotator to real things: the KPay emulator, the Secrets
@@ -28,7 +30,7 @@ type harness struct {
 	ctx   context.Context
 	kpay  *kpayemu.Server
 	aws   *awstest.Emulator
-	store *store.Store
+	store *countingStore
 	cfg   *config.Config
 	rot   *rotator.Rotator
 	// apps by slot name
@@ -36,6 +38,30 @@ type harness struct {
 	inbox  string
 	text   string
 	follow *followRecorder
+}
+
+// countingStore counts the transactions the rotator opens.
+type countingStore struct {
+	store.Store
+	views, updates atomic.Int64
+}
+
+func (c *countingStore) View(fn func(store.Tx) error) error {
+	c.views.Add(1)
+	return c.Store.View(fn)
+}
+
+func (c *countingStore) Update(fn func(store.Tx) error) error {
+	c.updates.Add(1)
+	return c.Store.Update(fn)
+}
+
+// transactions runs fn and returns the read and write transactions it
+// opened.
+func (h *harness) transactions(fn func()) (views, updates int64) {
+	v0, u0 := h.store.views.Load(), h.store.updates.Load()
+	fn()
+	return h.store.views.Load() - v0, h.store.updates.Load() - u0
 }
 
 // followRecorder records what passes ask of the scheduler.
@@ -129,10 +155,11 @@ revoke_grace = "24h"
 %s
 %s`, h.inbox, h.kpay.URL, extra, slotsTOML)
 	h.text = text
-	h.store, err = store.Open(filepath.Join(t.TempDir(), store.FileName), store.Options{})
+	db, err := bboltstore.Open(filepath.Join(t.TempDir(), bboltstore.FileName), bboltstore.Options{})
 	if err != nil {
 		t.Fatal(err)
 	}
+	h.store = &countingStore{Store: db}
 	t.Cleanup(func() { h.store.Close() })
 	h.rebuild("")
 	for _, s := range h.cfg.Slots {
@@ -175,7 +202,7 @@ func (h *harness) probe(slot string, now time.Time) {
 func (h *harness) state(slot string) store.SlotState {
 	h.t.Helper()
 	var st store.SlotState
-	_ = h.store.View(func(tx *store.Tx) error {
+	_ = h.store.View(func(tx store.Tx) error {
 		st, _, _ = tx.Slot(slot)
 		return nil
 	})
@@ -184,7 +211,7 @@ func (h *harness) state(slot string) store.SlotState {
 
 func (h *harness) pair(slot, fp string) store.PairRecord {
 	var p store.PairRecord
-	_ = h.store.View(func(tx *store.Tx) error {
+	_ = h.store.View(func(tx store.Tx) error {
 		p, _, _ = tx.Pair(slot, fp)
 		return nil
 	})
@@ -193,7 +220,7 @@ func (h *harness) pair(slot, fp string) store.PairRecord {
 
 func (h *harness) events() []event.Event {
 	var evs []event.Event
-	_ = h.store.View(func(tx *store.Tx) error {
+	_ = h.store.View(func(tx store.Tx) error {
 		evs, _ = tx.Events(0, 0)
 		return nil
 	})

@@ -106,9 +106,9 @@ const revokedShown = 7 * 24 * time.Hour
 
 // BuildStatus assembles the status of every slot in cfg from the store.
 // next, when not nil, gives each slot's next scheduled probe.
-func BuildStatus(st *store.Store, cfg *config.Config, now time.Time, next func(slot string) time.Time) (Status, error) {
+func BuildStatus(st store.Store, cfg *config.Config, now time.Time, next func(slot string) time.Time) (Status, error) {
 	out := Status{GeneratedAt: now.UTC(), ConfigPath: cfg.Path, Slots: make([]SlotStatus, 0, len(cfg.Slots))}
-	err := st.View(func(tx *store.Tx) error {
+	err := st.View(func(tx store.Tx) error {
 		for _, s := range cfg.Slots {
 			ss := SlotStatus{Name: s.Name, Environment: string(s.Environment), SecretID: s.SecretID, Health: string(store.HealthUnknown)}
 			state, ok, err := tx.Slot(s.Name)

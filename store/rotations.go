@@ -1,10 +1,6 @@
 package store
 
-import (
-	"encoding/json"
-	"fmt"
-	"time"
-)
+import "time"
 
 // RotationState is a step of the rotation journal (DESIGN §4).
 type RotationState string
@@ -91,82 +87,4 @@ func (r Rotation) Began() time.Time {
 		return r.OpenedAt
 	}
 	return r.StagedAt
-}
-
-// PutRotation stores r and keeps the slot's active-rotation index: a
-// rotation is the slot's active one while staged or verified.
-func (t *Tx) PutRotation(r Rotation) error {
-	if r.ID == "" || r.Slot == "" {
-		return fmt.Errorf("put rotation: id and slot are required")
-	}
-	if err := putJSON(t.tx.Bucket(bucketRotations), pairKey(r.Slot, r.ID), r); err != nil {
-		return fmt.Errorf("put rotation %s: %w", r.ID, err)
-	}
-	active := t.tx.Bucket(bucketActive)
-	cur := active.Get([]byte(r.Slot))
-	switch {
-	case r.State.Active():
-		if cur != nil && string(cur) != r.ID {
-			return fmt.Errorf("put rotation %s: slot %s already has active rotation %s", r.ID, r.Slot, cur)
-		}
-		return active.Put([]byte(r.Slot), []byte(r.ID))
-	case string(cur) == r.ID:
-		return active.Delete([]byte(r.Slot))
-	}
-	return nil
-}
-
-// Rotation returns slot's rotation with id.
-func (t *Tx) Rotation(slot, id string) (Rotation, bool, error) {
-	var r Rotation
-	ok, err := getJSON(t.tx.Bucket(bucketRotations), pairKey(slot, id), &r)
-	if err != nil {
-		return r, false, fmt.Errorf("read rotation %s: %w", id, err)
-	}
-	return r, ok, nil
-}
-
-// ActiveRotation returns slot's staged or verified rotation, if any.
-func (t *Tx) ActiveRotation(slot string) (Rotation, bool, error) {
-	id := t.tx.Bucket(bucketActive).Get([]byte(slot))
-	if id == nil {
-		return Rotation{}, false, nil
-	}
-	return t.Rotation(slot, string(id))
-}
-
-// ActiveSlots lists the slots that have an active rotation, from the
-// index alone: what a hand-over pass looks at, whatever the number of
-// slots.
-func (t *Tx) ActiveSlots() ([]string, error) {
-	var out []string
-	err := t.tx.Bucket(bucketActive).ForEach(func(k, _ []byte) error {
-		out = append(out, string(k))
-		return nil
-	})
-	return out, err
-}
-
-// Rotations returns slot's rotations, newest first, up to limit (0: all).
-// Keys are slot NUL id, and ids start with their UTC staging time, so key
-// order within a slot is time order.
-func (t *Tx) Rotations(slot string, limit int) ([]Rotation, error) {
-	var out []Rotation
-	prefix := pairKey(slot, "")
-	c := t.tx.Bucket(bucketRotations).Cursor()
-	// Seek past the slot's last key, then walk back.
-	k, v := c.Seek(pairKey(slot, "\xff"))
-	if k == nil {
-		k, v = c.Last()
-	} else {
-		k, v = c.Prev()
-	}
-	for ; k != nil && hasPrefix(k, prefix) && (limit <= 0 || len(out) < limit); k, v = c.Prev() {
-		var r Rotation
-		if err := json.Unmarshal(v, &r); err != nil {
-			return nil, fmt.Errorf("decode rotation %s: %w", k, err)
-		}
-		out = append(out, r)
-	}
-	return out, nil
 }

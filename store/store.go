@@ -1,259 +1,142 @@
-// Package store is kpay-rotator's memory: a bbolt file holding slots, pairs
-// (by fingerprint, never by value), bounded probe history, the current health
-// and age state, and an append-only event log.
+// Package store is kpay-rotator's memory, written down as a contract: the
+// records it keeps (slots, pairs by fingerprint and never by value, bounded
+// probe history, the rotation journal, the alert outbox, an append-only
+// event log) and the interfaces the rotator, the outbox and the daemon use
+// to read and change them.
 //
-// The store speaks the domain (PutSlot, RecordProbe, AppendEvent) rather
-// than exposing keys and buckets, so the schema stays in one place.
+// Implementations live in subpackages (bboltstore, the one-host default)
+// and must pass the conformance suite in storetest. The contract speaks the
+// domain (PutSlot, RecordProbe, AppendEvent), never keys or buckets, so each
+// backend keeps its schema to itself.
 package store
 
 import (
 	"errors"
-	"fmt"
-	"os"
-	"path/filepath"
-	"strconv"
-	"strings"
-	"sync/atomic"
 	"time"
 
-	bolt "go.etcd.io/bbolt"
-	berrors "go.etcd.io/bbolt/errors"
-
-	"kpay-rotator/internal/atomicfile"
-	"kpay-rotator/internal/failpoint"
+	"kpay-rotator/event"
 )
 
-// SchemaVersion is the layout this binary reads and writes. Bump it with a
-// migration when a bucket or record changes incompatibly.
-const SchemaVersion = 1
+// Store is an open state store.
+type Store interface {
+	// View runs fn in a read-only transaction that sees one consistent
+	// state, whatever commits meanwhile.
+	View(fn func(Tx) error) error
+	// Update runs fn in one read-write transaction: everything fn writes
+	// commits together or not at all, and an error from fn writes nothing.
+	Update(fn func(Tx) error) error
+	// WriteFailure reports whether the last commit failed (a full disk,
+	// a lost connection), since when commits have been failing, and why:
+	// what readiness and the watchdog need to tell a daemon that can no
+	// longer record anything. An error returned by fn is not a failure.
+	WriteFailure() (since time.Time, reason string, failing bool)
+	// Location says where the state lives, for messages.
+	Location() string
+	Close() error
+}
 
-// FileName is the database file inside the state directory; PIDFileName
-// records which process holds it, so a second daemon can say who.
-const (
-	FileName    = "kpay-rotator.db"
-	PIDFileName = "kpay-rotator.pid"
-)
+// Tx is one transaction. It must not be used after its function returns
+// or from another goroutine.
+type Tx interface {
+	SlotTx
+	HistoryTx
+	RotationTx
+	OutboxTx
+}
 
-// Sentinel errors; match with errors.Is.
+// SlotTx reads and writes slots and the pairs they have held.
+type SlotTx interface {
+	// Slot returns the state of slot name; false if the store has none.
+	Slot(name string) (SlotState, bool, error)
+	// PutSlot stores st under st.Name (required).
+	PutSlot(st SlotState) error
+	// Slots returns every slot the store knows, sorted by name.
+	Slots() ([]SlotState, error)
+	// Pair returns the record of slot's pair with fingerprint fp.
+	Pair(slot, fp string) (PairRecord, bool, error)
+	// PutPair stores p under its slot and fingerprint (both required).
+	PutPair(p PairRecord) error
+	// Pairs returns every pair slot has held (only slot's, never those of
+	// a slot whose name it prefixes), oldest FirstSeen first.
+	Pairs(slot string) ([]PairRecord, error)
+}
+
+// HistoryTx keeps probe history and the event log.
+type HistoryTx interface {
+	// RecordProbe appends p to the pair's history, dropping the oldest
+	// records beyond the store's bound (also when the bound was lowered
+	// since they were written), so history never grows unbounded.
+	RecordProbe(slot, fp string, p ProbeRecord) error
+	// Probes returns up to limit (0: all) most recent probes of a pair,
+	// newest first.
+	Probes(slot, fp string, limit int) ([]ProbeRecord, error)
+	// AppendEvent gives e the next sequence number and, unless it has
+	// one, a stable unique "evt_" id, and appends it to the event log.
+	// e keeps them even if the transaction then rolls back.
+	AppendEvent(e *event.Event) error
+	// Events returns up to limit (0: all) events with Seq > after, oldest
+	// first.
+	Events(after uint64, limit int) ([]event.Event, error)
+	// LastEventSeq is the sequence number of the newest event (0: none).
+	LastEventSeq() (uint64, error)
+}
+
+// RotationTx keeps the rotation journal (DESIGN §4).
+type RotationTx interface {
+	// PutRotation stores r (ID and Slot required) and keeps the slot's
+	// active rotation: a slot has at most one rotation whose state is
+	// Active, and storing a second one is refused, writing nothing.
+	PutRotation(r Rotation) error
+	// Rotation returns slot's rotation with id.
+	Rotation(slot, id string) (Rotation, bool, error)
+	// ActiveRotation returns slot's active rotation, if any.
+	ActiveRotation(slot string) (Rotation, bool, error)
+	// ActiveSlots lists the slots that have an active rotation, at a cost
+	// that does not grow with the number of slots.
+	ActiveSlots() ([]string, error)
+	// Rotations returns slot's rotations, newest first (ids start with
+	// their UTC time), up to limit (0: all).
+	Rotations(slot string, limit int) ([]Rotation, error)
+}
+
+// OutboxTx keeps the alert outbox, the conditions active at each receiver
+// and each receiver's delivery health.
+type OutboxTx interface {
+	// PutDelivery stores d (Receiver required), giving it the next
+	// sequence number (queue order) if it has none.
+	PutDelivery(d *Delivery) error
+	// DeleteDelivery removes a delivery; removing a missing one is no
+	// error.
+	DeleteDelivery(receiver string, seq uint64) error
+	// Deliveries returns receiver's deliveries in queue order, up to limit
+	// (0: all).
+	Deliveries(receiver string, limit int) ([]Delivery, error)
+	// Pending counts queued deliveries per receiver.
+	Pending() (map[string]int, error)
+	// PutAlertState stores s under its receiver, slot and condition.
+	PutAlertState(s AlertState) error
+	// GetAlertState returns the state of condition at receiver for slot.
+	GetAlertState(receiver, slot, condition string) (AlertState, bool, error)
+	// DeleteAlertState forgets a resolved condition.
+	DeleteAlertState(receiver, slot, condition string) error
+	// AlertStates returns every active condition.
+	AlertStates() ([]AlertState, error)
+	// Receiver returns receiver name's delivery health (zero but named if
+	// none is stored).
+	Receiver(name string) (ReceiverState, error)
+	// PutReceiver stores s under s.Name.
+	PutReceiver(s ReceiverState) error
+}
+
+// Sentinel errors every backend returns; match with errors.Is.
 var (
-	// ErrLocked: another process holds the database (a running daemon).
+	// ErrLocked: another process holds the state (a running daemon).
 	ErrLocked = errors.New("state database is locked by another process")
-	// ErrNewerSchema: the file was written by a newer kpay-rotator.
+	// ErrNewerSchema: the state was written by a newer kpay-rotator.
 	ErrNewerSchema = errors.New("state database was written by a newer kpay-rotator")
-	// ErrNotOurs: the file is a bbolt database of something else.
+	// ErrNotOurs: the location holds something other than kpay-rotator
+	// state.
 	ErrNotOurs = errors.New("file is not a kpay-rotator state database")
 	// ErrReadOnly: a write was attempted on a store opened read-only.
 	ErrReadOnly = errors.New("store is open read-only")
 )
-
-var (
-	bucketMeta   = []byte("meta")
-	bucketSlots  = []byte("slots")
-	bucketPairs  = []byte("pairs")
-	bucketProbes = []byte("probes")
-	bucketEvents = []byte("events")
-	// bucketRotations holds the rotation journal; bucketActive maps a slot
-	// to its one rotation not yet written.
-	bucketRotations = []byte("rotations")
-	bucketActive    = []byte("active_rotations")
-	// The alert outbox, the conditions active at each receiver, and each
-	// receiver's delivery health.
-	bucketOutbox    = []byte("outbox")
-	bucketAlerts    = []byte("alerts")
-	bucketReceivers = []byte("receivers")
-	keySchema       = []byte("schema")
-)
-
-var allBuckets = [][]byte{bucketMeta, bucketSlots, bucketPairs, bucketProbes, bucketEvents, bucketRotations, bucketActive,
-	bucketOutbox, bucketAlerts, bucketReceivers}
-
-// Options configure Open.
-type Options struct {
-	// LockTimeout bounds the wait for the file lock. bbolt waits forever by
-	// default; a second daemon on the same state dir must fail fast
-	// instead. Default 1s.
-	LockTimeout time.Duration
-	// ReadOnly opens with a shared lock for inspection (status).
-	ReadOnly bool
-	// ProbeHistory is how many probe records are kept per pair. Default 100.
-	ProbeHistory int
-}
-
-// Store is an open state database.
-type Store struct {
-	db           *bolt.DB
-	path         string
-	readOnly     bool
-	probeHistory int
-	pidFile      string
-	writeFail    atomic.Pointer[writeFailure]
-}
-
-// Open opens (creating if needed) the database at path with mode 0600.
-func Open(path string, opts Options) (*Store, error) {
-	if opts.LockTimeout <= 0 {
-		opts.LockTimeout = time.Second
-	}
-	if opts.ProbeHistory <= 0 {
-		opts.ProbeHistory = 100
-	}
-	if !opts.ReadOnly {
-		if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
-			return nil, fmt.Errorf("create state directory: %w", err)
-		}
-	} else if _, err := os.Stat(path); err != nil {
-		return nil, fmt.Errorf("open state database: %w", err)
-	}
-	db, err := bolt.Open(path, 0o600, &bolt.Options{Timeout: opts.LockTimeout, ReadOnly: opts.ReadOnly})
-	if err != nil {
-		if errors.Is(err, berrors.ErrTimeout) {
-			return nil, lockedError(path, opts.LockTimeout)
-		}
-		return nil, fmt.Errorf("open state database %s: %w", path, err)
-	}
-	s := &Store{db: db, path: path, readOnly: opts.ReadOnly, probeHistory: opts.ProbeHistory}
-	if err := s.init(); err != nil {
-		_ = db.Close()
-		return nil, err
-	}
-	if !opts.ReadOnly {
-		// The file never holds a secret, but it does describe which keys
-		// exist and when they fail; keep it private even if it was
-		// created by hand or restored with a loose mode.
-		if err := os.Chmod(path, 0o600); err != nil {
-			_ = db.Close()
-			return nil, fmt.Errorf("restrict state database mode: %w", err)
-		}
-		s.pidFile = filepath.Join(filepath.Dir(path), PIDFileName)
-		if err := atomicfile.Write(s.pidFile, []byte(strconv.Itoa(os.Getpid())+"\n"), 0o644); err != nil {
-			_ = db.Close()
-			return nil, fmt.Errorf("write pid file: %w", err)
-		}
-	}
-	return s, nil
-}
-
-func lockedError(path string, waited time.Duration) error {
-	pidFile := filepath.Join(filepath.Dir(path), PIDFileName)
-	holder := "see " + pidFile
-	if b, err := os.ReadFile(pidFile); err == nil {
-		holder = fmt.Sprintf("%s names pid %s", pidFile, strings.TrimSpace(string(b)))
-	}
-	return fmt.Errorf("%w: %s (waited %s; %s); stop the other kpay-rotator or give this one another state_dir",
-		ErrLocked, path, waited, holder)
-}
-
-func (s *Store) init() error {
-	if s.readOnly {
-		return s.db.View(func(tx *bolt.Tx) error { return checkSchema(tx, true) })
-	}
-	return s.db.Update(func(tx *bolt.Tx) error {
-		if err := checkSchema(tx, false); err != nil {
-			return err
-		}
-		for _, b := range allBuckets {
-			if _, err := tx.CreateBucketIfNotExists(b); err != nil {
-				return fmt.Errorf("create bucket %s: %w", b, err)
-			}
-		}
-		return tx.Bucket(bucketMeta).Put(keySchema, []byte(strconv.Itoa(SchemaVersion)))
-	})
-}
-
-func checkSchema(tx *bolt.Tx, readOnly bool) error {
-	meta := tx.Bucket(bucketMeta)
-	if meta == nil {
-		empty := true
-		_ = tx.ForEach(func([]byte, *bolt.Bucket) error { empty = false; return nil })
-		if !empty {
-			return ErrNotOurs
-		}
-		if readOnly {
-			return fmt.Errorf("%w: no schema recorded yet", ErrNotOurs)
-		}
-		return nil
-	}
-	v, err := strconv.Atoi(string(meta.Get(keySchema)))
-	if err != nil {
-		return fmt.Errorf("%w: unreadable schema version %q", ErrNotOurs, meta.Get(keySchema))
-	}
-	if v > SchemaVersion {
-		return fmt.Errorf("%w (schema %d; this binary understands %d): upgrade kpay-rotator, or restore a backup of the state directory",
-			ErrNewerSchema, v, SchemaVersion)
-	}
-	return nil
-}
-
-// Path is the database file.
-func (s *Store) Path() string { return s.path }
-
-// Close closes the database and removes the pid file.
-func (s *Store) Close() error {
-	if s.pidFile != "" {
-		_ = os.Remove(s.pidFile)
-	}
-	if err := s.db.Close(); err != nil {
-		return fmt.Errorf("close state database: %w", err)
-	}
-	return nil
-}
-
-// Update runs fn in one read-write transaction: everything fn writes
-// commits together or not at all.
-//
-// A commit that fails (a full disk, an I/O error) is remembered until one
-// succeeds: WriteFailure says since when, so readiness and the watchdog
-// can tell a daemon that can no longer record anything.
-func (s *Store) Update(fn func(*Tx) error) error {
-	if s.readOnly {
-		return ErrReadOnly
-	}
-	var fnErr error
-	err := s.db.Update(func(tx *bolt.Tx) error {
-		fnErr = fn(&Tx{tx: tx, s: s})
-		if fnErr == nil && failpoint.Active(FailWrites) {
-			// Stands for the commit failing, as on a full disk.
-			return errors.New("commit: injected write failure (test build)")
-		}
-		return fnErr
-	})
-	switch {
-	case err == nil:
-		s.writeFail.Store(nil)
-	case fnErr != nil:
-		// fn's own refusal: nothing wrong with the disk.
-	case s.writeFail.Load() == nil:
-		s.writeFail.Store(&writeFailure{since: time.Now(), err: err.Error()})
-	}
-	return err
-}
-
-// FailWrites is the failpoint that makes every commit fail (test builds
-// only), as a full disk would.
-const FailWrites = "store-writes-fail"
-
-type writeFailure struct {
-	since time.Time
-	err   string
-}
-
-// WriteFailure reports whether the last commit failed, since when the
-// commits have been failing, and why.
-func (s *Store) WriteFailure() (since time.Time, reason string, failing bool) {
-	if f := s.writeFail.Load(); f != nil {
-		return f.since, f.err, true
-	}
-	return time.Time{}, "", false
-}
-
-// View runs fn in a read-only transaction.
-func (s *Store) View(fn func(*Tx) error) error {
-	return s.db.View(func(tx *bolt.Tx) error { return fn(&Tx{tx: tx, s: s}) })
-}
-
-// Tx is a transaction. It must not be used after its function returns or
-// from another goroutine.
-type Tx struct {
-	tx *bolt.Tx
-	s  *Store
-}

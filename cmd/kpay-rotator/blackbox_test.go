@@ -12,7 +12,7 @@ import (
 	"time"
 
 	"kpay-rotator/rotator"
-	"kpay-rotator/store"
+	"kpay-rotator/store/bboltstore"
 )
 
 // These tests drive the built binary as systemd and an operator would:
@@ -35,7 +35,7 @@ func TestBinary_StartProbesAndSIGTERMStopsCleanly(t *testing.T) {
 	if !strings.Contains(p.log(), "kpay-rotator stopped") {
 		t.Errorf("log lacks the stop line")
 	}
-	if _, err := os.Stat(filepath.Join(f.stateDir(), store.PIDFileName)); !os.IsNotExist(err) {
+	if _, err := os.Stat(filepath.Join(f.stateDir(), bboltstore.PIDFileName)); !os.IsNotExist(err) {
 		t.Errorf("pid file left behind after a clean stop (err %v)", err)
 	}
 }
@@ -155,7 +155,7 @@ func TestBinary_SecondDaemonFailsFastNamingTheFirst(t *testing.T) {
 	if time.Since(start) > 8*time.Second {
 		t.Errorf("second daemon took %s to give up", time.Since(start))
 	}
-	for _, want := range []string{"locked", store.PIDFileName, "pid"} {
+	for _, want := range []string{"locked", bboltstore.PIDFileName, "pid"} {
 		if !strings.Contains(stderr, want) {
 			t.Errorf("second daemon's error lacks %q:\n%s", want, stderr)
 		}

@@ -13,6 +13,7 @@ import (
 	"kpay-rotator/event"
 	"kpay-rotator/rotator"
 	"kpay-rotator/store"
+	"kpay-rotator/store/bboltstore"
 )
 
 // TestCrash_KillDashNineAtEveryRotationStep kills the daemon (SIGKILL, from
@@ -75,13 +76,13 @@ func crashAt(t *testing.T, point string) {
 			t.Errorf("inbox still holds %s", e.Name())
 		}
 	}
-	st, err := store.Open(filepath.Join(f.stateDir(), store.FileName), store.Options{ReadOnly: true})
+	st, err := bboltstore.Open(filepath.Join(f.stateDir(), bboltstore.FileName), bboltstore.Options{ReadOnly: true})
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer st.Close()
 	seen := map[event.Kind]int{}
-	_ = st.View(func(tx *store.Tx) error {
+	_ = st.View(func(tx store.Tx) error {
 		evs, _ := tx.Events(0, 0)
 		for _, e := range evs {
 			seen[e.Kind]++

@@ -15,6 +15,7 @@ import (
 	"kpay-rotator/internal/testutil"
 	"kpay-rotator/rotator"
 	"kpay-rotator/store"
+	"kpay-rotator/store/bboltstore"
 )
 
 // TestDaemon_InProcess boots the whole daemon in the test process, drives
@@ -117,13 +118,13 @@ func TestDaemon_InProcess(t *testing.T) {
 	}
 
 	// The store was closed: it opens again, and holds the story.
-	st, err := store.Open(filepath.Join(f.stateDir(), store.FileName), store.Options{ReadOnly: true})
+	st, err := bboltstore.Open(filepath.Join(f.stateDir(), bboltstore.FileName), bboltstore.Options{ReadOnly: true})
 	if err != nil {
 		t.Fatalf("reopen store: %v", err)
 	}
 	defer st.Close()
 	var kinds []string
-	_ = st.View(func(tx *store.Tx) error {
+	_ = st.View(func(tx store.Tx) error {
 		evs, _ := tx.Events(0, 0)
 		for _, e := range evs {
 			kinds = append(kinds, string(e.Kind))

@@ -11,7 +11,7 @@ import (
 	"time"
 
 	"kpay-rotator/rotator"
-	"kpay-rotator/store"
+	"kpay-rotator/store/bboltstore"
 )
 
 // notifySocket is a unixgram socket standing in for systemd's.
@@ -169,7 +169,7 @@ func TestDiskFull_NotReadyThenWatchdogStops(t *testing.T) {
 	sock := newNotifySocket(t)
 	full := filepath.Join(t.TempDir(), "disk-full")
 	p := f.startBin(failBinPath, []string{"NOTIFY_SOCKET=" + sock.path, "WATCHDOG_USEC=2000000",
-		"KPAY_ROTATOR_FAILPOINTS=" + store.FailWrites + "@" + full})
+		"KPAY_ROTATOR_FAILPOINTS=" + bboltstore.FailWrites + "@" + full})
 	eventually(t, "READY=1", func() bool { return sock.count("READY=1") == 1 })
 	base := f.httpBase()
 	eventually(t, "ready", func() bool { code, _ := get(t, base+"/readyz"); return code == 200 })

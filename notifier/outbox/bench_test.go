@@ -16,13 +16,14 @@ import (
 	"kpay-rotator/notifier/outbox"
 	"kpay-rotator/notifier/receivers"
 	"kpay-rotator/store"
+	"kpay-rotator/store/bboltstore"
 )
 
 // BenchmarkFirstAttemptLatency: from an event committed with its outbox
 // entry to the receiver's Send being called, with the delivery loops
 // running and group_wait 0. Reports p50 and p99 over 200 events.
 func BenchmarkFirstAttemptLatency(b *testing.B) {
-	st, err := store.Open(filepath.Join(b.TempDir(), store.FileName), store.Options{})
+	st, err := bboltstore.Open(filepath.Join(b.TempDir(), bboltstore.FileName), bboltstore.Options{})
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -44,7 +45,7 @@ func BenchmarkFirstAttemptLatency(b *testing.B) {
 	for i := 0; i < 200; i++ {
 		e := event.New(event.KeyFailing, time.Now(), fmt.Sprintf("slot-%d", i), "failing")
 		start := time.Now()
-		err := st.Update(func(tx *store.Tx) error {
+		err := st.Update(func(tx store.Tx) error {
 			if err := tx.AppendEvent(&e); err != nil {
 				return err
 			}
@@ -103,7 +104,7 @@ func BenchmarkDrainAfterOutage(b *testing.B) {
 				b.Fatal(err)
 			}
 			every, burst := rcv.Rate()
-			st, err := store.Open(filepath.Join(b.TempDir(), store.FileName), store.Options{})
+			st, err := bboltstore.Open(filepath.Join(b.TempDir(), bboltstore.FileName), bboltstore.Options{})
 			if err != nil {
 				b.Fatal(err)
 			}
@@ -124,7 +125,7 @@ func BenchmarkDrainAfterOutage(b *testing.B) {
 				b.Fatal(err)
 			}
 			// 1,000 alerts, each tried once during the outage.
-			err = st.Update(func(tx *store.Tx) error {
+			err = st.Update(func(tx store.Tx) error {
 				for i := 0; i < 1000; i++ {
 					e := event.New(event.KeyFailing, t0, fmt.Sprintf("slot-%04d", i), "KPay rejects the current pair")
 					e.Action = "kpay-rotator stage " + e.Slot

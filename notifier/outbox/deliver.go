@@ -79,7 +79,7 @@ func earliest(a, b time.Time) time.Time {
 
 func (o *Outbox) queue(r *receiver) ([]store.Delivery, error) {
 	var q []store.Delivery
-	err := o.store.View(func(tx *store.Tx) error {
+	err := o.store.View(func(tx store.Tx) error {
 		var err error
 		q, err = tx.Deliveries(r.Name, 0)
 		return err
@@ -128,7 +128,7 @@ func firstKind(d store.Delivery) event.Kind {
 // drop removes d from r's queue and hands it to r's fallback, in one
 // transaction.
 func (o *Outbox) drop(r *receiver, d store.Delivery, now time.Time) error {
-	return o.store.Update(func(tx *store.Tx) error {
+	return o.store.Update(func(tx store.Tx) error {
 		if err := tx.DeleteDelivery(r.Name, d.Seq); err != nil {
 			return err
 		}
@@ -167,7 +167,7 @@ func (o *Outbox) group(r *receiver, queue []store.Delivery, now time.Time) []sto
 			merged.CreatedAt = d.CreatedAt
 		}
 	}
-	err := o.store.Update(func(tx *store.Tx) error {
+	err := o.store.Update(func(tx store.Tx) error {
 		for _, i := range fresh {
 			if err := tx.DeleteDelivery(r.Name, queue[i].Seq); err != nil {
 				return err
@@ -200,7 +200,7 @@ func (o *Outbox) settle(r *receiver, d store.Delivery, res notifier.Result, now 
 	log := o.log.With("receiver", r.Name, "alert", d.ID, "events", len(d.Events))
 	var result string
 	var health store.ReceiverState
-	err := o.store.Update(func(tx *store.Tx) error {
+	err := o.store.Update(func(tx store.Tx) error {
 		var err error
 		if health, err = tx.Receiver(r.Name); err != nil {
 			return err
@@ -265,7 +265,7 @@ func (o *Outbox) receiverFailing(r *receiver, h store.ReceiverState, now time.Ti
 		return
 	}
 	h.Alerted = true
-	if err := o.store.Update(func(tx *store.Tx) error { return tx.PutReceiver(h) }); err != nil {
+	if err := o.store.Update(func(tx store.Tx) error { return tx.PutReceiver(h) }); err != nil {
 		o.log.Error("cannot record receiver state", "receiver", r.Name, "err", err)
 		return
 	}
@@ -284,7 +284,7 @@ func (o *Outbox) receiverRecovered(r *receiver, h store.ReceiverState, now time.
 		return
 	}
 	h.Alerted, h.FailingSince = false, time.Time{}
-	if err := o.store.Update(func(tx *store.Tx) error { return tx.PutReceiver(h) }); err != nil {
+	if err := o.store.Update(func(tx store.Tx) error { return tx.PutReceiver(h) }); err != nil {
 		o.log.Error("cannot record receiver state", "receiver", r.Name, "err", err)
 		return
 	}

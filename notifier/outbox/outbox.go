@@ -41,7 +41,7 @@ type Receiver struct {
 
 // Options configure New.
 type Options struct {
-	Store     *store.Store
+	Store     store.Store
 	Receivers []Receiver
 	// Routes gives the receivers a slot's event goes to: its notify list,
 	// plus its security_notify list for security events.
@@ -62,7 +62,7 @@ type Options struct {
 // event sink.
 type Outbox struct {
 	opts      Options
-	store     *store.Store
+	store     store.Store
 	log       *slog.Logger
 	now       func() time.Time
 	receivers map[string]*receiver
@@ -130,7 +130,7 @@ func newID() string {
 // Enqueue routes e to its receivers inside the transaction that records
 // it, opens or refreshes the condition it raises at each, and sends the
 // resolution to every receiver where a condition it resolves was open.
-func (o *Outbox) Enqueue(tx *store.Tx, e event.Event) error {
+func (o *Outbox) Enqueue(tx store.Tx, e event.Event) error {
 	now := o.now()
 	targets := o.route(e)
 	for _, name := range targets {
@@ -214,7 +214,7 @@ func (o *Outbox) Committed(events []event.Event) {
 // emit records an event of the outbox itself (a receiver failing, an
 // alert given up) and queues it like any other.
 func (o *Outbox) emit(e event.Event) error {
-	err := o.store.Update(func(tx *store.Tx) error {
+	err := o.store.Update(func(tx store.Tx) error {
 		if err := tx.AppendEvent(&e); err != nil {
 			return err
 		}
@@ -301,7 +301,7 @@ func reminder(e event.Event, now time.Time) event.Event {
 // and not sent for its repeat_interval.
 func (o *Outbox) Repeat(now time.Time) error {
 	var queued bool
-	err := o.store.Update(func(tx *store.Tx) error {
+	err := o.store.Update(func(tx store.Tx) error {
 		states, err := tx.AlertStates()
 		if err != nil {
 			return err

@@ -12,6 +12,7 @@ import (
 	"kpay-rotator/notifier"
 	"kpay-rotator/notifier/outbox"
 	"kpay-rotator/store"
+	"kpay-rotator/store/bboltstore"
 )
 
 // fakeSender records alerts and answers from a script.
@@ -40,7 +41,7 @@ func (f *fakeSender) sent() []notifier.Alert {
 type rig struct {
 	t      *testing.T
 	path   string
-	store  *store.Store
+	store  store.Store
 	ob     *outbox.Outbox
 	send   map[string]*fakeSender
 	now    time.Time
@@ -52,7 +53,7 @@ var t0 = time.Date(2026, 11, 28, 12, 0, 0, 0, time.UTC)
 
 func newRig(t *testing.T, recv ...outbox.Receiver) *rig {
 	t.Helper()
-	r := &rig{t: t, path: filepath.Join(t.TempDir(), store.FileName), send: map[string]*fakeSender{}, now: t0,
+	r := &rig{t: t, path: filepath.Join(t.TempDir(), bboltstore.FileName), send: map[string]*fakeSender{}, now: t0,
 		routes: map[string][]string{"payments-live": {"ops", "pager"}, "checkout-test": {"ops"}}}
 	for i := range recv {
 		s := &fakeSender{}
@@ -66,7 +67,7 @@ func newRig(t *testing.T, recv ...outbox.Receiver) *rig {
 
 func (r *rig) open() {
 	r.t.Helper()
-	st, err := store.Open(r.path, store.Options{})
+	st, err := bboltstore.Open(r.path, bboltstore.Options{})
 	if err != nil {
 		r.t.Fatal(err)
 	}
@@ -83,7 +84,7 @@ func (r *rig) open() {
 // outbox entries.
 func (r *rig) record(evs ...event.Event) {
 	r.t.Helper()
-	err := r.store.Update(func(tx *store.Tx) error {
+	err := r.store.Update(func(tx store.Tx) error {
 		for i := range evs {
 			if err := tx.AppendEvent(&evs[i]); err != nil {
 				return err
@@ -110,7 +111,7 @@ func (r *rig) flushAt(d time.Duration) {
 
 func (r *rig) pending() map[string]int {
 	var p map[string]int
-	_ = r.store.View(func(tx *store.Tx) error { p = tx.Pending(); return nil })
+	_ = r.store.View(func(tx store.Tx) (err error) { p, err = tx.Pending(); return err })
 	return p
 }
 

@@ -23,7 +23,7 @@ func NewLogSink(log *slog.Logger) *LogSink {
 }
 
 // Enqueue does nothing: a LogSink keeps no outbox.
-func (s *LogSink) Enqueue(*store.Tx, event.Event) error { return nil }
+func (s *LogSink) Enqueue(store.Tx, event.Event) error { return nil }
 
 // Committed logs each event at a level matching its severity.
 func (s *LogSink) Committed(events []event.Event) {

@@ -241,3 +241,34 @@ func TestDB_WriteFailureDatedByOptionsNow(t *testing.T) {
 		t.Errorf("a failure an hour later moved the start to %v, want %v", since, start)
 	}
 }
+
+// A probe_history lowered across a restart bounds the history kept before.
+func TestDB_LoweredProbeBoundTrimsOlderHistory(t *testing.T) {
+	path := filepath.Join(t.TempDir(), bboltstore.FileName)
+	record := func(db *bboltstore.DB, n int) {
+		for i := range n {
+			if err := db.Update(func(tx store.Tx) error {
+				return tx.RecordProbe("s", "fp", store.ProbeRecord{Outcome: "healthy", Status: 200 + i})
+			}); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	db, err := bboltstore.Open(path, bboltstore.Options{ProbeHistory: 20})
+	if err != nil {
+		t.Fatal(err)
+	}
+	record(db, 20)
+	db.Close()
+	db, err = bboltstore.Open(path, bboltstore.Options{ProbeHistory: 5})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	record(db, 1)
+	var kept []store.ProbeRecord
+	_ = db.View(func(tx store.Tx) error { kept, err = tx.Probes("s", "fp", 0); return err })
+	if len(kept) != 5 || kept[0].Status != 200 {
+		t.Errorf("kept %d probes (newest status %d) after lowering the bound to 5, want 5 (newest 200)", len(kept), kept[0].Status)
+	}
+}

@@ -1,6 +1,7 @@
 package storetest
 
 import (
+	"math"
 	"slices"
 	"strings"
 	"testing"
@@ -218,6 +219,7 @@ func testEventsAfterAndLimit(t *testing.T, open Opener) {
 		{4, 10, []uint64{5}},
 		{5, 0, nil},
 		{99, 0, nil},
+		{math.MaxUint64, 0, nil},
 	} {
 		if got := seqs(events(t, s, c.after, c.limit)); !slices.Equal(got, c.want) {
 			t.Errorf("Events(after %d, limit %d) = seqs %v, want %v", c.after, c.limit, got, c.want)

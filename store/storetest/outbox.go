@@ -20,6 +20,7 @@ var outboxCases = []testCase{
 	{"Pending", testOutboxPending},
 	{"Settle", testOutboxSettle},
 	{"SettleRolledBack", testOutboxSettleRolledBack},
+	{"ReceiverRequired", testOutboxReceiverRequired},
 }
 
 var alertCases = []testCase{
@@ -369,5 +370,16 @@ func testReceiversPutReplaces(t *testing.T, open Opener) {
 	write(t, s, func(tx store.Tx) error { return tx.PutReceiver(second) })
 	if got := receiverState(t, s, "slack"); !equal(got, second) {
 		t.Errorf("Receiver(slack) after a second put = %+v, want %+v", got, second)
+	}
+}
+
+func testOutboxReceiverRequired(t *testing.T, open Opener) {
+	s := open(t, defaultHistory)
+	err := s.Update(func(tx store.Tx) error { return tx.PutDelivery(delivery("", "alr_1")) })
+	if err == nil {
+		t.Error("PutDelivery with no receiver = nil, want an error")
+	}
+	if got := read(t, s, func(tx store.Tx) ([]store.Delivery, error) { return tx.Deliveries("", 0) }); len(got) != 0 {
+		t.Errorf("a delivery with no receiver was stored: %+v", got)
 	}
 }

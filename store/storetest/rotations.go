@@ -99,6 +99,17 @@ func testRotationsSecondActiveRefused(t *testing.T, open Opener) {
 	if got, ok := activeRotation(t, s, "a"); !ok || got.ID != first.ID {
 		t.Errorf("ActiveRotation(a) after refusals = %q, %v; want %s still", got.ID, ok, first.ID)
 	}
+	// A refusal writes nothing, even when the caller goes on and commits.
+	ignored := store.Rotation{ID: "rot_20261128T101000Z_3", Slot: "a", State: store.RotationStaged}
+	write(t, s, func(tx store.Tx) error {
+		if err := tx.PutRotation(ignored); err == nil {
+			t.Errorf("PutRotation of a second active rotation = nil, want an error")
+		}
+		return nil
+	})
+	if ok := read(t, s, func(tx store.Tx) (bool, error) { _, ok, err := tx.Rotation("a", ignored.ID); return ok, err }); ok {
+		t.Errorf("the refused rotation %s was stored by the commit after its refusal", ignored.ID)
+	}
 	// The active one moves through its own steps freely.
 	for _, st := range []store.RotationState{store.RotationStaged, store.RotationVerified} {
 		first.State = st

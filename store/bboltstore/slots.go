@@ -1,23 +1,25 @@
-package store
+package bboltstore
 
 import (
 	"encoding/json"
 	"fmt"
 	"sort"
+
+	"kpay-rotator/store"
 )
 
 // Slot returns the state of slot name.
-func (t *Tx) Slot(name string) (SlotState, bool, error) {
-	var st SlotState
+func (t *txn) Slot(name string) (store.SlotState, bool, error) {
+	var st store.SlotState
 	ok, err := getJSON(t.tx.Bucket(bucketSlots), []byte(name), &st)
 	if err != nil {
-		return SlotState{}, false, fmt.Errorf("read slot %s: %w", name, err)
+		return store.SlotState{}, false, fmt.Errorf("read slot %s: %w", name, err)
 	}
 	return st, ok, nil
 }
 
 // PutSlot stores st under st.Name.
-func (t *Tx) PutSlot(st SlotState) error {
+func (t *txn) PutSlot(st store.SlotState) error {
 	if st.Name == "" {
 		return fmt.Errorf("put slot: empty name")
 	}
@@ -28,10 +30,10 @@ func (t *Tx) PutSlot(st SlotState) error {
 }
 
 // Slots returns every slot the store knows, by name.
-func (t *Tx) Slots() ([]SlotState, error) {
-	var out []SlotState
+func (t *txn) Slots() ([]store.SlotState, error) {
+	var out []store.SlotState
 	err := t.tx.Bucket(bucketSlots).ForEach(func(k, v []byte) error {
-		var st SlotState
+		var st store.SlotState
 		if err := json.Unmarshal(v, &st); err != nil {
 			return fmt.Errorf("decode slot %s: %w", k, err)
 		}
@@ -42,17 +44,17 @@ func (t *Tx) Slots() ([]SlotState, error) {
 }
 
 // Pair returns the record of the pair with fingerprint fp in slot.
-func (t *Tx) Pair(slot, fp string) (PairRecord, bool, error) {
-	var p PairRecord
+func (t *txn) Pair(slot, fp string) (store.PairRecord, bool, error) {
+	var p store.PairRecord
 	ok, err := getJSON(t.tx.Bucket(bucketPairs), pairKey(slot, fp), &p)
 	if err != nil {
-		return PairRecord{}, false, fmt.Errorf("read pair %s of slot %s: %w", fp, slot, err)
+		return store.PairRecord{}, false, fmt.Errorf("read pair %s of slot %s: %w", fp, slot, err)
 	}
 	return p, ok, nil
 }
 
 // PutPair stores p.
-func (t *Tx) PutPair(p PairRecord) error {
+func (t *txn) PutPair(p store.PairRecord) error {
 	if p.Slot == "" || p.Fingerprint == "" {
 		return fmt.Errorf("put pair: slot and fingerprint are required")
 	}
@@ -63,12 +65,12 @@ func (t *Tx) PutPair(p PairRecord) error {
 }
 
 // Pairs returns every pair slot has held, oldest first.
-func (t *Tx) Pairs(slot string) ([]PairRecord, error) {
-	var out []PairRecord
+func (t *txn) Pairs(slot string) ([]store.PairRecord, error) {
+	var out []store.PairRecord
 	prefix := append([]byte(slot), 0)
 	c := t.tx.Bucket(bucketPairs).Cursor()
 	for k, v := c.Seek(prefix); k != nil && hasPrefix(k, prefix); k, v = c.Next() {
-		var p PairRecord
+		var p store.PairRecord
 		if err := json.Unmarshal(v, &p); err != nil {
 			return nil, fmt.Errorf("decode pair %s: %w", k, err)
 		}

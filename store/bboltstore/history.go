@@ -1,4 +1,4 @@
-package store
+package bboltstore
 
 import (
 	"crypto/rand"
@@ -6,15 +6,17 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
+	"math"
 
 	bolt "go.etcd.io/bbolt"
 
 	"kpay-rotator/event"
+	"kpay-rotator/store"
 )
 
 // RecordProbe appends p to the pair's probe history, dropping the oldest
 // record beyond the configured bound so history never grows without limit.
-func (t *Tx) RecordProbe(slot, fp string, p ProbeRecord) error {
+func (t *txn) RecordProbe(slot, fp string, p store.ProbeRecord) error {
 	b, err := t.tx.Bucket(bucketProbes).CreateBucketIfNotExists(pairKey(slot, fp))
 	if err != nil {
 		return fmt.Errorf("probe history of %s/%s: %w", slot, fp, err)
@@ -26,26 +28,30 @@ func (t *Tx) RecordProbe(slot, fp string, p ProbeRecord) error {
 	if err := putJSON(b, u64(seq), p); err != nil {
 		return fmt.Errorf("record probe of %s/%s: %w", slot, fp, err)
 	}
-	// Records are written in sequence and dropped from the front, so the
-	// one falling out of the window is exactly seq-bound.
+	// Records are written in sequence and dropped from the front: in the
+	// steady state only the one at seq-bound falls out, but a bound
+	// lowered since the last start leaves more to drop.
 	if n := uint64(t.s.probeHistory); seq > n {
-		if err := b.Delete(u64(seq - n)); err != nil {
-			return fmt.Errorf("trim probe history of %s/%s: %w", slot, fp, err)
+		c := b.Cursor()
+		for k, _ := c.First(); k != nil && binary.BigEndian.Uint64(k) <= seq-n; k, _ = c.First() {
+			if err := b.Delete(k); err != nil {
+				return fmt.Errorf("trim probe history of %s/%s: %w", slot, fp, err)
+			}
 		}
 	}
 	return nil
 }
 
 // Probes returns up to limit most recent probes of a pair, newest first.
-func (t *Tx) Probes(slot, fp string, limit int) ([]ProbeRecord, error) {
+func (t *txn) Probes(slot, fp string, limit int) ([]store.ProbeRecord, error) {
 	b := t.tx.Bucket(bucketProbes).Bucket(pairKey(slot, fp))
 	if b == nil {
 		return nil, nil
 	}
-	var out []ProbeRecord
+	var out []store.ProbeRecord
 	c := b.Cursor()
 	for k, v := c.Last(); k != nil && (limit <= 0 || len(out) < limit); k, v = c.Prev() {
-		var p ProbeRecord
+		var p store.ProbeRecord
 		if err := json.Unmarshal(v, &p); err != nil {
 			return nil, fmt.Errorf("decode probe %x of %s/%s: %w", k, slot, fp, err)
 		}
@@ -56,7 +62,7 @@ func (t *Tx) Probes(slot, fp string, limit int) ([]ProbeRecord, error) {
 
 // AppendEvent assigns e its sequence number and a stable random ID (kept if
 // already set) and appends it to the event log.
-func (t *Tx) AppendEvent(e *event.Event) error {
+func (t *txn) AppendEvent(e *event.Event) error {
 	b := t.tx.Bucket(bucketEvents)
 	seq, err := b.NextSequence()
 	if err != nil {
@@ -73,12 +79,15 @@ func (t *Tx) AppendEvent(e *event.Event) error {
 }
 
 // Events returns up to limit events with Seq > after, oldest first.
-func (t *Tx) Events(after uint64, limit int) ([]event.Event, error) {
+func (t *txn) Events(after uint64, limit int) ([]event.Event, error) {
 	return readEvents(t.tx.Bucket(bucketEvents), after, limit)
 }
 
 func readEvents(b *bolt.Bucket, after uint64, limit int) ([]event.Event, error) {
 	var out []event.Event
+	if after == math.MaxUint64 {
+		return nil, nil // nothing can come after; after+1 would wrap to the start
+	}
 	c := b.Cursor()
 	for k, v := c.Seek(u64(after + 1)); k != nil && (limit <= 0 || len(out) < limit); k, v = c.Next() {
 		var e event.Event
@@ -91,12 +100,12 @@ func readEvents(b *bolt.Bucket, after uint64, limit int) ([]event.Event, error) 
 }
 
 // LastEventSeq is the sequence number of the newest event (0 if none).
-func (t *Tx) LastEventSeq() uint64 {
+func (t *txn) LastEventSeq() (uint64, error) {
 	k, _ := t.tx.Bucket(bucketEvents).Cursor().Last()
 	if k == nil {
-		return 0
+		return 0, nil
 	}
-	return binary.BigEndian.Uint64(k)
+	return binary.BigEndian.Uint64(k), nil
 }
 
 func u64(v uint64) []byte {
