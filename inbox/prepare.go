@@ -56,3 +56,18 @@ func statOwner(fi fs.FileInfo, err error) (*syscall.Stat_t, bool) {
 	st, ok := fi.Sys().(*syscall.Stat_t)
 	return st, ok
 }
+
+// Owner is whom a file written into dir must belong to, as the uid and
+// gid to pass to Write, OpenWindow and WriteAcceptance: the directory's
+// owner when root writes for a daemon running as its own user, so the
+// daemon can remove what it took; else -1, -1 (the writer).
+func Owner(dir string) (uid, gid int, err error) {
+	fi, err := os.Stat(dir)
+	if err != nil {
+		return -1, -1, fmt.Errorf("inbox %s: %w", dir, err)
+	}
+	if st, ok := statOwner(fi, nil); ok && os.Geteuid() == 0 && st.Uid != 0 {
+		return int(st.Uid), int(st.Gid), nil
+	}
+	return -1, -1, nil
+}

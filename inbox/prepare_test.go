@@ -81,6 +81,30 @@ func TestPrepare_ByRootOwnedLikeItsParent(t *testing.T) {
 	}
 }
 
+// Files root writes into a daemon user's inbox go to that user, so the
+// daemon can take and remove them; anyone else writes as themselves.
+func TestOwner(t *testing.T) {
+	if os.Geteuid() != 0 {
+		t.Skip("needs root to hand a directory to another user")
+	}
+	own := filepath.Join(t.TempDir(), "own")
+	mkdir(t, own, 0o700)
+	if uid, gid, err := inbox.Owner(own); err != nil || uid != -1 || gid != -1 {
+		t.Errorf("Owner(root's inbox) = %d, %d, %v; want -1, -1 (the writer)", uid, gid, err)
+	}
+	daemons := filepath.Join(t.TempDir(), "daemons")
+	mkdir(t, daemons, 0o700)
+	if err := os.Chown(daemons, 4321, 4322); err != nil {
+		t.Fatal(err)
+	}
+	if uid, gid, err := inbox.Owner(daemons); err != nil || uid != 4321 || gid != 4322 {
+		t.Errorf("Owner(daemon user's inbox) = %d, %d, %v; want 4321, 4322", uid, gid, err)
+	}
+	if _, _, err := inbox.Owner(filepath.Join(own, "missing")); err == nil || !strings.Contains(err.Error(), "missing") {
+		t.Errorf("Owner(missing dir) = %v, want an error naming it", err)
+	}
+}
+
 func mkdir(t *testing.T, dir string, mode os.FileMode) {
 	t.Helper()
 	if err := os.MkdirAll(dir, 0o700); err != nil {

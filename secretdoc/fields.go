@@ -57,3 +57,25 @@ func missingFrom(want, have []string) []string {
 	}
 	return out
 }
+
+// FieldsToCopy is what a repair copies from a source version's fields
+// (src) into the current version's (cur): the names in only when given
+// (lacking lists those src does not have), else every name src has that
+// cur lacks. Names in skip (the pair's two fields) are never copied: a
+// repair never writes a pair.
+func FieldsToCopy(src, cur, only, skip []string) (copyNames, lacking []string) {
+	want := only
+	if len(want) == 0 {
+		want = src
+	}
+	for _, f := range want {
+		switch {
+		case len(only) > 0 && !slices.Contains(src, f):
+			lacking = append(lacking, f)
+		case slices.Contains(cur, f), slices.Contains(skip, f), slices.Contains(copyNames, f):
+		default:
+			copyNames = append(copyNames, f)
+		}
+	}
+	return copyNames, lacking
+}

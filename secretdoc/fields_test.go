@@ -73,3 +73,35 @@ func TestTrackFields(t *testing.T) {
 		})
 	}
 }
+
+func TestFieldsToCopy(t *testing.T) {
+	pair := []string{"PUBLIC", "SECRET"}
+	tests := []struct {
+		name           string
+		src, cur, only []string
+		wantCopy       []string
+		wantLacking    []string
+	}{
+		{name: "every field the current version lacks, never the pair",
+			src: []string{"PUBLIC", "SECRET", "DB", "REDIS"}, cur: []string{"PUBLIC"},
+			wantCopy: []string{"DB", "REDIS"}},
+		{name: "nothing lacking, nothing to copy",
+			src: []string{"PUBLIC", "SECRET", "DB"}, cur: []string{"DB", "PUBLIC", "SECRET", "EXTRA"}},
+		{name: "only the named fields, once each",
+			src: []string{"PUBLIC", "SECRET", "DB", "REDIS"}, cur: []string{"PUBLIC", "SECRET"}, only: []string{"REDIS", "REDIS"},
+			wantCopy: []string{"REDIS"}},
+		{name: "a named field the current version has is not copied",
+			src: []string{"DB"}, cur: []string{"DB"}, only: []string{"DB"}},
+		{name: "a named field the source lacks is reported",
+			src: []string{"DB"}, cur: nil, only: []string{"DB", "GONE"},
+			wantCopy: []string{"DB"}, wantLacking: []string{"GONE"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			gotCopy, gotLacking := secretdoc.FieldsToCopy(tt.src, tt.cur, tt.only, pair)
+			if !slices.Equal(gotCopy, tt.wantCopy) || !slices.Equal(gotLacking, tt.wantLacking) {
+				t.Errorf("FieldsToCopy = copy %v lacking %v, want copy %v lacking %v", gotCopy, gotLacking, tt.wantCopy, tt.wantLacking)
+			}
+		})
+	}
+}

@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"os"
-	"slices"
 	"strings"
 	"time"
 
@@ -108,23 +107,7 @@ clears the alert at its next probe of SLOT (kpay-rotator rotate SLOT: now).`, e.
 		return fmt.Errorf("repair %s: version %s: %w", slot.Name, src.VersionID, err)
 	}
 
-	var copyNames, lacking []string
-	if len(only) > 0 {
-		for _, f := range only {
-			switch {
-			case !slices.Contains(srcNames, f):
-				lacking = append(lacking, f)
-			case !slices.Contains(curNames, f) && !slices.Contains(copyNames, f):
-				copyNames = append(copyNames, f)
-			}
-		}
-	} else {
-		for _, f := range srcNames {
-			if !slices.Contains(curNames, f) && f != slot.APIKeyField && f != slot.SecretKeyField {
-				copyNames = append(copyNames, f)
-			}
-		}
-	}
+	copyNames, lacking := secretdoc.FieldsToCopy(srcNames, curNames, only, []string{slot.APIKeyField, slot.SecretKeyField})
 	if len(lacking) > 0 {
 		return fmt.Errorf("repair %s: version %s lacks %s, so there is nothing to copy them from; pass --from the version that had them (the secret_fields_lost alert and kpay-rotator status name it); nothing was written",
 			slot.Name, src.VersionID, strings.Join(lacking, ", "))
@@ -173,7 +156,7 @@ func acceptLoss(e *env, cfg *config.Config, slot config.Slot, versionID string) 
 	if err := prepareStageInbox(dir); err != nil {
 		return err
 	}
-	uid, gid, err := inboxOwner(dir)
+	uid, gid, err := inbox.Owner(dir)
 	if err != nil {
 		return err
 	}

@@ -471,24 +471,9 @@ func prepareStageInbox(dir string) error {
 	return inbox.Prepare(dir)
 }
 
-// inboxOwner is whom files written into the inbox must belong to: its
-// owner when root stages for a daemon running as its own user, else the
-// writer (-1).
-func inboxOwner(dir string) (uid, gid int, err error) {
-	fi, err := os.Stat(dir)
-	if err != nil {
-		return -1, -1, fmt.Errorf("inbox %s: %w", dir, err)
-	}
-	uid, gid = -1, -1
-	if st, ok := fi.Sys().(*syscall.Stat_t); ok && os.Geteuid() == 0 && int(st.Uid) != 0 {
-		uid, gid = int(st.Uid), int(st.Gid)
-	}
-	return uid, gid, nil
-}
-
 // openWindow records an open rotation window for the daemon.
 func openWindow(dir string, w inbox.Window) error {
-	uid, gid, err := inboxOwner(dir)
+	uid, gid, err := inbox.Owner(dir)
 	if err != nil {
 		return err
 	}
@@ -501,7 +486,7 @@ func openWindow(dir string, w inbox.Window) error {
 
 // stageRequest writes the request.
 func stageRequest(dir string, req inbox.Request) error {
-	uid, gid, err := inboxOwner(dir)
+	uid, gid, err := inbox.Owner(dir)
 	if err != nil {
 		return err
 	}
