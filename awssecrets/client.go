@@ -23,7 +23,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
 	"github.com/aws/smithy-go"
 
-	"kpay-rotator/internal/credurl"
+	"kpay-rotator/awssecrets/endpoint"
 	"kpay-rotator/kpay"
 	"kpay-rotator/secretdoc"
 )
@@ -33,7 +33,7 @@ type Options struct {
 	// Region; empty uses the SDK's default chain (AWS_REGION, profile).
 	Region string
 	// Endpoint overrides the service endpoint; it must pass
-	// CheckEndpoint. Empty leaves the SDK's own resolution, which honours
+	// endpoint.Check. Empty leaves the SDK's own resolution, which honours
 	// AWS_ENDPOINT_URL_SECRETS_MANAGER.
 	Endpoint string
 	// HTTPClient; nil uses the SDK default.
@@ -59,7 +59,7 @@ func New(ctx context.Context, opts Options) (*Client, error) {
 		loadOpts = append(loadOpts, awsconfig.WithHTTPClient(opts.HTTPClient))
 	}
 	if opts.Endpoint != "" {
-		e, err := CheckEndpoint(opts.Endpoint, "the endpoint")
+		e, err := endpoint.Check(opts.Endpoint, "the endpoint")
 		if err != nil {
 			return nil, fmt.Errorf("secretsmanager: %w", err)
 		}
@@ -87,13 +87,6 @@ func New(ctx context.Context, opts Options) (*Client, error) {
 	}
 	return &Client{sm: sm, region: cfg.Region, callTimeout: opts.CallTimeout}, nil
 }
-
-// CheckEndpoint checks an endpoint override, to which every request is
-// signed and secret values travel, with the rule of every credential's URL
-// (credurl.CheckBase): https unless the host is loopback, no user
-// information, query or fragment. It returns the endpoint without a
-// trailing "/". what names it in errors, which never quote it.
-func CheckEndpoint(raw, what string) (string, error) { return credurl.CheckBase(raw, what) }
 
 // noRetryQuota stops the SDK from retrying LimitExceededException: it lists
 // the code as throttling, but for Secrets Manager it means a quota (too many

@@ -13,7 +13,7 @@ import (
 
 	"github.com/robfig/cron/v3"
 
-	"kpay-rotator/awssecrets"
+	"kpay-rotator/awssecrets/endpoint"
 	"kpay-rotator/healthcheck"
 	"kpay-rotator/internal/credurl"
 	"kpay-rotator/kpay"
@@ -128,7 +128,7 @@ func (p *parser) aws(t *table) AWS {
 		}
 	}
 	if s, ok := t.str("endpoint"); ok {
-		if u, err := awssecrets.CheckEndpoint(s, credurl.Show(s)); err != nil {
+		if u, err := endpoint.Check(s, credurl.Show(s)); err != nil {
 			t.problem("endpoint", "%v; e.g. endpoint = %s", err, t.schema.example("endpoint"))
 		} else {
 			a.Endpoint = u

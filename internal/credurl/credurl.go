@@ -3,7 +3,7 @@
 // Telegram Bot API): http or https with a host, and https unless the host
 // is loopback, where nothing crosses a network. The packages that talk to
 // those systems build their checks on it (healthcheck.CheckBaseURL,
-// awssecrets.CheckEndpoint, notifier.CheckURL), and config calls theirs,
+// awssecrets/endpoint.Check, notifier.CheckURL), and config calls theirs,
 // so a file check-config accepts is one every component accepts.
 //
 // Errors name the URL by the caller's what ("the URL in file …", or a
