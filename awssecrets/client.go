@@ -14,6 +14,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"slices"
 	"sort"
 	"time"
 
@@ -168,11 +169,17 @@ func (c *Client) Describe(ctx context.Context, secretID string) (secretdoc.Descr
 	if err != nil {
 		return secretdoc.Description{}, c.classify("DescribeSecret", secretID, err)
 	}
-	return secretdoc.Description{
+	d := secretdoc.Description{
 		DeletedDate:       aws.ToTime(out.DeletedDate),
 		RotationEnabled:   aws.ToBool(out.RotationEnabled),
 		RotationLambdaARN: aws.ToString(out.RotationLambdaARN),
-	}, nil
+	}
+	for id, stages := range out.VersionIdsToStages {
+		if slices.Contains(stages, "AWSCURRENT") {
+			d.CurrentVersionID = id
+		}
+	}
+	return d, nil
 }
 
 // History lists the secret's versions, oldest first, including versions

@@ -57,6 +57,26 @@ func TestClient_CurrentReadsPairAndVersion(t *testing.T) {
 	}
 }
 
+// Describe says which version is current without reading a value: what
+// the drift check compares, one cheap call a slot an hour.
+func TestClient_DescribeNamesTheCurrentVersion(t *testing.T) {
+	c, emu := newClient(t)
+	ctx := context.Background()
+	for i := range 3 {
+		vid, err := emu.PutJSON(ctx, "prod/payments/kpay", `{"KPAY_API_KEY":"`+canaryAPI+`","KPAY_SECRET_KEY":"`+canarySecret+`","N":`+string(rune('0'+i))+`}`)
+		if err != nil {
+			t.Fatal(err)
+		}
+		d, err := c.Describe(ctx, "prod/payments/kpay")
+		if err != nil {
+			t.Fatalf("Describe: %v", err)
+		}
+		if d.CurrentVersionID != vid {
+			t.Errorf("after write %d: CurrentVersionID = %q, want the version just written %q", i, d.CurrentVersionID, vid)
+		}
+	}
+}
+
 func TestClient_ErrorsNameTheProblem(t *testing.T) {
 	c, emu := newClient(t)
 	ctx := context.Background()

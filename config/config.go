@@ -79,6 +79,9 @@ type KPay struct {
 type AWS struct {
 	Region   string
 	Endpoint string // no trailing "/"
+	// Concurrency bounds Secrets Manager calls in flight during a pass
+	// over every slot (start, reload, SIGUSR1, drift_schedule); default 8.
+	Concurrency int
 }
 
 // Slot is one [[slot]]: a KPay pair as used by one service, kept in one
@@ -105,6 +108,10 @@ type Slot struct {
 	// Cron specs accepted by cron.ParseStandard; ProbeSchedule may also be
 	// AutoSchedule, its default. RetiredSchedule defaults to "* * * * *".
 	ProbeSchedule, RetiredSchedule string
+	// DriftSchedule is when the secret is looked at for a change made
+	// outside kpay-rotator (a version id, not the value, unless it
+	// changed); default "@hourly". Probes never read the secret.
+	DriftSchedule string
 
 	FailureThreshold int      // consecutive rejections before failing; default 2, >= 1
 	Notify           []string // notifier names, each defined; default from [defaults], else none

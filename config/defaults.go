@@ -20,6 +20,11 @@ const (
 	defaultRequestsPerMinute = 30
 	maxRequestsPerMinute     = 100
 	defaultConcurrency       = 4
+	// Secrets Manager answers DescribeSecret at about 40 a second per
+	// account (its quota, shared with every other caller): 8 in flight
+	// reads 10,000 slots in minutes without crowding the others out.
+	defaultAWSConcurrency = 8
+	maxAWSConcurrency     = 64
 
 	defaultAPIKeyField    = "KPAY_API_KEY"
 	defaultSecretKeyField = "KPAY_SECRET_KEY"
@@ -46,6 +51,7 @@ type inheritable struct {
 	MaxAge, WarnBefore, RevokeGrace, Jitter time.Duration
 	StallAfter                              time.Duration
 	ProbeSchedule, RetiredSchedule          string
+	DriftSchedule                           string
 	FailureThreshold                        int
 	Notify, SecurityNotify                  []string
 }
@@ -57,9 +63,13 @@ var builtinDefaults = inheritable{
 	Jitter:      30 * time.Second,
 	// Dashboard regeneration kills the old pair at once, so a rotation
 	// that cannot be written is a payments outage: alert quickly.
-	StallAfter:       2 * time.Minute,
-	ProbeSchedule:    AutoSchedule,
-	RetiredSchedule:  "* * * * *",
+	StallAfter:      2 * time.Minute,
+	ProbeSchedule:   AutoSchedule,
+	RetiredSchedule: "* * * * *",
+	// A change made outside kpay-rotator that breaks the pair is seen at
+	// once (its rejection triggers a look); the rest can wait an hour,
+	// which keeps Secrets Manager at about 24 calls a slot a day.
+	DriftSchedule:    "@hourly",
 	FailureThreshold: 2,
 	// No built-in notifier: alerts go only where the file says.
 	Notify: nil,
@@ -147,6 +157,9 @@ func (p *parser) overlay(t *table, base layer, from string) layer {
 	}
 	if s, ok := t.schedule("retired_schedule"); ok {
 		l.RetiredSchedule = s
+	}
+	if s, ok := t.schedule("drift_schedule"); ok {
+		l.DriftSchedule = s
 	}
 	if n, ok := t.integer("failure_threshold"); ok {
 		if n < 1 {

@@ -24,7 +24,7 @@ func TestParse_DefaultsInheritance(t *testing.T) {
 		APIKeyField: "KPAY_API_KEY", SecretKeyField: "KPAY_SECRET_KEY",
 		MaxAge: 90 * day, WarnBefore: 14 * day, RevokeGrace: 24 * time.Hour, Jitter: 30 * time.Second,
 		StallAfter:    2 * time.Minute,
-		ProbeSchedule: AutoSchedule, RetiredSchedule: "* * * * *",
+		ProbeSchedule: AutoSchedule, RetiredSchedule: "* * * * *", DriftSchedule: "@hourly",
 		FailureThreshold: 2,
 	}
 	with := func(f func(*Slot)) Slot { s := builtin; f(&s); return s }
@@ -41,6 +41,7 @@ func TestParse_DefaultsInheritance(t *testing.T) {
 			`warn_before = "7d"`,
 			`probe_schedule = "*/10 * * * *"`,
 			`retired_schedule = "*/2 * * * *"`,
+			`drift_schedule = "*/30 * * * *"`,
 			`failure_threshold = 3`,
 			`revoke_grace = "2d"`,
 			`jitter = "1m"`,
@@ -50,7 +51,7 @@ func TestParse_DefaultsInheritance(t *testing.T) {
 		), "", with(func(s *Slot) {
 			s.MaxAge, s.WarnBefore, s.RevokeGrace, s.Jitter = 60*day, 7*day, 2*day, time.Minute
 			s.StallAfter = 5 * time.Minute
-			s.ProbeSchedule, s.RetiredSchedule = "*/10 * * * *", "*/2 * * * *"
+			s.ProbeSchedule, s.RetiredSchedule, s.DriftSchedule = "*/10 * * * *", "*/2 * * * *", "*/30 * * * *"
 			s.FailureThreshold = 3
 			s.Notify = []string{"ops"}
 			s.SecurityNotify = []string{"pager"}

@@ -22,6 +22,7 @@ var (
 	awsSchema = schema{section: "[aws]", keys: []keySpec{
 		{"region", `"eu-west-1"`},
 		{"endpoint", `"https://secretsmanager.eu-west-1.amazonaws.com"`},
+		{"concurrency", "8"},
 	}}
 	// inheritedKeys are the slot keys [defaults] may set for every slot.
 	inheritedKeys = []keySpec{
@@ -29,6 +30,7 @@ var (
 		{"warn_before", `"14d"`},
 		{"probe_schedule", `"auto"`},
 		{"retired_schedule", `"* * * * *"`},
+		{"drift_schedule", `"@hourly"`},
 		{"failure_threshold", "2"},
 		{"revoke_grace", `"24h"`},
 		{"jitter", `"30s"`},

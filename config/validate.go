@@ -119,7 +119,14 @@ func (p *parser) kpay(t *table) KPay {
 var regionRE = lazyRegexp(`^[a-z]{2}(-[a-z]+)+-[0-9]+$`)
 
 func (p *parser) aws(t *table) AWS {
-	var a AWS
+	a := AWS{Concurrency: defaultAWSConcurrency}
+	if n, ok := t.integer("concurrency"); ok {
+		if n < 1 || n > maxAWSConcurrency {
+			t.problem("concurrency", "is %d; it must be 1 to %d (Secrets Manager calls in flight while every slot is read); e.g. concurrency = %d", n, maxAWSConcurrency, defaultAWSConcurrency)
+		} else {
+			a.Concurrency = n
+		}
+	}
 	if s, ok := t.str("region"); ok {
 		if !regionRE().MatchString(s) {
 			t.problem("region", "%q is not an AWS region name; e.g. region = \"eu-west-1\", or remove it to use the SDK's default (AWS_REGION)", s)
@@ -191,7 +198,7 @@ func (p *parser) slot(t *table, inherited layer) Slot {
 	l := p.overlay(t, inherited, "[defaults]")
 	s.MaxAge, s.WarnBefore, s.RevokeGrace, s.Jitter = l.MaxAge, l.WarnBefore, l.RevokeGrace, l.Jitter
 	s.StallAfter = l.StallAfter
-	s.ProbeSchedule, s.RetiredSchedule = l.ProbeSchedule, l.RetiredSchedule
+	s.ProbeSchedule, s.RetiredSchedule, s.DriftSchedule = l.ProbeSchedule, l.RetiredSchedule, l.DriftSchedule
 	s.FailureThreshold = l.FailureThreshold
 	s.Notify = l.Notify
 	s.SecurityNotify = l.SecurityNotify

@@ -64,7 +64,7 @@ func TestParse_Rules(t *testing.T) {
 		{"unknown key without a near match lists the table's keys", src(
 			`[aws]`,
 			`profile = "prod"`,
-		), []want{{2, "aws.profile", "remove it ([aws] takes: region, endpoint)"}}},
+		), []want{{2, "aws.profile", "remove it ([aws] takes: region, endpoint, concurrency)"}}},
 		{"unknown sub-table of a slot", src(
 			`[[slot]]`,
 			`name = "a"`,
@@ -168,6 +168,14 @@ func TestParse_Rules(t *testing.T) {
 			`[defaults]`,
 			`retired_schedule = "61 * * * *"`,
 		), []want{{2, "defaults.retired_schedule", "above maximum"}}},
+		{"drift_schedule is a cron spec, not auto", src(
+			`[defaults]`,
+			`drift_schedule = "auto"`,
+		), []want{{2, "defaults.drift_schedule", `e.g. drift_schedule = "@hourly"`}}},
+		{"aws concurrency out of range", src(
+			`[aws]`,
+			`concurrency = 0`,
+		), []want{{2, "aws.concurrency", "it must be 1 to 64"}}},
 		{"cron six fields (seconds) rejected", src(
 			`[defaults]`,
 			`probe_schedule = "0 */5 * * * *"`,
@@ -462,7 +470,7 @@ func TestParse_Accepts(t *testing.T) {
 			if c.KPay.BaseURL != "https://admin.kpay.site" || c.KPay.Timeout.String() != "10s" || c.KPay.RequestsPerMinute != 30 || c.KPay.Concurrency != 4 {
 				t.Errorf("got %+v", c.KPay)
 			}
-			if c.AWS != (AWS{}) || len(c.Slots) != 0 || len(c.Notifiers) != 0 {
+			if c.AWS != (AWS{Concurrency: 8}) || len(c.Slots) != 0 || len(c.Notifiers) != 0 {
 				t.Errorf("got %+v", c)
 			}
 		}},

@@ -12,9 +12,6 @@ import (
 // than at a scheduled time. Each runs in its own goroutine under the
 // scheduler's context, and Stop waits for it.
 
-// trackConcurrency bounds the Secrets Manager reads of a tracking pass.
-const trackConcurrency = 8
-
 // Handover takes staged pairs and open windows now (SIGUSR2, from `stage`).
 // It never starts a probe pass: a hand-over costs its verification and
 // one probe of the pair it retires, whatever the number of slots.
@@ -63,7 +60,7 @@ func (s *Scheduler) RotateNow() {
 // sweep reads and dates every slot first (Secrets Manager only), then
 // probes them within KPay's request budget.
 func (s *Scheduler) sweep() {
-	if err := s.r.TrackAll(s.ctx, s.now, trackConcurrency); err != nil && s.ctx.Err() == nil {
+	if err := s.r.TrackAll(s.ctx, s.now, s.r.cfg.AWS.Concurrency); err != nil && s.ctx.Err() == nil {
 		s.log.Error("tracking pass failed", "err", err)
 	}
 	if err := s.r.ProbeAll(s.ctx, s.now, s.r.cfg.KPay.Concurrency); err != nil && s.ctx.Err() == nil {
@@ -161,7 +158,21 @@ func (r *Rotator) TrackAll(ctx context.Context, now func() time.Time, concurrenc
 	return r.forAll(ctx, concurrency, func(name string) error { return r.TrackSlot(ctx, name, now()) })
 }
 
+// TrackSlots runs TrackSlot for the named slots, at most concurrency at a
+// time (a drift_schedule's look at its slots' secrets).
+func (r *Rotator) TrackSlots(ctx context.Context, names []string, now func() time.Time, concurrency int) error {
+	return r.forEach(ctx, names, concurrency, func(name string) error { return r.TrackSlot(ctx, name, now()) })
+}
+
 func (r *Rotator) forAll(ctx context.Context, concurrency int, do func(string) error) error {
+	names := make([]string, len(r.cfg.Slots))
+	for i, s := range r.cfg.Slots {
+		names[i] = s.Name
+	}
+	return r.forEach(ctx, names, concurrency, do)
+}
+
+func (r *Rotator) forEach(ctx context.Context, names []string, concurrency int, do func(string) error) error {
 	if concurrency < 1 {
 		concurrency = 1
 	}
@@ -169,7 +180,7 @@ func (r *Rotator) forAll(ctx context.Context, concurrency int, do func(string) e
 	var wg sync.WaitGroup
 	var mu sync.Mutex
 	var errs []error
-	for _, s := range r.cfg.Slots {
+	for _, name := range names {
 		select {
 		case sem <- struct{}{}:
 		case <-ctx.Done():
@@ -184,7 +195,7 @@ func (r *Rotator) forAll(ctx context.Context, concurrency int, do func(string) e
 				errs = append(errs, err)
 				mu.Unlock()
 			}
-		}(s.Name)
+		}(name)
 	}
 	wg.Wait()
 	return errors.Join(errs...)

@@ -16,9 +16,9 @@ import (
 	"kpay-rotator/store"
 )
 
-// ProbeSlot does one pass for slot name at time now: read the secret, adopt
-// the pair it holds (dating it, noticing drift), probe it, and move the
-// health and age states. Problems of the slot itself (an unreadable secret,
+// ProbeSlot does one pass for slot name at time now: take the slot's pair
+// (from memory, between looks at the secret), probe it, and move the
+// health and age states; a rejection looks at the secret at once (drift). Problems of the slot itself (an unreadable secret,
 // a rejected pair) become slot state and events, not errors: the error is
 // for failures to do the pass at all (unknown slot, store failure, ctx).
 func (r *Rotator) ProbeSlot(ctx context.Context, name string, now time.Time) error {
@@ -32,8 +32,9 @@ func (r *Rotator) ConfirmSlot(ctx context.Context, name string, now time.Time) e
 	return r.pass(ctx, name, now, urgentProbe)
 }
 
-// TrackSlot is ProbeSlot without asking KPay: it reads the secret, adopts
-// and dates the pair and moves the age state. Used first on every slot at
+// TrackSlot is a look at the slot's secret without asking KPay: is its
+// current version still the one read last (DescribeSecret), and if not,
+// read it, adopt and date its pair (drift); then move the age state. Used first on every slot at
 // start, so status is complete long before the request budget lets every
 // slot be probed.
 func (r *Rotator) TrackSlot(ctx context.Context, name string, now time.Time) error {
@@ -67,28 +68,63 @@ func (r *Rotator) pass(ctx context.Context, name string, now time.Time, mode pro
 		}
 		defer done()
 	}
-	st, pair, ok, err := r.track(ctx, s, now)
+	st, pair, cached, ok, err := r.track(ctx, s, now, mode == noProbe)
 	if err != nil || !ok || mode == noProbe {
 		return err
 	}
-	res := r.probeCurrent(ctx, s, st, pair, mode == urgentProbe)
-	switch {
-	case ctx.Err() != nil && res.Outcome == healthcheck.Transient:
-		// Shutting down mid-probe says nothing about the pair.
-		return ctx.Err()
-	case res.Outcome == healthcheck.Transient && res.Attempts == 0:
-		// No request left the host (the request budget was spent, or
-		// KPay is being given a pause): that is this daemon's limit, not
-		// KPay's answer; record no verdict.
-		return fmt.Errorf("slot %s: %w: %s", s.Name, ErrNotProbed, res.Detail)
+	res, err := r.probeOnce(ctx, s, st, pair, mode == urgentProbe)
+	if err != nil {
+		return err
+	}
+	if cached && res.Outcome == healthcheck.Rejected && res.Status != 0 {
+		// KPay rejects the pair the secret held at the last look. A
+		// change made by hand is the usual cause (regenerating in the
+		// dashboard, then pasting into the console): look at the secret
+		// now, not at the next drift check, and judge what it holds.
+		st2, pair2, _, ok, err := r.track(ctx, s, now, true)
+		if err != nil {
+			return err
+		}
+		if ok && pair2.Fingerprint() != pair.Fingerprint() {
+			// The verdict is history of the pair replaced meanwhile.
+			if err := r.record(s, pair.Fingerprint(), res, now); err != nil {
+				return err
+			}
+			st, pair = st2, pair2
+			if res, err = r.probeOnce(ctx, s, st, pair, mode == urgentProbe); err != nil {
+				return err
+			}
+		}
 	}
 	return r.record(s, pair.Fingerprint(), res, now)
 }
 
+// probeOnce probes the current pair; its error says no verdict came.
+func (r *Rotator) probeOnce(ctx context.Context, s config.Slot, st store.SlotState, pair kpay.Pair, urgent bool) (healthcheck.Result, error) {
+	res := r.probeCurrent(ctx, s, st, pair, urgent)
+	switch {
+	case ctx.Err() != nil && res.Outcome == healthcheck.Transient:
+		// Shutting down mid-probe says nothing about the pair.
+		return res, ctx.Err()
+	case res.Outcome == healthcheck.Transient && res.Attempts == 0:
+		// No request left the host (the request budget was spent, or
+		// KPay is being given a pause): that is this daemon's limit, not
+		// KPay's answer; record no verdict.
+		return res, fmt.Errorf("slot %s: %w: %s", s.Name, ErrNotProbed, res.Detail)
+	}
+	return res, nil
+}
+
 // track is the first half of a pass, under the slot's lock: finish a
-// staged rotation, read the secret, adopt its pair, move the age band.
-// It commits only what changed. ok is false when the secret gave no pair.
-func (r *Rotator) track(ctx context.Context, s config.Slot, now time.Time) (st store.SlotState, pair kpay.Pair, ok bool, err error) {
+// staged rotation, take the pair the secret holds, move the age band. It
+// commits only what changed. ok is false when the secret gave no pair.
+//
+// The pair comes from the cache (cached true) unless look asks to look
+// at the secret, or nothing is cached: a probe costs no Secrets Manager
+// call. A look asks DescribeSecret which version is current, and reads
+// the value only when that moved, so drift costs one call without a
+// value.
+func (r *Rotator) track(ctx context.Context, s config.Slot, now time.Time, look bool) (st store.SlotState, pair kpay.Pair, cached, ok bool, err error) {
 	unlock := r.locks.Lock(s.Name)
 	defer unlock()
 
@@ -98,7 +134,7 @@ func (r *Rotator) track(ctx context.Context, s config.Slot, now time.Time) (st s
 	view, err := r.advance(ctx, s, now)
 	if err != nil {
 		if ctx.Err() != nil {
-			return st, pair, false, ctx.Err()
+			return st, pair, false, false, ctx.Err()
 		}
 		r.log.Error("rotation step failed", "slot", s.Name, "err", err)
 	}
@@ -106,24 +142,54 @@ func (r *Rotator) track(ctx context.Context, s config.Slot, now time.Time) (st s
 		// The step's view may be stale (or was never read): read again.
 		v, err := r.readSlot(s, "")
 		if err != nil {
-			return st, pair, false, err
+			return st, pair, false, false, err
 		}
 		view = &v
 	}
 	st = view.state
 	before := st
 	c := &change{slot: s.Name, state: &st}
+	moveAge := func(p kpay.Pair) (store.SlotState, kpay.Pair, bool, bool, error) {
+		if k, ok := ageStep(&st, view.current.Born, now, s.MaxAge, s.WarnBefore); ok {
+			c.emit(r.ageEvent(k, s, view.current, now))
+		}
+		if st == before && len(c.events) == 0 {
+			return st, p, true, true, nil
+		}
+		st.UpdatedAt = now
+		return st, p, true, true, r.commit(c)
+	}
+	known, hit := r.pairs.currentPair(s.Name, st.Current)
+	hit = hit && view.hasCurrent && st.SourceError == ""
+	if hit && !look {
+		return moveAge(known.pair)
+	}
+	var desc *secretdoc.Description
+	if d, err := r.secrets.Describe(ctx, s.SecretID); err == nil {
+		desc = &d
+		// Fields reported lost are judged on the value at every look
+		// (an admin may have accepted the loss meanwhile).
+		if hit && d.DeletedDate.IsZero() && d.CurrentVersionID != "" && d.CurrentVersionID == known.versionID && st.FieldsLost == "" {
+			// No change since the last look: the value is not read.
+			r.described.Store(s.Name, true)
+			r.applyDescription(c, s, d, now)
+			return moveAge(known.pair)
+		}
+	} else if ctx.Err() != nil {
+		return st, pair, false, false, ctx.Err()
+	}
 
 	v, pair, err := r.readPair(ctx, s)
 	if err != nil {
 		if ctx.Err() != nil {
-			return st, pair, false, ctx.Err()
+			return st, pair, false, false, ctx.Err()
 		}
+		r.pairs.forgetCurrent(s.Name)
 		r.sourceFailed(c, s, err, now)
 		if st == before {
-			return st, pair, false, nil
+			return st, pair, false, false, nil
 		}
-		return st, pair, false, r.commit(c)
+		return st, pair, false, false, r.commit(c)
 	}
 	if fp := pair.Fingerprint(); fp != st.Current {
 		// The daemon's own write, whose answer was lost (a connection cut
@@ -132,7 +198,7 @@ func (r *Rotator) track(ctx context.Context, s config.Slot, now time.Time) (st s
 		// rather than report drift.
 		if rot, ok := r.activeRotation(s.Name); ok && rot.State != store.RotationOpen && rot.NewFingerprint == fp {
 			if err := r.written(ctx, s, view, &rot, v.VersionID, now, ""); err != nil {
-				return st, pair, false, err
+				return st, pair, false, false, err
 			}
 			st = view.state
 			before, c.state = st, &st
@@ -145,21 +211,26 @@ func (r *Rotator) track(ctx context.Context, s config.Slot, now time.Time) (st s
 		st.SourceError, st.SourceErrorAt, st.SourceReason = "", time.Time{}, ""
 	}
 
-	r.checkRotation(ctx, c, s, v, now)
+	r.checkRotation(ctx, c, s, v, desc, now)
 	r.checkFields(c, s, v, now)
 	rec, adopted, err := r.adopt(ctx, c, view, s, v, pair, now)
 	if err != nil {
-		return st, pair, false, err
+		return st, pair, false, false, err
 	}
 	if k, ok := ageStep(&st, rec.Born, now, s.MaxAge, s.WarnBefore); ok {
 		c.emit(r.ageEvent(k, s, rec, now))
 	}
 	if !adopted && st == before && len(c.events) == 0 {
-		return st, pair, true, nil
+		r.pairs.setCurrent(s.Name, v.VersionID, pair)
+		return st, pair, false, true, nil
 	}
 	st.UpdatedAt = now
 	c.pairs = append(c.pairs, rec)
-	return st, pair, true, r.commit(c)
+	if err := r.commit(c); err != nil {
+		return st, pair, false, true, err
+	}
+	r.pairs.setCurrent(s.Name, v.VersionID, pair)
+	return st, pair, false, true, nil
 }
 
 // record is the second half of a pass: apply a probe's verdict, under the

@@ -15,7 +15,8 @@ import (
 // rejects is revoked — the rotation is complete; one still accepted past
 // revoke_grace raises old_key_still_valid, again every revoke_grace until
 // it is revoked. A retired pair's value is fetched again from the secret
-// version that carried it; it is never kept. Like ProbeSlot, it holds the
+// version that carried it once per configuration, then kept in memory
+// only (never in the store). Like ProbeSlot, it holds the
 // slot's lock only to record what the probe found.
 func (r *Rotator) ProbeRetired(ctx context.Context, name string, now time.Time) error {
 	s, err := r.slot(name)
@@ -54,15 +55,21 @@ func (r *Rotator) probeRetired(ctx context.Context, s config.Slot, p store.PairR
 		log.Warn("cannot watch retired pair: no secret version is known to hold it; watch it by hand in the dashboard")
 		return nil
 	}
-	v, err := r.secrets.Version(ctx, s.SecretID, p.VersionID)
-	if err != nil {
-		log.Warn("cannot fetch retired pair to probe it; will retry", "version_id", p.VersionID, "err", err)
-		return nil
-	}
-	pair, err := v.Pair(s.APIKeyField, s.SecretKeyField)
-	if err != nil || pair.Fingerprint() != p.Fingerprint {
-		log.Warn("secret version no longer holds the retired pair; cannot watch it", "version_id", p.VersionID)
-		return nil
+	pair, ok := r.pairs.retiredPair(s.Name, p.Fingerprint)
+	if !ok {
+		// Read once per rotator, then kept in memory: each later probe of
+		// the retired pair is one KPay request.
+		v, err := r.secrets.Version(ctx, s.SecretID, p.VersionID)
+		if err != nil {
+			log.Warn("cannot fetch retired pair to probe it; will retry", "version_id", p.VersionID, "err", err)
+			return nil
+		}
+		pair, err = v.Pair(s.APIKeyField, s.SecretKeyField)
+		if err != nil || pair.Fingerprint() != p.Fingerprint {
+			log.Warn("secret version no longer holds the retired pair; cannot watch it", "version_id", p.VersionID)
+			return nil
+		}
+		r.pairs.setRetired(s.Name, pair)
 	}
 	res := r.prober.Probe(ctx, pair, healthcheck.Expect{Environment: s.Environment})
 	switch {
@@ -92,6 +99,7 @@ func (r *Rotator) probeRetired(ctx context.Context, s config.Slot, p store.PairR
 
 	switch {
 	case res.Outcome == healthcheck.Rejected:
+		r.pairs.forgetRetired(s.Name, p.Fingerprint)
 		p.Role, p.RevokedAt = store.RoleRevoked, now
 		e := newEvent(event.OldKeyRevoked, now, s, p.Mask, p.Fingerprint, fmt.Sprintf(
 			"%s: KPay now rejects the retired pair %s: rotation complete (retired %s ago)", s.Name, p.Mask, FormatAge(now.Sub(p.RetiredAt))))

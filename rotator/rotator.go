@@ -174,9 +174,11 @@ type Rotator struct {
 	// has read (DescribeSecret): once per slot per configuration, and
 	// again whenever the secret gets a new version.
 	described sync.Map
-	onCommit  func()
-	observe   Observer
-	follow    Followups
+	// pairs are the values last read from the secrets, in memory only.
+	pairs    pairCache
+	onCommit func()
+	observe  Observer
+	follow   Followups
 }
 
 // New builds a Rotator.

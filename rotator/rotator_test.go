@@ -192,6 +192,16 @@ func (h *harness) putPair(slot string, pair kpay.Pair) string {
 	return vid
 }
 
+// look is a look at the slot's secret without a probe (the drift
+// schedule, start, SIGUSR1): how a change made outside kpay-rotator that
+// KPay does not reject is seen.
+func (h *harness) look(slot string, now time.Time) {
+	h.t.Helper()
+	if err := h.rot.TrackSlot(h.ctx, slot, now); err != nil {
+		h.t.Fatalf("TrackSlot(%s): %v", slot, err)
+	}
+}
+
 func (h *harness) probe(slot string, now time.Time) {
 	h.t.Helper()
 	if err := h.rot.ProbeSlot(h.ctx, slot, now); err != nil {
@@ -356,6 +366,7 @@ func TestProbeRetired_StillValidPastGraceWarnsAndRepeats(t *testing.T) {
 	other := h.kpay.CreateApplication("other")
 	otherPair, _ := h.kpay.Pair(other.ID, kpay.Live)
 	h.putPair("payments-live", otherPair)
+	h.look("payments-live", now.Add(time.Minute)) // KPay still takes the old pair: seen at a look
 	h.probe("payments-live", now.Add(time.Minute))
 	h.probe("payments-live", now.Add(2*time.Minute))
 	if st := h.state("payments-live"); st.Health != store.HealthFailing || st.LastProbe.Outcome != string(healthcheck.WrongApplication) {

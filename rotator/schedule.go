@@ -124,6 +124,17 @@ func NewScheduler(r *Rotator, opts SchedulerOptions) (*Scheduler, error) {
 		}))
 		s.cron.Schedule(plan.retired[name], retired)
 	}
+	// Looks at the secrets (drift): one job per distinct drift_schedule,
+	// each a pass over its slots within [aws] concurrency, so an hourly
+	// look at 10,000 slots is one cron entry, not 10,000.
+	for spec, names := range plan.drift {
+		job := cron.NewChain(cron.SkipIfStillRunning(cl)).Then(cron.FuncJob(func() {
+			if err := s.r.TrackSlots(s.ctx, names, s.now, r.cfg.AWS.Concurrency); err != nil && s.ctx.Err() == nil {
+				s.log.Error("look at the secrets failed", "drift_schedule", spec, "err", err)
+			}
+		}))
+		s.cron.Schedule(plan.driftSched[spec], job)
+	}
 	// Staged pairs are taken within seconds even without a signal, open
 	// windows checked for a stall, and failed writes retried on their
 	// backoff.
@@ -157,6 +168,9 @@ type plan struct {
 	jitter map[string]bool          // whether the slot's jitter delays its probes
 	// retired probes the slot's retired pairs.
 	retired map[string]cron.Schedule
+	// drift lists the slots of each distinct drift_schedule spec.
+	drift      map[string][]string
+	driftSched map[string]cron.Schedule
 }
 
 // newPlan builds cfg's schedules. Its errors are NewScheduler's.
@@ -165,8 +179,17 @@ func newPlan(cfg *config.Config, now time.Time) (plan, error) {
 	if err != nil {
 		return plan{}, fmt.Errorf("probe_schedule: %w", err)
 	}
-	p := plan{probe: probe, jitter: jitter, retired: map[string]cron.Schedule{}}
+	p := plan{probe: probe, jitter: jitter, retired: map[string]cron.Schedule{},
+		drift: map[string][]string{}, driftSched: map[string]cron.Schedule{}}
 	for _, slot := range cfg.Slots {
+		if _, ok := p.driftSched[slot.DriftSchedule]; !ok {
+			sched, err := cron.ParseStandard(slot.DriftSchedule)
+			if err != nil {
+				return plan{}, fmt.Errorf("slot %s: drift_schedule %q: %w", slot.Name, slot.DriftSchedule, err)
+			}
+			p.driftSched[slot.DriftSchedule] = sched
+		}
+		p.drift[slot.DriftSchedule] = append(p.drift[slot.DriftSchedule], slot.Name)
 		// ParseStandard is the parser cron.New uses by default.
 		sched, err := cron.ParseStandard(slot.RetiredSchedule)
 		if err != nil {

@@ -120,21 +120,33 @@ func them(names []string) string {
 // secret that Secrets Manager also rotates with a Lambda would have its
 // pair overwritten back and forth, so that is said, and stage refuses the
 // slot unless it opts in (allow_secrets_manager_rotation).
-func (r *Rotator) checkRotation(ctx context.Context, c *change, s config.Slot, v secretdoc.Version, now time.Time) {
+//
+// d is the description the pass already read, if it did.
+func (r *Rotator) checkRotation(ctx context.Context, c *change, s config.Slot, v secretdoc.Version, d *secretdoc.Description, now time.Time) {
 	st := c.state
-	if _, done := r.described.Load(s.Name); done && v.VersionID == st.VersionID {
-		return
-	}
-	d, err := r.secrets.Describe(ctx, s.SecretID)
-	if err != nil {
-		if errors.Is(err, secretdoc.ErrAccessDenied) {
-			// Said once per configuration: the policy lacks it.
-			r.described.Store(s.Name, true)
-			r.log.Warn("cannot tell whether Secrets Manager also rotates this secret", "slot", s.Name, "err", err)
+	if d == nil {
+		if _, done := r.described.Load(s.Name); done && v.VersionID == st.VersionID {
+			return
 		}
-		return
+		desc, err := r.secrets.Describe(ctx, s.SecretID)
+		if err != nil {
+			if errors.Is(err, secretdoc.ErrAccessDenied) {
+				// Said once per configuration: the policy lacks it.
+				r.described.Store(s.Name, true)
+				r.log.Warn("cannot tell whether Secrets Manager also rotates this secret", "slot", s.Name, "err", err)
+			}
+			return
+		}
+		d = &desc
 	}
 	r.described.Store(s.Name, true)
+	r.applyDescription(c, s, *d, now)
+}
+
+// applyDescription says when Secrets Manager's own rotation was turned on
+// or off for the slot's secret.
+func (r *Rotator) applyDescription(c *change, s config.Slot, d secretdoc.Description, now time.Time) {
+	st := c.state
 	switch lambda := d.RotationLambdaARN; {
 	case d.RotationEnabled && st.SMRotation == "":
 		if lambda == "" {

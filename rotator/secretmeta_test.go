@@ -64,7 +64,7 @@ func TestTrack_FieldsLostByAChangeOutside(t *testing.T) {
 			now := time.Now()
 			pair, _ := h.kpay.Pair(h.apps["payments-live"].ID, "live")
 			v1 := h.put("payments-live", h.pairJSON("payments-live", pair, extras))
-			h.probe("payments-live", now)
+			h.look("payments-live", now)
 			if st := h.state("payments-live"); st.FieldsLost != "" {
 				t.Fatalf("fields lost before any change: %s", st.FieldsLost)
 			}
@@ -72,8 +72,8 @@ func TestTrack_FieldsLostByAChangeOutside(t *testing.T) {
 				pair = h.regenerate("payments-live")
 			}
 			v2 := h.put("payments-live", h.pairJSON("payments-live", pair, tc.after))
-			h.probe("payments-live", now.Add(time.Minute))
-			h.probe("payments-live", now.Add(2*time.Minute)) // said once, not per pass
+			h.look("payments-live", now.Add(time.Minute))
+			h.look("payments-live", now.Add(2*time.Minute)) // said once, not per pass
 
 			lost := eventsOf(h, event.SecretFieldsLost)
 			st := h.state("payments-live")
@@ -113,7 +113,7 @@ func TestTrack_FieldsLostByAChangeOutside(t *testing.T) {
 
 			// Putting them back (as repair does) resolves the condition.
 			h.put("payments-live", h.pairJSON("payments-live", pair, extras))
-			h.probe("payments-live", now.Add(3*time.Minute))
+			h.look("payments-live", now.Add(3*time.Minute))
 			restored := eventsOf(h, event.SecretFieldsRestored)
 			if len(restored) != 1 || !slices.Contains(restored[0].Resolves, "fields") {
 				t.Fatalf("restored events %+v, want one resolving fields", restored)
@@ -132,11 +132,11 @@ func TestTrack_FieldsLostPartlyRestoredThenLostAgain(t *testing.T) {
 	now := time.Now()
 	pair, _ := h.kpay.Pair(h.apps["payments-live"].ID, "live")
 	v1 := h.put("payments-live", h.pairJSON("payments-live", pair, `"A":1,"B":2,"C":3`))
-	h.probe("payments-live", now)
+	h.look("payments-live", now)
 	h.put("payments-live", h.pairJSON("payments-live", pair, `"C":3`))
-	h.probe("payments-live", now.Add(time.Minute))
+	h.look("payments-live", now.Add(time.Minute))
 	h.put("payments-live", h.pairJSON("payments-live", pair, `"A":1,"C":3`))
-	h.probe("payments-live", now.Add(2*time.Minute))
+	h.look("payments-live", now.Add(2*time.Minute))
 	if st := h.state("payments-live"); st.FieldsLost != store.Names([]string{"B"}) || st.FieldsLostFrom != v1 {
 		t.Fatalf("after a partial restore: lost %s from %s, want [B] from %s", st.FieldsLost, st.FieldsLostFrom, v1)
 	}
@@ -144,7 +144,7 @@ func TestTrack_FieldsLostPartlyRestoredThenLostAgain(t *testing.T) {
 		t.Errorf("a partial restore said restored (%d)", n)
 	}
 	h.put("payments-live", h.pairJSON("payments-live", pair, `"A":1`))
-	h.probe("payments-live", now.Add(3*time.Minute))
+	h.look("payments-live", now.Add(3*time.Minute))
 	lost := eventsOf(h, event.SecretFieldsLost)
 	if len(lost) != 2 || lost[1].Fields["fields"] != "B,C" {
 		t.Fatalf("second loss: %d events, last fields %v, want B,C", len(lost), lost[len(lost)-1].Fields)
@@ -156,13 +156,13 @@ func TestTrack_FieldsLostPartlyRestoredThenLostAgain(t *testing.T) {
 func TestRotation_OwnWriteLosesNoFields(t *testing.T) {
 	h := newHarness(t, "")
 	now := time.Now()
-	h.probe("payments-live", now)
+	h.look("payments-live", now)
 	newPair := h.regenerate("payments-live")
 	h.stage("payments-live", newPair, now.Add(time.Minute))
 	h.advance("payments-live", now.Add(time.Minute))
-	h.probe("payments-live", now.Add(2*time.Minute))
+	h.look("payments-live", now.Add(2*time.Minute))
 	h.put("payments-live", h.pairJSON("payments-live", newPair, `"DATABASE_URL":"postgres://x","EXTRA":1`))
-	h.probe("payments-live", now.Add(3*time.Minute))
+	h.look("payments-live", now.Add(3*time.Minute))
 	if n := len(eventsOf(h, event.SecretFieldsLost)); n != 0 {
 		t.Errorf("%d secret_fields_lost around the daemon's own write", n)
 	}
@@ -179,8 +179,9 @@ func TestTrack_SecretsManagerRotationEnabled(t *testing.T) {
 	h := newHarness(t, "")
 	now := time.Now()
 	h.aws.SetRotation(h.slot(slot).SecretID, lambda)
-	h.probe(slot, now)
-	h.probe(slot, now.Add(time.Minute))
+	gets := h.aws.Calls("GetSecretValue")
+	h.probe(slot, now) // nothing known yet: the probe looks first
+	h.look(slot, now.Add(time.Minute))
 	h.probe("payments-live", now.Add(time.Minute))
 	on := eventsOf(h, event.SecretsManagerRotationOn)
 	if len(on) != 1 || on[0].Slot != slot || on[0].Severity != event.Warning || !strings.Contains(on[0].Message, lambda) ||
@@ -190,8 +191,13 @@ func TestTrack_SecretsManagerRotationEnabled(t *testing.T) {
 	if st := h.state(slot); st.SMRotation != lambda {
 		t.Errorf("state SMRotation = %q", st.SMRotation)
 	}
-	if calls := h.aws.Calls("DescribeSecret"); calls != 2 {
-		t.Errorf("DescribeSecret called %d times for 2 slots and 3 passes, want 2: once per slot and configuration", calls)
+	// Each look is one DescribeSecret (which also says whether the
+	// rotation is on); the value is read only when the version is new.
+	if calls := h.aws.Calls("DescribeSecret"); calls != 3 {
+		t.Errorf("DescribeSecret called %d times for 3 looks, want 3", calls)
+	}
+	if calls := h.aws.Calls("GetSecretValue") - gets; calls != 2 {
+		t.Errorf("GetSecretValue called %d times for 2 slots and 3 looks at unchanged secrets, want 2", calls)
 	}
 
 	newPair := h.regenerate(slot)
@@ -215,7 +221,7 @@ func TestTrack_SecretsManagerRotationEnabled(t *testing.T) {
 	// Turned off, it resolves at the next look (a new configuration).
 	h.aws.SetRotation(h.slot(slot).SecretID, "")
 	h.rebuild("")
-	h.probe(slot, now.Add(4*time.Minute))
+	h.look(slot, now.Add(4*time.Minute))
 	off := eventsOf(h, event.SecretsManagerRotationOff)
 	if len(off) != 1 || !slices.Contains(off[0].Resolves, "sm_rotation") {
 		t.Fatalf("rotation-disabled events %+v, want one resolving sm_rotation", off)
@@ -232,14 +238,14 @@ func TestTrack_FieldsLostAccepted(t *testing.T) {
 	now := time.Now()
 	pair, _ := h.kpay.Pair(h.apps["payments-live"].ID, "live")
 	h.put("payments-live", h.pairJSON("payments-live", pair, `"A":1`))
-	h.probe("payments-live", now)
+	h.look("payments-live", now)
 	v2 := h.put("payments-live", h.pairJSON("payments-live", pair, ""))
-	h.probe("payments-live", now.Add(time.Minute))
+	h.look("payments-live", now.Add(time.Minute))
 
 	if err := inbox.WriteAcceptance(h.inbox, inbox.Acceptance{Slot: "payments-live", VersionID: "older", By: "root@host"}, -1, -1); err != nil {
 		t.Fatal(err)
 	}
-	h.probe("payments-live", now.Add(2*time.Minute))
+	h.look("payments-live", now.Add(2*time.Minute))
 	if st := h.state("payments-live"); st.FieldsLost == "" {
 		t.Fatal("an acceptance for another version ended the loss")
 	}
@@ -250,7 +256,7 @@ func TestTrack_FieldsLostAccepted(t *testing.T) {
 	if err := inbox.WriteAcceptance(h.inbox, inbox.Acceptance{Slot: "payments-live", VersionID: v2, By: "root@host"}, -1, -1); err != nil {
 		t.Fatal(err)
 	}
-	h.probe("payments-live", now.Add(3*time.Minute))
+	h.look("payments-live", now.Add(3*time.Minute))
 	acc := eventsOf(h, event.SecretFieldsAccepted)
 	if len(acc) != 1 || !slices.Contains(acc[0].Resolves, "fields") || !strings.Contains(acc[0].Message, "root@host") || !strings.Contains(acc[0].Message, `"A"`) {
 		t.Fatalf("accepted events %+v", acc)
@@ -260,7 +266,7 @@ func TestTrack_FieldsLostAccepted(t *testing.T) {
 	}
 	// The next change is judged against the accepted version.
 	h.put("payments-live", h.pairJSON("payments-live", pair, `"B":2`))
-	h.probe("payments-live", now.Add(4*time.Minute))
+	h.look("payments-live", now.Add(4*time.Minute))
 	if n := len(eventsOf(h, event.SecretFieldsLost)); n != 1 {
 		t.Errorf("%d losses after adding a field to the accepted version, want still 1", n)
 	}

@@ -426,7 +426,7 @@ func TestProbe_OnlyKPayShapedAnswersAreVerdicts(t *testing.T) {
 		other := h.kpay.CreateApplication("other")
 		otherPair, _ := h.kpay.Pair(other.ID, kpay.Live)
 		h.putPair("payments-live", otherPair) // the old pair stays valid
-		h.probe("payments-live", now.Add(time.Minute))
+		h.look("payments-live", now.Add(time.Minute))
 		old := h.events()[0].Fields["previous_pair"]
 		h.kpay.Inject(kpayemu.Fault{Kind: kpayemu.FaultNonJSON, Status: 403, Count: 1})
 		if err := h.rot.ProbeRetired(h.ctx, "payments-live", now.Add(25*time.Hour)); err != nil {
@@ -485,6 +485,7 @@ func TestProbeSlot_AnotherApplicationsPairPastedByHand(t *testing.T) {
 	other := h.kpay.CreateApplication("Someone else")
 	otherPair, _ := h.kpay.Pair(other.ID, kpay.Live)
 	h.putPair("payments-live", otherPair)
+	h.look("payments-live", now.Add(time.Minute)) // KPay still takes the old pair: seen at a look
 	h.probe("payments-live", now.Add(time.Minute))
 	if err := h.rot.ConfirmSlot(h.ctx, "payments-live", now.Add(time.Minute+2*time.Second)); err != nil {
 		t.Fatal(err)
@@ -524,8 +525,8 @@ func TestProbeSlot_MissingSecretAndStableReasons(t *testing.T) {
 	if _, err := sm.DeleteSecret(h.ctx, &secretsmanager.DeleteSecretInput{SecretId: id, RecoveryWindowInDays: aws.Int64(7)}); err != nil {
 		t.Fatal(err)
 	}
-	h.probe("payments-live", now.Add(time.Minute))
-	h.probe("payments-live", now.Add(2*time.Minute)) // said once
+	h.look("payments-live", now.Add(time.Minute))
+	h.look("payments-live", now.Add(2*time.Minute)) // said once
 	wantKinds(t, h.kinds("payments-live"), event.SecretMissing)
 	e := h.events()[len(h.events())-1]
 	if !strings.Contains(e.Action, "aws secretsmanager restore-secret --secret-id prod/payments/kpay") || e.Severity != event.Critical {
@@ -539,7 +540,7 @@ func TestProbeSlot_MissingSecretAndStableReasons(t *testing.T) {
 	if _, err := sm.DeleteSecret(h.ctx, &secretsmanager.DeleteSecretInput{SecretId: id, ForceDeleteWithoutRecovery: aws.Bool(true)}); err != nil {
 		t.Fatal(err)
 	}
-	h.probe("payments-live", now.Add(3*time.Minute))
+	h.look("payments-live", now.Add(3*time.Minute))
 	wantKinds(t, h.kinds("payments-live"), event.SecretMissing, event.SecretMissing)
 	if e := h.events()[len(h.events())-1]; !strings.Contains(e.Action, "recreate") {
 		t.Errorf("after a delete without recovery: action %q, want recreate", e.Action)
@@ -547,15 +548,16 @@ func TestProbeSlot_MissingSecretAndStableReasons(t *testing.T) {
 	// Back (the emulator has no restore-secret: recreated with its pair).
 	pair, _ := h.kpay.Pair(h.apps["payments-live"].ID, kpay.Live)
 	h.putPair("payments-live", pair)
-	h.probe("payments-live", now.Add(4*time.Minute))
+	h.look("payments-live", now.Add(4*time.Minute))
 	wantKinds(t, h.kinds("payments-live"), event.SecretMissing, event.SecretMissing, event.SecretReadable)
 
 	// Five failing passes (the SDK retries each read), each with its own
 	// request ids in the text.
 	h.aws.Inject(awstest.Fault{Op: "GetSecretValue", Status: 500, Code: "InternalServiceError"})
+	h.aws.Inject(awstest.Fault{Op: "DescribeSecret", Status: 500, Code: "InternalServiceError"})
 	defer h.aws.ClearFaults()
 	for i := range 5 {
-		h.probe("payments-live", now.Add(time.Duration(5+i)*time.Minute))
+		h.look("payments-live", now.Add(time.Duration(5+i)*time.Minute))
 	}
 	wantKinds(t, h.kinds("payments-live"), event.SecretMissing, event.SecretMissing, event.SecretReadable, event.SecretUnreadable)
 }

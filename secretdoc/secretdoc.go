@@ -49,6 +49,9 @@ type Description struct {
 	RotationEnabled bool
 	// RotationLambdaARN is the function that rotation runs.
 	RotationLambdaARN string
+	// CurrentVersionID is the version labelled AWSCURRENT: what a read of
+	// the value would return, learned without reading it.
+	CurrentVersionID string
 }
 
 // Sentinel errors; match with errors.Is. The wrapping error names the

@@ -46,7 +46,8 @@ nothing is written to the secret.
 
 Run it on the daemon's host with the daemon's AWS identity (it needs
 secretsmanager:GetSecretValue and PutSecretValue on the secret). The daemon
-clears the alert at its next probe of SLOT (kpay-rotator rotate SLOT: now).`, e.stderr)
+clears the alert at its next look at the secret (drift_schedule, hourly by
+default; kpay-rotator rotate SLOT: now).`, e.stderr)
 	from := fs.String("from", "", "version id to copy the fields from (the alert names it); default the AWSPREVIOUS version")
 	var only fieldList
 	fs.Var(&only, "field", "copy only this field (repeatable); default every field the earlier version has and the current one lacks")
@@ -145,7 +146,7 @@ clears the alert at its next probe of SLOT (kpay-rotator rotate SLOT: now).`, e.
 		return fmt.Errorf("repair %s: version %s does not hold the pair %s it was based on; check the secret now (kpay-rotator status)", slot.Name, versionID, pair.Mask())
 	}
 	fmt.Fprintf(e.stdout, "repaired: %s version %s holds %s again (copied from version %s); the pair %s is unchanged\n", slot.SecretID, versionID, list, src.VersionID, pair.Mask())
-	fmt.Fprintf(e.stdout, "the daemon clears secret_fields_lost at its next probe of %s (now: kpay-rotator rotate %s)\n", slot.Name, slot.Name)
+	fmt.Fprintf(e.stdout, "the daemon clears secret_fields_lost at its next look at the secret of %s (drift_schedule; now: kpay-rotator rotate %s)\n", slot.Name, slot.Name)
 	return nil
 }
 
@@ -167,7 +168,7 @@ func acceptLoss(e *env, cfg *config.Config, slot config.Slot, versionID string) 
 	if err != nil {
 		return err
 	}
-	fmt.Fprintf(e.stdout, "accepted: the fields missing from %s version %s stay removed; the daemon ends secret_fields_lost at its next probe of %s (now: kpay-rotator rotate %s); nothing was written to the secret\n",
+	fmt.Fprintf(e.stdout, "accepted: the fields missing from %s version %s stay removed; the daemon ends secret_fields_lost at its next look at the secret of %s (drift_schedule; now: kpay-rotator rotate %s); nothing was written to the secret\n",
 		slot.SecretID, versionID, slot.Name, slot.Name)
 	return nil
 }

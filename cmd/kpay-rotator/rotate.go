@@ -10,8 +10,9 @@ import (
 
 func cmdRotate(ctx context.Context, e *env, args []string) error {
 	fs, c := newFlagSet("rotate", "[SLOT] [flags]", `
-Signal the running daemon (SIGUSR1) to take staged pairs and probe every
-slot now; 'systemctl kill -s USR1 --kill-who=main kpay-rotator' does the
+Signal the running daemon (SIGUSR1) to take staged pairs, look at every
+slot's secret (a change made outside kpay-rotator is seen at once) and
+probe every slot now; 'systemctl kill -s USR1 --kill-who=main kpay-rotator' does the
 same. With SLOT, wait until that slot's probe after the signal is recorded
 and print its state.`, e.stderr)
 	noWait := fs.Bool("no-wait", false, "return once the daemon is signalled")
@@ -38,7 +39,7 @@ and print its state.`, e.stderr)
 	if err := daemon.Signal(pid, daemon.SigRotate); err != nil {
 		return err
 	}
-	fmt.Fprintf(e.stdout, "signalled the daemon (pid %d): taking staged pairs and probing every slot\n", pid)
+	fmt.Fprintf(e.stdout, "signalled the daemon (pid %d): taking staged pairs, looking at every secret and probing every slot\n", pid)
 	if slot == "" || *noWait {
 		return nil
 	}
