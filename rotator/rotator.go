@@ -176,6 +176,7 @@ type Rotator struct {
 	described sync.Map
 	// pairs are the values last read from the secrets, in memory only.
 	pairs    pairCache
+	commits  groupCommit
 	onCommit func()
 	observe  Observer
 	follow   Followups
@@ -210,6 +211,7 @@ func New(opts Options) (*Rotator, error) {
 		cfg:      opts.Config,
 		slots:    make(map[string]config.Slot, len(opts.Config.Slots)),
 		store:    opts.Store,
+		commits:  groupCommit{update: opts.Store.Update},
 		secrets:  opts.Secrets,
 		prober:   opts.Prober,
 		inbox:    opts.Inbox,
@@ -263,9 +265,10 @@ func (l *SlotLocks) TryLock(name string) (unlock func(), ok bool) {
 }
 
 // commit writes the slot's new state, pair records, probe and events in
-// one transaction, then logs the events and tells the sink.
+// one transaction (shared with concurrent commits: groupCommit), then
+// logs the events and tells the sink.
 func (r *Rotator) commit(c *change) error {
-	err := r.store.Update(func(tx store.Tx) error {
+	err := r.commits.do(func(tx store.Tx) error {
 		if c.rotation != nil {
 			if err := tx.PutRotation(*c.rotation); err != nil {
 				return err

@@ -1,0 +1,83 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"os/exec"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"kpay-rotator/kpay"
+)
+
+// BenchmarkProbeCost measures what a probe costs the daemon at 1,000
+// slots with probes due all the time (requests_per_minute at KPay's 100,
+// probe_schedule auto): daemon CPU per probe (from /proc, over a minute
+// after the start pass), and Secrets Manager calls per probe. Next to it,
+// the same KPay requests made by xargs -P16 curl (whole processes). b.N
+// is ignored; it runs once, about 3 minutes.
+//
+//	go test -run '^$' -bench ProbeCost -benchtime 1x ./cmd/kpay-rotator
+func BenchmarkProbeCost(b *testing.B) {
+	const n = 1000
+	f := newFixture(b)
+	ctx := context.Background()
+	var cfg strings.Builder
+	fmt.Fprintf(&cfg, "[daemon]\nstate_dir = \"state\"\ninbox_dir = \"inbox\"\nlisten = \"127.0.0.1:0\"\n[kpay]\nbase_url = %q\nrequests_per_minute = 100\n", f.kpay.URL)
+	pairs := make([]kpay.Pair, n)
+	for i := range n {
+		name := fmt.Sprintf("slot-%04d", i)
+		app := f.kpay.CreateApplication(name)
+		pairs[i], _ = f.kpay.Pair(app.ID, kpay.Live)
+		if _, err := f.aws.PutJSON(ctx, "prod/"+name, secretJSON(pairs[i], "x")); err != nil {
+			b.Fatal(err)
+		}
+		fmt.Fprintf(&cfg, "[[slot]]\nname = %q\nenvironment = \"live\"\nsecret_id = \"prod/%s\"\n", name, name)
+	}
+	if err := os.WriteFile(f.cfgPath, []byte(cfg.String()), 0o600); err != nil {
+		b.Fatal(err)
+	}
+	p := f.startBin(binPath, nil)
+	eventually(b, "every slot tracked", func() bool {
+		doc := f.status()
+		return len(doc.Slots) == n && doc.Slots[n-1].Pair != ""
+	})
+	// The start pass probes within the budget too; measure past its
+	// first minute, when probes are due without pause.
+	time.Sleep(20 * time.Second)
+	pid := p.cmd.Process.Pid
+	cpu0, k0 := cpuTime(b, pid), f.kpay.Counters().Total
+	get0, desc0 := f.aws.Calls("GetSecretValue"), f.aws.Calls("DescribeSecret")
+	time.Sleep(time.Minute)
+	cpu, probes := cpuTime(b, pid)-cpu0, f.kpay.Counters().Total-k0
+	sm := f.aws.Calls("GetSecretValue") - get0 + f.aws.Calls("DescribeSecret") - desc0
+	if probes == 0 {
+		b.Fatal("no probe in a minute")
+	}
+	b.ReportMetric(float64(probes), "probes-per-min")
+	b.ReportMetric(float64(cpu.Microseconds())/float64(probes), "daemon-cpu-us-per-probe")
+	b.ReportMetric(float64(sm)/float64(probes), "sm-calls-per-probe")
+	p.signal(syscall.SIGTERM)
+	p.wait(15 * time.Second)
+
+	// The same number of requests as whole curl processes, 16 at a time.
+	var args strings.Builder
+	for i := range int(probes) {
+		pr := pairs[i%n]
+		fmt.Fprintf(&args, "-H X-API-Key:%s -H X-Secret-Key:%s %s/api/v1/payments/me\n", pr.APIKey, pr.SecretKey.Reveal(), f.kpay.URL)
+	}
+	var ru0, ru1 syscall.Rusage
+	_ = syscall.Getrusage(syscall.RUSAGE_CHILDREN, &ru0)
+	cmd := exec.Command("xargs", "-P16", "-L1", "curl", "-s", "-o", "/dev/null")
+	cmd.Stdin = strings.NewReader(args.String())
+	if err := cmd.Run(); err != nil {
+		b.Logf("xargs curl: %v (curl missing? the comparison is left out)", err)
+		return
+	}
+	_ = syscall.Getrusage(syscall.RUSAGE_CHILDREN, &ru1)
+	curlCPU := time.Duration(syscall.TimevalToNsec(ru1.Utime)+syscall.TimevalToNsec(ru1.Stime)-syscall.TimevalToNsec(ru0.Utime)-syscall.TimevalToNsec(ru0.Stime)) * time.Nanosecond
+	b.ReportMetric(float64(curlCPU.Microseconds())/float64(probes), "curl-cpu-us-per-request")
+}
