@@ -140,6 +140,11 @@ func run(ctx context.Context, rotatorBin string, keep bool) error {
 	if err := d.show(ctx, "status"); err != nil {
 		return err
 	}
+	k0, g0, d0 := kp.Counters().Total, sm.Calls("GetSecretValue"), sm.Calls("DescribeSecret")
+	time.Sleep(7 * time.Second)
+	say("in 7 s: %d probes, each one KPay request; %d Secrets Manager reads and %d DescribeSecret calls",
+		kp.Counters().Total-k0, sm.Calls("GetSecretValue")-g0, sm.Calls("DescribeSecret")-d0)
+	say("(the pair stays in memory; the secret is looked at hourly, on SIGUSR1, and when KPay rejects the pair)")
 
 	step("A planned rotation: kpay-rotator stage first, then regenerate in the dashboard")
 	say("stage opens a rotation of the slot before the pair exists; on a terminal it then")
