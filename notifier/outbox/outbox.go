@@ -1,9 +1,11 @@
 // Package outbox delivers events to chat receivers at least once: every
 // event routed to a receiver is written to a bbolt outbox in the same
-// transaction that records the event, then sent with backoff, Retry-After,
-// a token bucket per destination, grouping of bursts, repeats of active
-// conditions and resolved messages when they clear. It is the one retry
-// loop; receivers only classify.
+// transaction that records the event, then sent with a token bucket per
+// destination, grouping of bursts, repeats of active conditions and
+// resolved messages when they clear. A failing receiver is tried with one
+// delivery at a time, after a back-off capped at 30 s or its Retry-After,
+// so an outage costs one request per interval and delivery resumes within
+// one once it is back. It is the one retry loop; receivers only classify.
 package outbox
 
 import (
