@@ -81,6 +81,12 @@ func (o *Outbox) pass(ctx context.Context, r *receiver, now time.Time) (next tim
 		if ctx.Err() != nil {
 			return time.Time{}, false
 		}
+		parts, err := o.fit(r, queue[i])
+		if err != nil {
+			o.log.Error("cannot split an alert too large for one message", "receiver", r.Name, "err", err)
+			return now.Add(time.Minute), false
+		}
+		queue = slices.Replace(queue, i, i+1, parts...)
 		if retryAt, failed := o.attempt(ctx, r, queue[i], now); failed {
 			// Nothing more this pass: what follows would fail the same
 			// way. Until one goes through, r gets only probes.
@@ -109,7 +115,12 @@ func (o *Outbox) probe(ctx context.Context, r *receiver, queue []store.Delivery,
 	if ctx.Err() != nil {
 		return time.Time{}, false
 	}
-	if retryAt, failed := o.attempt(ctx, r, queue[i], now); failed {
+	parts, err := o.fit(r, queue[i])
+	if err != nil {
+		o.log.Error("cannot split an alert too large for one message", "receiver", r.Name, "err", err)
+		return now.Add(time.Minute), false
+	}
+	if retryAt, failed := o.attempt(ctx, r, parts[0], now); failed {
 		return retryAt, false
 	}
 	return now, true
@@ -228,14 +239,17 @@ func (o *Outbox) drop(r *receiver, d store.Delivery, now time.Time) error {
 	})
 }
 
-// group merges every first attempt queued for r into one delivery once the
-// oldest of them has waited group_wait: a burst (40 slots failing after a
-// KPay outage) becomes one message, not 40.
+// group merges the first attempts queued for r that hold one event each
+// into one delivery once the oldest of them has waited group_wait: a burst
+// (40 slots failing after a KPay outage) becomes one message, not 40. A
+// delivery already holding several (a group, or a part of one, see fit)
+// stays as it is: a part is as full as its receiver takes, and merging it
+// again would rewrite the whole burst on every pass while it drains.
 func (o *Outbox) group(r *receiver, queue []store.Delivery, now time.Time) []store.Delivery {
 	var fresh []int
 	due := false
 	for i, d := range queue {
-		if d.Attempts == 0 && d.Origin == "" {
+		if d.Attempts == 0 && d.Origin == "" && len(d.Events) == 1 {
 			fresh = append(fresh, i)
 			due = due || !d.DueAt.After(now)
 		}
@@ -271,6 +285,47 @@ func (o *Outbox) group(r *receiver, queue []store.Delivery, now time.Time) []sto
 		}
 	}
 	return append(out, merged)
+}
+
+// fit is d as it goes out: whole, or, when r takes a burst in parts
+// (notifier.Splitter) and d is more than one message of it, d's parts,
+// which replace d in the queue in one transaction. Each part is a delivery
+// of its own, with an id of its own (d's, numbered) that stays for its
+// retries, so the receiver can deduplicate each; each keeps d's attempts,
+// due time and age, so max_delivery_age still counts from the oldest
+// event. Splitting when an alert is sent, not when it is grouped, covers
+// every way a burst reaches r: grouped here, handed over as a fallback, or
+// queued by an older version.
+func (o *Outbox) fit(r *receiver, d store.Delivery) ([]store.Delivery, error) {
+	if r.split == nil || len(d.Events) < 2 {
+		return []store.Delivery{d}, nil
+	}
+	runs := r.split.Split(notifier.Alert{ID: d.ID, Events: d.Events, Repeat: d.Repeat})
+	if len(runs) < 2 {
+		return []store.Delivery{d}, nil
+	}
+	parts := make([]store.Delivery, len(runs))
+	for i, run := range runs {
+		p := d
+		p.Seq, p.ID, p.Events = 0, fmt.Sprintf("%s_%d", d.ID, i+1), run
+		parts[i] = p
+	}
+	err := o.store.Update(func(tx store.Tx) error {
+		if err := tx.DeleteDelivery(r.Name, d.Seq); err != nil {
+			return err
+		}
+		for i := range parts {
+			if err := tx.PutDelivery(&parts[i]); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("split alert %s into %d: %w", d.ID, len(parts), err)
+	}
+	o.log.Info("alert split: too many events for one message", "receiver", r.Name, "alert", d.ID, "events", len(d.Events), "parts", len(parts))
+	return parts, nil
 }
 
 func (o *Outbox) send(ctx context.Context, r *receiver, d store.Delivery) notifier.Result {
