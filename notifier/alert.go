@@ -59,3 +59,17 @@ type Result struct {
 type Sender interface {
 	Send(ctx context.Context, a Alert) Result
 }
+
+// Splitter is a Sender whose destination must get every event of a burst:
+// a machine receiver (the signed webhook) acts on each event, so a summary
+// would lose what it needs. The outbox sends such a receiver a burst as
+// several deliveries, each whole and with its own id, instead of one. Chat
+// receivers are not Splitters: a person reads a burst best as one message
+// that lists what fits and ends "… and N more" (More).
+type Splitter interface {
+	Sender
+	// Split cuts a's events, in order, into runs that each fit one
+	// message to the destination: a single run when a fits as it is. A
+	// run holds at least one event, even one too large to send.
+	Split(a Alert) [][]event.Event
+}

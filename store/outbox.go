@@ -42,7 +42,8 @@ type AlertState struct {
 	LastSent  time.Time   `json:"last_sent"`
 }
 
-// ReceiverState is a receiver's delivery health, for notifier_failing.
+// ReceiverState is a receiver's delivery health, for notifier_failing and
+// the back-off.
 type ReceiverState struct {
 	Name                string    `json:"name"`
 	ConsecutiveFailures int       `json:"consecutive_failures"`
@@ -51,4 +52,8 @@ type ReceiverState struct {
 	Alerted     bool      `json:"alerted,omitempty"`
 	LastError   string    `json:"last_error,omitempty"`
 	LastSuccess time.Time `json:"last_success,omitzero"`
+	// RetryAt is, while the receiver is failing, when it may be tried
+	// again (back-off or its Retry-After); until then nothing is sent to
+	// it.
+	RetryAt time.Time `json:"retry_at,omitzero"`
 }

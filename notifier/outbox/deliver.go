@@ -1,6 +1,7 @@
 package outbox
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -13,61 +14,148 @@ import (
 	"kpay-rotator/store"
 )
 
-// backoff is the wait after n failed attempts: 5 s doubling to 10 min,
-// with ±20 % jitter so receivers coming back are not hit in lockstep.
+// backoffCap bounds the wait between attempts at a failing receiver, and
+// so how long its alerts wait once it is back: 30 s at most. A failing
+// receiver is sent one delivery per wait (probe), so a long outage costs
+// one request per 30 s whatever is queued; a longer wait would save next
+// to nothing and delay every alert of a receiver that came back. A
+// Retry-After above the cap is still honoured: the receiver asked for it.
+const backoffCap = 30 * time.Second
+
+// probeTurn is how many attempts a delivery gets as the probe of a failing
+// receiver before it yields to deliveries tried fewer times: about half an
+// hour at the cap. A receiver that answers 5xx to one body only (a bug on
+// its side) would otherwise hold back everything queued behind it until
+// max_delivery_age; one that is simply down loses, per turn, the grouping
+// of one alert.
+const probeTurn = 60
+
+// backoff is the wait after n failures in a row: 5 s doubling to
+// backoffCap, less up to 20 % jitter, so that receivers failing together
+// are not retried in lockstep and the cap is never passed.
 func backoff(n int) time.Duration {
 	d := 5 * time.Second
-	for i := 1; i < n && d < 10*time.Minute; i++ {
+	for i := 1; i < n && d < backoffCap; i++ {
 		d *= 2
 	}
-	d = min(d, 10*time.Minute)
-	return time.Duration(float64(d) * (0.8 + 0.4*rand.Float64()))
+	d = min(d, backoffCap)
+	return time.Duration(float64(d) * (1 - 0.2*rand.Float64()))
 }
 
-// deliver does one pass for r at now: gives up expired alerts, groups
-// first attempts that are due, and sends what is due as the rate allows.
-// It returns when it should run next (zero: nothing queued).
+// deliver does what is due for r at now and returns when it should run
+// next (zero: nothing queued). When the probe of a failing receiver goes
+// through, the pass starts over as for a healthy one, so what waited
+// behind the probe flows at once.
 func (o *Outbox) deliver(ctx context.Context, r *receiver, now time.Time) time.Time {
-	queue, err := o.queue(r)
-	if err != nil {
-		o.log.Error("cannot read the outbox", "receiver", r.Name, "err", err)
-		return now.Add(time.Minute)
-	}
-	queue = o.expire(r, queue, now)
-	queue = o.group(r, queue, now)
-
-	var next time.Time
-	for i, d := range queue {
-		if d.DueAt.After(now) {
-			next = earliest(next, d.DueAt)
-			continue
-		}
-		if wait, ok := r.bucket.Reserve(now, now); !ok {
-			return earliest(next, now.Add(wait))
-		}
-		if ctx.Err() != nil {
-			return time.Time{}
-		}
-		res := o.send(ctx, r, d)
-		after := o.now()
-		if after.Before(now) {
-			after = now
-		}
-		if retryAt, failed := o.settle(r, d, res, after); failed {
-			// A failing destination gets nothing more this pass: what
-			// follows would fail the same way.
-			next = earliest(next, retryAt)
-			for _, rest := range queue[i+1:] {
-				at := rest.DueAt
-				if retryAt.After(at) {
-					at = retryAt
-				}
-				next = earliest(next, at)
-			}
+	for {
+		next, recovered := o.pass(ctx, r, now)
+		if !recovered {
 			return next
 		}
 	}
-	return next
+}
+
+// pass gives up expired alerts and then, for a healthy receiver, groups
+// first attempts that are due and sends what is due as the rate allows;
+// a failing receiver gets a probe instead. recovered reports a probe that
+// went through.
+func (o *Outbox) pass(ctx context.Context, r *receiver, now time.Time) (next time.Time, recovered bool) {
+	queue, health, err := o.load(r)
+	if err != nil {
+		o.log.Error("cannot read the outbox", "receiver", r.Name, "err", err)
+		return now.Add(time.Minute), false
+	}
+	queue = o.expire(r, queue, now)
+	if health.ConsecutiveFailures > 0 {
+		return o.probe(ctx, r, inTurn(queue), health, now)
+	}
+	queue = inTurn(o.group(r, queue, now))
+	for i := 0; i < len(queue); i++ {
+		if due := queue[i].DueAt; due.After(now) {
+			next = earliest(next, due)
+			continue
+		}
+		if wait, ok := r.bucket.Reserve(now, now); !ok {
+			return earliest(next, now.Add(wait)), false
+		}
+		if ctx.Err() != nil {
+			return time.Time{}, false
+		}
+		parts, err := o.fit(r, queue[i])
+		if err != nil {
+			o.log.Error("cannot split an alert too large for one message", "receiver", r.Name, "err", err)
+			return now.Add(time.Minute), false
+		}
+		queue = slices.Replace(queue, i, i+1, parts...)
+		if retryAt, failed := o.attempt(ctx, r, queue[i], now); failed {
+			// Nothing more this pass: what follows would fail the same
+			// way. Until one goes through, r gets only probes.
+			return retryAt, false
+		}
+	}
+	return next, false
+}
+
+// probe is a pass for a failing receiver: nothing before its RetryAt, and
+// then one delivery, so that an outage costs one request per back-off
+// however much is queued. Grouping waits for the receiver to come back,
+// so a burst queued meanwhile still goes out grouped. recovered reports
+// that the probe went through.
+func (o *Outbox) probe(ctx context.Context, r *receiver, queue []store.Delivery, health store.ReceiverState, now time.Time) (next time.Time, recovered bool) {
+	if health.RetryAt.After(now) {
+		return health.RetryAt, false
+	}
+	i, next := probeCandidate(queue, now)
+	if i < 0 {
+		return next, false
+	}
+	if wait, ok := r.bucket.Reserve(now, now); !ok {
+		return now.Add(wait), false
+	}
+	if ctx.Err() != nil {
+		return time.Time{}, false
+	}
+	parts, err := o.fit(r, queue[i])
+	if err != nil {
+		o.log.Error("cannot split an alert too large for one message", "receiver", r.Name, "err", err)
+		return now.Add(time.Minute), false
+	}
+	if retryAt, failed := o.attempt(ctx, r, parts[0], now); failed {
+		return retryAt, false
+	}
+	return now, true
+}
+
+// inTurn orders queue for sending: oldest first, except that a delivery
+// that has had its turn as the probe (probeTurn attempts) goes after those
+// that have had fewer, so one alert the receiver keeps failing is tried
+// last, not before everything else on every pass.
+func inTurn(queue []store.Delivery) []store.Delivery {
+	slices.SortStableFunc(queue, func(a, b store.Delivery) int { return cmp.Compare(a.Attempts/probeTurn, b.Attempts/probeTurn) })
+	return queue
+}
+
+// probeCandidate is the first due delivery of queue (in turn). With none
+// due it returns -1 and when the first will be.
+func probeCandidate(queue []store.Delivery, now time.Time) (int, time.Time) {
+	var next time.Time
+	for i, d := range queue {
+		if !d.DueAt.After(now) {
+			return i, time.Time{}
+		}
+		next = earliest(next, d.DueAt)
+	}
+	return -1, next
+}
+
+// attempt sends d and records the result (settle).
+func (o *Outbox) attempt(ctx context.Context, r *receiver, d store.Delivery, now time.Time) (retryAt time.Time, failed bool) {
+	res := o.send(ctx, r, d)
+	after := o.now()
+	if after.Before(now) {
+		after = now
+	}
+	return o.settle(r, d, res, after)
 }
 
 func earliest(a, b time.Time) time.Time {
@@ -77,14 +165,22 @@ func earliest(a, b time.Time) time.Time {
 	return a
 }
 
-func (o *Outbox) queue(r *receiver) ([]store.Delivery, error) {
+// load reads r's queue and health.
+func (o *Outbox) load(r *receiver) ([]store.Delivery, store.ReceiverState, error) {
 	var q []store.Delivery
+	var h store.ReceiverState
 	err := o.store.View(func(tx store.Tx) error {
 		var err error
-		q, err = tx.Deliveries(r.Name, 0)
+		if q, err = tx.Deliveries(r.Name, 0); err != nil {
+			return err
+		}
+		h, err = tx.Receiver(r.Name)
 		return err
 	})
-	return q, err
+	if err != nil {
+		return nil, h, fmt.Errorf("read the queue of %s: %w", r.Name, err)
+	}
+	return q, h, nil
 }
 
 // expire gives up deliveries older than max_delivery_age: each is handed
@@ -143,14 +239,17 @@ func (o *Outbox) drop(r *receiver, d store.Delivery, now time.Time) error {
 	})
 }
 
-// group merges every first attempt queued for r into one delivery once the
-// oldest of them has waited group_wait: a burst (40 slots failing after a
-// KPay outage) becomes one message, not 40.
+// group merges the first attempts queued for r that hold one event each
+// into one delivery once the oldest of them has waited group_wait: a burst
+// (40 slots failing after a KPay outage) becomes one message, not 40. A
+// delivery already holding several (a group, or a part of one, see fit)
+// stays as it is: a part is as full as its receiver takes, and merging it
+// again would rewrite the whole burst on every pass while it drains.
 func (o *Outbox) group(r *receiver, queue []store.Delivery, now time.Time) []store.Delivery {
 	var fresh []int
 	due := false
 	for i, d := range queue {
-		if d.Attempts == 0 && d.Origin == "" {
+		if d.Attempts == 0 && d.Origin == "" && len(d.Events) == 1 {
 			fresh = append(fresh, i)
 			due = due || !d.DueAt.After(now)
 		}
@@ -188,6 +287,47 @@ func (o *Outbox) group(r *receiver, queue []store.Delivery, now time.Time) []sto
 	return append(out, merged)
 }
 
+// fit is d as it goes out: whole, or, when r takes a burst in parts
+// (notifier.Splitter) and d is more than one message of it, d's parts,
+// which replace d in the queue in one transaction. Each part is a delivery
+// of its own, with an id of its own (d's, numbered) that stays for its
+// retries, so the receiver can deduplicate each; each keeps d's attempts,
+// due time and age, so max_delivery_age still counts from the oldest
+// event. Splitting when an alert is sent, not when it is grouped, covers
+// every way a burst reaches r: grouped here, handed over as a fallback, or
+// queued by an older version.
+func (o *Outbox) fit(r *receiver, d store.Delivery) ([]store.Delivery, error) {
+	if r.split == nil || len(d.Events) < 2 {
+		return []store.Delivery{d}, nil
+	}
+	runs := r.split.Split(notifier.Alert{ID: d.ID, Events: d.Events, Repeat: d.Repeat})
+	if len(runs) < 2 {
+		return []store.Delivery{d}, nil
+	}
+	parts := make([]store.Delivery, len(runs))
+	for i, run := range runs {
+		p := d
+		p.Seq, p.ID, p.Events = 0, fmt.Sprintf("%s_%d", d.ID, i+1), run
+		parts[i] = p
+	}
+	err := o.store.Update(func(tx store.Tx) error {
+		if err := tx.DeleteDelivery(r.Name, d.Seq); err != nil {
+			return err
+		}
+		for i := range parts {
+			if err := tx.PutDelivery(&parts[i]); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("split alert %s into %d: %w", d.ID, len(parts), err)
+	}
+	o.log.Info("alert split: too many events for one message", "receiver", r.Name, "alert", d.ID, "events", len(d.Events), "parts", len(parts))
+	return parts, nil
+}
+
 func (o *Outbox) send(ctx context.Context, r *receiver, d store.Delivery) notifier.Result {
 	ctx, cancel := context.WithTimeoutCause(ctx, o.opts.SendTimeout, errors.New("chat delivery took too long"))
 	defer cancel()
@@ -208,26 +348,32 @@ func (o *Outbox) settle(r *receiver, d store.Delivery, res notifier.Result, now 
 		switch {
 		case res.Delivered:
 			result = "delivered"
-			health.ConsecutiveFailures, health.LastError, health.LastSuccess = 0, "", now
+			health.ConsecutiveFailures, health.LastError, health.LastSuccess, health.RetryAt = 0, "", now, time.Time{}
 			if err := tx.DeleteDelivery(r.Name, d.Seq); err != nil {
 				return err
 			}
 		case res.Retry:
 			result = "retry"
-			d.Attempts++
-			d.LastError, d.LastAttemptAt = res.Detail, now
-			d.DueAt = now.Add(max(res.RetryAfter, backoff(d.Attempts)))
-			retryAt = d.DueAt
+			// The back-off is the receiver's, not the alert's: it is the
+			// receiver that is down, and whatever is tried next waits as
+			// long.
 			health.ConsecutiveFailures++
 			health.LastError = res.Detail
+			retryAt = now.Add(max(res.RetryAfter, backoff(health.ConsecutiveFailures)))
+			health.RetryAt = retryAt
+			d.Attempts++
+			d.LastError, d.LastAttemptAt, d.DueAt = res.Detail, now, retryAt
 			if err := tx.PutDelivery(&d); err != nil {
 				return err
 			}
 		default:
+			// A refusal is about this alert (it goes to the fallback);
+			// the next one may well go through, so no wait.
 			result = "failed"
 			health.ConsecutiveFailures++
 			health.LastError = res.Detail
 			retryAt = now
+			health.RetryAt = retryAt
 		}
 		if health.ConsecutiveFailures == 1 {
 			health.FailingSince = now

@@ -1,5 +1,21 @@
-package outbox_test
+package outbox
 
-import "kpay-rotator/kpay"
+import (
+	"context"
+	"time"
+)
 
-func kpaySecret(s string) kpay.Secret { return kpay.NewSecret(s) }
+// Backoff, BackoffCap and ProbeTurn are the back-off rule, for tests.
+var Backoff = backoff
+
+const (
+	BackoffCap = backoffCap
+	ProbeTurn  = probeTurn
+)
+
+// DeliverAt runs one delivery pass for receiver name at now, as Run's loop
+// for it does, and returns when that loop would run it next (zero:
+// nothing queued; Run then waits a minute).
+func (o *Outbox) DeliverAt(ctx context.Context, name string, now time.Time) time.Time {
+	return o.deliver(ctx, o.receivers[name], now)
+}

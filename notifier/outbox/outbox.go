@@ -1,9 +1,13 @@
 // Package outbox delivers events to chat receivers at least once: every
 // event routed to a receiver is written to a bbolt outbox in the same
-// transaction that records the event, then sent with backoff, Retry-After,
-// a token bucket per destination, grouping of bursts, repeats of active
-// conditions and resolved messages when they clear. It is the one retry
-// loop; receivers only classify.
+// transaction that records the event, then sent with a token bucket per
+// destination, grouping of bursts, repeats of active conditions and
+// resolved messages when they clear. A failing receiver is tried with one
+// delivery at a time, after a back-off capped at 30 s or its Retry-After,
+// so an outage costs one request per interval and delivery resumes within
+// one once it is back. A machine receiver (notifier.Splitter) gets a burst
+// in as many deliveries as it takes. It is the one retry loop; receivers
+// only classify.
 package outbox
 
 import (
@@ -74,6 +78,8 @@ type receiver struct {
 	Receiver
 	bucket *ratelimit.Bucket
 	wake   chan struct{}
+	// split is set for a receiver that takes a burst in parts (fit).
+	split notifier.Splitter
 }
 
 // New validates the receivers and builds the outbox.
@@ -110,7 +116,9 @@ func New(opts Options) (*Outbox, error) {
 		if r.MaxDeliveryAge <= 0 {
 			r.MaxDeliveryAge = 24 * time.Hour
 		}
-		o.receivers[r.Name] = &receiver{Receiver: r, bucket: ratelimit.New(r.Every, r.Burst, opts.Now()), wake: make(chan struct{}, 1)}
+		rc := &receiver{Receiver: r, bucket: ratelimit.New(r.Every, r.Burst, opts.Now()), wake: make(chan struct{}, 1)}
+		rc.split, _ = r.Sender.(notifier.Splitter)
+		o.receivers[r.Name] = rc
 		o.order = append(o.order, r.Name)
 	}
 	for _, r := range o.receivers {

@@ -56,6 +56,9 @@ func newRig(t *testing.T, recv ...outbox.Receiver) *rig {
 	r := &rig{t: t, path: filepath.Join(t.TempDir(), bboltstore.FileName), send: map[string]*fakeSender{}, now: t0,
 		routes: map[string][]string{"payments-live": {"ops", "pager"}, "checkout-test": {"ops"}}}
 	for i := range recv {
+		if recv[i].Sender != nil {
+			continue // a real receiver under test
+		}
 		s := &fakeSender{}
 		r.send[recv[i].Name] = s
 		recv[i].Sender = s

@@ -3,6 +3,8 @@
 // retries, so the receiver can deduplicate), webhook-timestamp (this
 // attempt) and webhook-signature (v1, HMAC-SHA256 over "id.timestamp.body"
 // keyed with a whsec_ secret). Any Standard Webhooks library verifies it.
+// A burst too large for one body arrives as several alerts, each with its
+// own id, so the endpoint gets every event.
 package webhook
 
 import (
@@ -18,6 +20,7 @@ import (
 	"strings"
 	"time"
 
+	"kpay-rotator/event"
 	"kpay-rotator/kpay"
 	"kpay-rotator/notifier"
 )
@@ -35,7 +38,8 @@ type Options struct {
 	// flood either.
 	Every time.Duration
 	Burst int
-	// MaxBody bounds the body; default DefaultMaxBody.
+	// MaxBody bounds the body; default DefaultMaxBody. A burst larger
+	// than one body goes as several (Split), never clipped.
 	MaxBody int
 	// HTTPClient or Transport replace the default transport; optional.
 	HTTPClient *http.Client
@@ -48,8 +52,9 @@ type Options struct {
 }
 
 // DefaultMaxBody is well above the spec's advice of thin payloads under
-// 20 KB, because a receiver acting on a group needs every slot, and well
-// below the 1 MB that common proxies refuse.
+// 20 KB, so a group of a hundred or so events goes in one request, and
+// well below the 1 MB that common proxies refuse. A larger burst goes in
+// several requests.
 const DefaultMaxBody = 64 << 10
 
 // Receiver sends alerts to one endpoint.
@@ -131,6 +136,12 @@ func (r Receiver) String() string {
 // its credential comes from instead of dumping its fields.
 func (r Receiver) Format(f fmt.State, _ rune) { _, _ = io.WriteString(f, r.String()) }
 
+var _ notifier.Splitter = (*Receiver)(nil)
+
+// Split cuts a burst into alerts that each fit MaxBody (the package's
+// Split), so the endpoint gets every event: it is a notifier.Splitter.
+func (r *Receiver) Split(a notifier.Alert) [][]event.Event { return Split(a, r.maxBody) }
+
 // Rate is the configured pace (Options.Every, Options.Burst).
 func (r *Receiver) Rate() (every time.Duration, burst int) { return r.every, r.burst }
 
@@ -151,6 +162,12 @@ func (r *Receiver) Send(ctx context.Context, a notifier.Alert) notifier.Result {
 		return notifier.Unsendable(red, err)
 	}
 	body, err := Body(a, r.maxBody)
+	if errors.Is(err, ErrTooLarge) {
+		// Final: the same alert will never fit. The outbox splits a
+		// burst (Split) before it gets here, so only an event too large
+		// on its own can be refused, and it goes to the fallback.
+		return notifier.Result{Detail: red.Line("webhook: " + err.Error())}
+	}
 	if err != nil {
 		return notifier.Unsendable(red, err)
 	}

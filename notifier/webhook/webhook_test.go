@@ -6,8 +6,12 @@ import (
 	"crypto/hmac"
 	"crypto/sha256"
 	"encoding/base64"
+	"encoding/json"
+	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -150,6 +154,9 @@ func TestMessageID(t *testing.T) {
 	}
 }
 
+// TestReceiver_Send_limits: whatever the burst, the receiver's Split cuts
+// it into alerts that are each sent whole, within the body limit, signed,
+// and together carry every event once.
 func TestReceiver_Send_limits(t *testing.T) {
 	for name, a := range map[string]notifier.Alert{
 		"huge event":      notifiertest.Huge(),
@@ -159,14 +166,149 @@ func TestReceiver_Send_limits(t *testing.T) {
 		t.Run(name, func(t *testing.T) {
 			srv := notifiertest.NewServer(t, notifiertest.Reply{Status: 200})
 			s, _ := factory(srv.Destination())
-			s.Send(context.Background(), a)
-			req := srv.Last(t)
-			notifiertest.CheckBody(t, req.Body, webhook.DefaultMaxBody)
-			verify(t, notifiertest.WebhookSecret, req)
+			runs := s.(notifier.Splitter).Split(a)
+			for i, run := range runs {
+				part := notifier.Alert{ID: fmt.Sprintf("%s_%d", a.ID, i+1), Events: run}
+				if res := s.Send(context.Background(), part); !res.Delivered {
+					t.Fatalf("part %d of %d (%d events): %+v", i+1, len(runs), len(run), res)
+				}
+			}
+			var got []string
+			for _, req := range srv.Requests() {
+				notifiertest.CheckBody(t, req.Body, webhook.DefaultMaxBody)
+				verify(t, notifiertest.WebhookSecret, req)
+				if bytes.Contains(req.Body, []byte("omitted")) {
+					t.Errorf("a body says events were omitted")
+				}
+				var p webhook.Payload
+				req.DecodeJSON(t, &p)
+				for _, e := range p.Data.Events {
+					got = append(got, e.ID)
+				}
+			}
+			if want := eventIDs(a.Events); !slices.Equal(got, want) {
+				t.Errorf("the endpoint got %d events in %d requests, want all %d once, in order", len(got), len(runs), len(want))
+			}
+		})
+	}
+}
+
+func eventIDs(es []event.Event) []string {
+	var ids []string
+	for _, e := range es {
+		ids = append(ids, e.ID)
+	}
+	return ids
+}
+
+// TestReceiver_Send_refusesWhatDoesNotFit: an alert too large for one body
+// is refused for good (retrying would not shrink it) and nothing is
+// posted, rather than posted with events missing.
+func TestReceiver_Send_refusesWhatDoesNotFit(t *testing.T) {
+	srv := notifiertest.NewServer(t, notifiertest.Reply{Status: 200})
+	s, _ := factory(srv.Destination())
+	res := s.Send(context.Background(), notifiertest.Group(5000, event.KeyOverdue))
+	if res.Delivered || res.Retry || !strings.Contains(res.Detail, "too large") || len(srv.Requests()) != 0 {
+		t.Errorf("got %+v and %d requests, want a final failure saying too large, nothing sent", res, len(srv.Requests()))
+	}
+}
+
+// mixed is n events of alternating kinds (and so severities), so a run's
+// title, type and severity (part of its size) change with where it is cut.
+func mixed(n int) notifier.Alert {
+	kinds := []event.Kind{event.KeyFailing, event.SecretChangedExternally, event.KeyRecovered, event.KeyDue}
+	var es []event.Event
+	for i := 0; i < n; i++ {
+		e := notifiertest.Event(kinds[i%len(kinds)], fmt.Sprintf("slot-%04d", i))
+		es = append(es, e)
+	}
+	return notifiertest.Alert(es...)
+}
+
+func TestSplit(t *testing.T) {
+	// A limit just over ten events under the alert's own short id: a
+	// longer id (a part's, or the outbox's) would not fit ten.
+	group := notifiertest.Group(100, event.KeyFailing)
+	ten, err := webhook.Body(notifier.Alert{ID: group.ID, Events: group.Events[:10]}, 1<<20)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, tt := range []struct {
+		name string
+		a    notifier.Alert
+		max  int
+		// runs is the number of runs wanted; 0: more than one.
+		runs int
+	}{
+		{"one event", notifiertest.Failing(), webhook.DefaultMaxBody, 1},
+		{"a group that fits", notifiertest.Group(40, event.KeyFailing), webhook.DefaultMaxBody, 1},
+		{"1000 events", notifiertest.Group(1000, event.KeyFailing), webhook.DefaultMaxBody, 0},
+		{"huge events", notifiertest.HugeGroup(), webhook.DefaultMaxBody, 0},
+		{"mixed kinds, small limit", mixed(300), 4 << 10, 0},
+		{"an event larger than the limit stays one run", notifiertest.Huge(), 1 << 10, 1},
+		{"room for a longer id", group, len(ten) + 10, 0},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			runs := webhook.Split(tt.a, tt.max)
+			if tt.runs > 0 && len(runs) != tt.runs || tt.runs == 0 && len(runs) < 2 {
+				t.Fatalf("got %d runs, want %d (0: several)", len(runs), tt.runs)
+			}
+			var got []event.Event
+			for i, run := range runs {
+				got = append(got, run...)
+				if len(run) == 0 {
+					t.Fatalf("run %d is empty", i)
+				}
+				if len(run) == 1 && len(tt.a.Events) == 1 {
+					continue // nothing to cut
+				}
+				// Every run fits under the longest id Split promises room
+				// for, and no run could have taken the next event too.
+				part := notifier.Alert{ID: strings.Repeat("x", webhook.MaxID), Events: run, Repeat: tt.a.Repeat}
+				if b, err := webhook.Body(part, tt.max); err != nil {
+					t.Errorf("run %d (%d events): %v", i, len(run), err)
+				} else if len(b) > tt.max {
+					t.Errorf("run %d: %d bytes, over %d", i, len(b), tt.max)
+				}
+				if i+1 < len(runs) {
+					part.Events = append(slices.Clone(run), runs[i+1][0])
+					if _, err := webhook.Body(part, tt.max); err == nil {
+						t.Errorf("run %d (%d events) ends early: the next event fits too", i, len(run))
+					}
+				}
+			}
+			if !slices.Equal(eventIDs(got), eventIDs(tt.a.Events)) {
+				t.Errorf("runs hold %d events, want the %d given, once each, in order", len(got), len(tt.a.Events))
+			}
+		})
+	}
+}
+
+func TestBody(t *testing.T) {
+	for _, tt := range []struct {
+		name    string
+		a       notifier.Alert
+		max     int
+		tooMuch bool
+	}{
+		{"fits", notifiertest.Group(3, event.KeyOverdue), webhook.DefaultMaxBody, false},
+		{"a group too large", notifiertest.Group(5000, event.KeyOverdue), webhook.DefaultMaxBody, true},
+		{"one event too large", notifiertest.Huge(), 1 << 10, true},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			b, err := webhook.Body(tt.a, tt.max)
+			if tt.tooMuch {
+				if !errors.Is(err, webhook.ErrTooLarge) || b != nil {
+					t.Errorf("got %d bytes, %v; want ErrTooLarge", len(b), err)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
 			var p webhook.Payload
-			req.DecodeJSON(t, &p)
-			if got := len(p.Data.Events) + p.Data.OmittedEvents; got != len(a.Events) || len(p.Data.Events) == 0 {
-				t.Errorf("got %d events + %d omitted, want %d in all", len(p.Data.Events), p.Data.OmittedEvents, len(a.Events))
+			if err := json.Unmarshal(b, &p); err != nil || len(p.Data.Events) != len(tt.a.Events) || bytes.Contains(b, []byte("omitted")) {
+				t.Errorf("got %d of %d events (%v): %.300s", len(p.Data.Events), len(tt.a.Events), err, b)
 			}
 		})
 	}
