@@ -68,7 +68,7 @@ type Daemon struct {
 type Retention struct {
 	MaxEvents    int           // newest events kept; default 10,000, >= 1
 	MaxEventAge  time.Duration // older events go; default 365d, > 0
-	ProbeHistory int           // probes kept per pair; default 100, >= 1
+	ProbeHistory int           // probes kept per pair; default 20, >= 1
 	MaxProbeAge  time.Duration // older probes of a pair go; default 30d, > 0
 	// MaxRevokedPairs is how many records of pairs revoked or unwatched
 	// each slot keeps (newest first); default 10, >= 1.

@@ -152,7 +152,7 @@ func TestParse_DefaultsNotShared(t *testing.T) {
 
 func TestParse_Retention(t *testing.T) {
 	const day = 24 * time.Hour
-	builtin := Retention{MaxEvents: 10_000, MaxEventAge: 365 * day, ProbeHistory: 100, MaxProbeAge: 30 * day,
+	builtin := Retention{MaxEvents: 10_000, MaxEventAge: 365 * day, ProbeHistory: 20, MaxProbeAge: 30 * day,
 		MaxRevokedPairs: 10, MaxRevokedPairAge: 90 * day}
 	tests := []struct {
 		name  string

@@ -16,7 +16,7 @@ var (
 	retentionSchema = schema{section: "[retention]", keys: []keySpec{
 		{"max_events", "10000"},
 		{"max_event_age", `"365d"`},
-		{"probe_history", "100"},
+		{"probe_history", "20"},
 		{"max_probe_age", `"30d"`},
 		{"max_revoked_pairs", "10"},
 		{"max_revoked_pair_age", `"90d"`},

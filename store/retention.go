@@ -33,13 +33,15 @@ type Retention struct {
 
 // Default retention. The event log is history for people (chat and the
 // journal have had each event already; the outbox holds what it still
-// delivers by value), so a year of it, or 10,000 events at a busy host,
-// is plenty; probe history explains a slot's recent health, and a month
-// of it more than does.
+// delivers by value), so a year of it, or 10,000 events at a busy host
+// (about 8 MiB), is plenty. Probe history is for forensics only (a slot's
+// state carries its last probe and its transient rate): a pair's last 20
+// answers, within a month, fit in about one 4 KiB page, so 10,000 slots
+// keep some 40 MiB of it; 100 took five pages each.
 const (
 	DefaultEvents       = 10_000
 	DefaultEventAge     = 365 * 24 * time.Hour
-	DefaultProbeHistory = 100
+	DefaultProbeHistory = 20
 	DefaultProbeAge     = 30 * 24 * time.Hour
 )
 

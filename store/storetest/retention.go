@@ -150,8 +150,8 @@ func testRetentionProbesAgeCountsFromTheNewest(t *testing.T, open Opener) {
 }
 
 func testRetentionLoweredProbeBoundIsReachedStepByStep(t *testing.T, open Opener) {
-	s := open(t, defaults)
-	n := store.DefaultProbeHistory
+	const n = 3 * store.PruneStep
+	s := open(t, store.Retention{ProbeHistory: n})
 	write(t, s, func(tx store.Tx) error {
 		for i := range n {
 			if err := tx.RecordProbe("a", "fp", store.ProbeRecord{Status: i}); err != nil {
