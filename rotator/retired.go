@@ -303,7 +303,7 @@ func (r *Rotator) tidyRetired(s config.Slot, now time.Time) (retiredPlan, error)
 		pairs, err = tx.Pairs(s.Name)
 		return err
 	}); err != nil {
-		return retiredPlan{}, err
+		return retiredPlan{}, fmt.Errorf("read previous pairs of slot %s: %w", s.Name, err)
 	}
 	plan := planRetired(pairs, st.Current, r.retiredRules(s), now)
 	for _, u := range plan.unwatch {
