@@ -25,6 +25,7 @@ import (
 
 	"kpay-rotator/event"
 	"kpay-rotator/kpay"
+	"kpay-rotator/store"
 )
 
 // DefaultPath is where the daemon looks for its configuration when
@@ -45,6 +46,7 @@ type Config struct {
 	// tell that nothing changed.
 	Checksum  string
 	Daemon    Daemon
+	Retention Retention
 	KPay      KPay
 	AWS       AWS
 	Slots     []Slot // in file order
@@ -59,6 +61,33 @@ type Daemon struct {
 	InboxDir string // staged pairs arrive here (tmpfs); default /run/kpay-rotator/inbox
 	Listen   string // HTTP host:port; default 127.0.0.1:9477
 }
+
+// Retention is the [retention] table: how much history the state database
+// keeps. Events and probes are the store's to prune (Store); the records
+// of pairs done with are the rotator's.
+type Retention struct {
+	MaxEvents    int           // newest events kept; default 10,000, >= 1
+	MaxEventAge  time.Duration // older events go; default 365d, > 0
+	ProbeHistory int           // probes kept per pair; default 20, >= 1
+	MaxProbeAge  time.Duration // older probes of a pair go; default 30d, > 0
+	// MaxRevokedPairs is how many records of pairs revoked or unwatched
+	// each slot keeps (newest first); default 10, >= 1.
+	MaxRevokedPairs int
+	// MaxRevokedPairAge: such a record (and its probes) goes this long
+	// after the pair was revoked or unwatched; default 90d, at least
+	// RevokedShown.
+	MaxRevokedPairAge time.Duration
+}
+
+// Store is the part of r the state store enforces as it writes.
+func (r Retention) Store() store.Retention {
+	return store.Retention{Events: r.MaxEvents, EventAge: r.MaxEventAge, ProbeHistory: r.ProbeHistory, ProbeAge: r.MaxProbeAge}
+}
+
+// RevokedShown is how long status lists a pair after it was revoked or
+// unwatched. max_revoked_pair_age may not be shorter: status must never
+// lose a pair it would show.
+const RevokedShown = 7 * 24 * time.Hour
 
 // KPay is the [kpay] table.
 type KPay struct {
@@ -102,8 +131,15 @@ type Slot struct {
 	MaxAge      time.Duration // default 90d
 	WarnBefore  time.Duration // due at MaxAge-WarnBefore; default 14d, < MaxAge
 	RevokeGrace time.Duration // a retired pair still alive after this warns; default 24h
-	StallAfter  time.Duration // rotation_stalled when a verified pair is still unwritten after this; default 2m
-	Jitter      time.Duration // random delay before each probe; default 30s
+	// RetiredWatch: a retired pair not revoked this long after it was
+	// retired is given up (unwatched) with one event; default 7 times
+	// RevokeGrace, at least 7d; always longer than RevokeGrace.
+	RetiredWatch time.Duration
+	// RetiredWatchMax is how many retired pairs of the slot are watched at
+	// once; retiring one more gives up the oldest; default 3, >= 1.
+	RetiredWatchMax int
+	StallAfter      time.Duration // rotation_stalled when a verified pair is still unwritten after this; default 2m
+	Jitter          time.Duration // random delay before each probe; default 30s
 
 	// Cron specs accepted by cron.ParseStandard; ProbeSchedule may also be
 	// AutoSchedule, its default. RetiredSchedule defaults to "* * * * *".

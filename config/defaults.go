@@ -5,6 +5,7 @@ import (
 	"time"
 
 	"kpay-rotator/event"
+	"kpay-rotator/store"
 )
 
 // Built-in defaults (DESIGN §7), used where the file sets nothing.
@@ -12,6 +13,18 @@ const (
 	defaultStateDir = "/var/lib/kpay-rotator"
 	defaultInboxDir = "/run/kpay-rotator/inbox"
 	defaultListen   = "127.0.0.1:9477"
+
+	// The store's own defaults: one number for the config, the store and
+	// the documentation.
+	defaultMaxEvents    = store.DefaultEvents
+	defaultMaxEventAge  = store.DefaultEventAge
+	defaultProbeHistory = store.DefaultProbeHistory
+	defaultMaxProbeAge  = store.DefaultProbeAge
+	// A slot rotated every max_age keeps a handful of pairs a year; ten
+	// records and 90 days are enough to tell a pair pasted back from a
+	// new one, and bound what a slot rotated in a loop can leave.
+	defaultMaxRevokedPairs   = 10
+	defaultMaxRevokedPairAge = 90 * 24 * time.Hour
 
 	defaultBaseURL = "https://admin.kpay.site"
 	defaultTimeout = 10 * time.Second
@@ -50,10 +63,31 @@ const AutoSchedule = "auto"
 type inheritable struct {
 	MaxAge, WarnBefore, RevokeGrace, Jitter time.Duration
 	StallAfter                              time.Duration
-	ProbeSchedule, RetiredSchedule          string
-	DriftSchedule                           string
-	FailureThreshold                        int
-	Notify, SecurityNotify                  []string
+	// RetiredWatch is zero until set: its default follows revoke_grace
+	// (retiredWatchFor).
+	RetiredWatch                   time.Duration
+	RetiredWatchMax                int
+	ProbeSchedule, RetiredSchedule string
+	DriftSchedule                  string
+	FailureThreshold               int
+	Notify, SecurityNotify         []string
+}
+
+// Retired pairs are given up after retired_watch, by default seven times
+// revoke_grace: old_key_still_valid has said so about six times by then,
+// and a pair still accepted that long was not regenerated and will not be
+// by waiting. At least a week, so a short grace still gives people days.
+const (
+	retiredWatchGraces = 7
+	minRetiredWatch    = 7 * 24 * time.Hour
+	// Three: the pair a rotation just retired, the one before it (a
+	// rotation redone at once), and one pasted by hand between them.
+	defaultRetiredWatchMax = 3
+)
+
+// retiredWatchFor is the retired_watch a slot gets when nothing sets it.
+func retiredWatchFor(revokeGrace time.Duration) time.Duration {
+	return max(minRetiredWatch, retiredWatchGraces*revokeGrace)
 }
 
 var builtinDefaults = inheritable{
@@ -71,6 +105,7 @@ var builtinDefaults = inheritable{
 	// which keeps Secrets Manager at about 24 calls a slot a day.
 	DriftSchedule:    "@hourly",
 	FailureThreshold: 2,
+	RetiredWatchMax:  defaultRetiredWatchMax,
 	// No built-in notifier: alerts go only where the file says.
 	Notify: nil,
 	// Security events (unplanned_revocation) go to notify and, when set,
@@ -142,6 +177,20 @@ func (p *parser) overlay(t *table, base layer, from string) layer {
 	if d, ok := t.duration("revoke_grace"); ok {
 		l.RevokeGrace = d
 	}
+	if d, ok := t.duration("retired_watch"); ok {
+		if d <= 0 {
+			t.problem("retired_watch", "must be longer than zero; e.g. retired_watch = \"7d\", or remove it for the default (%d times revoke_grace, at least %s)", retiredWatchGraces, formatDuration(minRetiredWatch))
+		} else {
+			l.RetiredWatch = d
+		}
+	}
+	if n, ok := t.integer("retired_watch_max"); ok {
+		if n < 1 {
+			t.problem("retired_watch_max", "is %d; at least 1 retired pair per slot must be watched, or no rotation is ever seen complete; e.g. retired_watch_max = %d", n, defaultRetiredWatchMax)
+		} else {
+			l.RetiredWatchMax = n
+		}
+	}
 	if d, ok := t.duration("jitter"); ok {
 		l.Jitter = d
 	}
@@ -193,6 +242,17 @@ func (p *parser) overlay(t *table, base layer, from string) layer {
 		}
 		t.problem(k, "warn_before (%s%s) must be shorter than max_age (%s%s), or every pair is due as soon as it is made; lower warn_before or raise max_age",
 			formatDuration(l.WarnBefore), l.note("warn_before"), formatDuration(l.MaxAge), l.note("max_age"))
+	}
+	// Also after inheritance: a slot that raises revoke_grace past the
+	// retired_watch of [defaults] would give pairs up before warning.
+	if (t.has("retired_watch") || t.has("revoke_grace")) && l.RetiredWatch > 0 &&
+		!l.invalid("retired_watch") && !l.invalid("revoke_grace") && l.RetiredWatch <= l.RevokeGrace {
+		k := "retired_watch"
+		if !t.has(k) {
+			k = "revoke_grace"
+		}
+		t.problem(k, "retired_watch (%s%s) must be longer than revoke_grace (%s%s), or a retired pair that still works is given up before old_key_still_valid warns about it; raise retired_watch, or remove it for the default (%d times revoke_grace, at least %s)",
+			formatDuration(l.RetiredWatch), l.note("retired_watch"), formatDuration(l.RevokeGrace), l.note("revoke_grace"), retiredWatchGraces, formatDuration(minRetiredWatch))
 	}
 	return l
 }

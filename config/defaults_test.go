@@ -4,6 +4,8 @@ import (
 	"reflect"
 	"testing"
 	"time"
+
+	"kpay-rotator/store"
 )
 
 func TestParse_DefaultsInheritance(t *testing.T) {
@@ -26,6 +28,7 @@ func TestParse_DefaultsInheritance(t *testing.T) {
 		StallAfter:    2 * time.Minute,
 		ProbeSchedule: AutoSchedule, RetiredSchedule: "* * * * *", DriftSchedule: "@hourly",
 		FailureThreshold: 2,
+		RetiredWatch:     7 * day, RetiredWatchMax: 3,
 	}
 	with := func(f func(*Slot)) Slot { s := builtin; f(&s); return s }
 
@@ -50,6 +53,7 @@ func TestParse_DefaultsInheritance(t *testing.T) {
 			`security_notify = ["pager"]`,
 		), "", with(func(s *Slot) {
 			s.MaxAge, s.WarnBefore, s.RevokeGrace, s.Jitter = 60*day, 7*day, 2*day, time.Minute
+			s.RetiredWatch = 14 * day // 7 times revoke_grace
 			s.StallAfter = 5 * time.Minute
 			s.ProbeSchedule, s.RetiredSchedule, s.DriftSchedule = "*/10 * * * *", "*/2 * * * *", "*/30 * * * *"
 			s.FailureThreshold = 3
@@ -80,6 +84,21 @@ func TestParse_DefaultsInheritance(t *testing.T) {
 		), with(func(s *Slot) {
 			s.WarnBefore, s.RevokeGrace = 10*day, time.Hour
 			s.ProbeSchedule = "@hourly"
+		})},
+		{"retired_watch and retired_watch_max inherited", src(
+			`retired_watch = "10d"`,
+			`retired_watch_max = 5`,
+		), "", with(func(s *Slot) {
+			s.RetiredWatch, s.RetiredWatchMax = 10*day, 5
+		})},
+		{"retired_watch follows the slot's revoke_grace", src(`revoke_grace = "2d"`), src(`revoke_grace = "3d"`), with(func(s *Slot) {
+			s.RevokeGrace, s.RetiredWatch = 3*day, 21*day
+		})},
+		{"a long revoke_grace alone raises the default retired_watch", src(`revoke_grace = "30d"`), "", with(func(s *Slot) {
+			s.RevokeGrace, s.RetiredWatch = 30*day, 210*day
+		})},
+		{"retired_watch set in [defaults] is kept whatever the grace", src(`retired_watch = "30d"`), src(`revoke_grace = "3d"`), with(func(s *Slot) {
+			s.RevokeGrace, s.RetiredWatch = 3*day, 30*day
 		})},
 		{"slot may notify no one", src(`notify = ["ops"]`), src(`notify = []`), with(func(s *Slot) {
 			s.Notify = []string{}
@@ -129,5 +148,42 @@ func TestParse_DefaultsNotShared(t *testing.T) {
 	c.Slots[0].Notify[0] = "changed"
 	if c.Slots[1].Notify[0] != "ops" {
 		t.Errorf("slots share their notify list")
+	}
+}
+
+func TestParse_Retention(t *testing.T) {
+	const day = 24 * time.Hour
+	builtin := Retention{MaxEvents: 10_000, MaxEventAge: 365 * day, ProbeHistory: 20, MaxProbeAge: 30 * day,
+		MaxRevokedPairs: 10, MaxRevokedPairAge: 90 * day}
+	tests := []struct {
+		name  string
+		table string // body of [retention]
+		want  Retention
+	}{
+		{"built-ins", "", builtin},
+		{"every key set", src(
+			`max_events = 500`,
+			`max_event_age = "30d"`,
+			`probe_history = 20`,
+			`max_probe_age = "2d"`,
+			`max_revoked_pairs = 2`,
+			`max_revoked_pair_age = "7d"`,
+		), Retention{MaxEvents: 500, MaxEventAge: 30 * day, ProbeHistory: 20, MaxProbeAge: 2 * day, MaxRevokedPairs: 2, MaxRevokedPairAge: 7 * day}},
+		{"one key set, the rest built-in", `max_events = 50000`, func() Retention { r := builtin; r.MaxEvents = 50_000; return r }()},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			c, err := Parse([]byte("[retention]\n"+tt.table+"\n"), "config.toml")
+			if err != nil {
+				t.Fatalf("got error:\n%v", err)
+			}
+			if c.Retention != tt.want {
+				t.Errorf("got  %+v\nwant %+v", c.Retention, tt.want)
+			}
+			got := c.Retention.Store()
+			if want := (store.Retention{Events: tt.want.MaxEvents, EventAge: tt.want.MaxEventAge, ProbeHistory: tt.want.ProbeHistory, ProbeAge: tt.want.MaxProbeAge}); got != want {
+				t.Errorf("Store() = %+v, want %+v", got, want)
+			}
+		})
 	}
 }

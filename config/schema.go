@@ -5,13 +5,21 @@ package config
 
 var (
 	topSchema = schema{section: "the top level", keys: []keySpec{
-		{"daemon", "{}"}, {"kpay", "{}"}, {"aws", "{}"}, {"defaults", "{}"},
+		{"daemon", "{}"}, {"retention", "{}"}, {"kpay", "{}"}, {"aws", "{}"}, {"defaults", "{}"},
 		{"slot", "[]"}, {"notifier", "[]"},
 	}}
 	daemonSchema = schema{section: "[daemon]", keys: []keySpec{
 		{"state_dir", `"/var/lib/kpay-rotator"`},
 		{"inbox_dir", `"/run/kpay-rotator/inbox"`},
 		{"listen", `"127.0.0.1:9477"`},
+	}}
+	retentionSchema = schema{section: "[retention]", keys: []keySpec{
+		{"max_events", "10000"},
+		{"max_event_age", `"365d"`},
+		{"probe_history", "20"},
+		{"max_probe_age", `"30d"`},
+		{"max_revoked_pairs", "10"},
+		{"max_revoked_pair_age", `"90d"`},
 	}}
 	kpaySchema = schema{section: "[kpay]", keys: []keySpec{
 		{"base_url", `"https://admin.kpay.site"`},
@@ -33,6 +41,8 @@ var (
 		{"drift_schedule", `"@hourly"`},
 		{"failure_threshold", "2"},
 		{"revoke_grace", `"24h"`},
+		{"retired_watch", `"7d"`},
+		{"retired_watch_max", "3"},
 		{"jitter", `"30s"`},
 		{"stall_after", `"2m"`},
 		{"notify", `["ops"]`},
@@ -74,5 +84,5 @@ var (
 		{"fallback", `"ops-telegram"`},
 	}}
 
-	allSchemas = []*schema{&topSchema, &daemonSchema, &kpaySchema, &awsSchema, &defaultsSchema, &slotSchema, &notifierSchema}
+	allSchemas = []*schema{&topSchema, &daemonSchema, &retentionSchema, &kpaySchema, &awsSchema, &defaultsSchema, &slotSchema, &notifierSchema}
 )

@@ -10,6 +10,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"time"
 
 	"github.com/robfig/cron/v3"
 
@@ -25,13 +26,15 @@ func (p *parser) build(raw map[string]any, cfg *Config) {
 	root.unknown()
 
 	daemon := root.sub("daemon", &daemonSchema)
+	retention := root.sub("retention", &retentionSchema)
 	kp := root.sub("kpay", &kpaySchema)
 	aws := root.sub("aws", &awsSchema)
 	defs := root.sub("defaults", &defaultsSchema)
-	for _, t := range []*table{daemon, kp, aws, defs} {
+	for _, t := range []*table{daemon, retention, kp, aws, defs} {
 		t.unknown()
 	}
 	cfg.Daemon = p.daemon(daemon)
+	cfg.Retention = p.retention(retention)
 	cfg.KPay = p.kpay(kp)
 	cfg.AWS = p.aws(aws)
 	inherited := p.overlay(defs, builtinLayer(), "the built-in defaults")
@@ -80,6 +83,56 @@ func (p *parser) daemon(t *table) Daemon {
 		t.problem(k, "state_dir and inbox_dir are both %s; keep the inbox apart (on tmpfs, e.g. /run/kpay-rotator/inbox) so handed-over pairs never reach the disk", d.StateDir)
 	}
 	return d
+}
+
+func (p *parser) retention(t *table) Retention {
+	r := Retention{
+		MaxEvents: defaultMaxEvents, MaxEventAge: defaultMaxEventAge,
+		ProbeHistory: defaultProbeHistory, MaxProbeAge: defaultMaxProbeAge,
+		MaxRevokedPairs: defaultMaxRevokedPairs, MaxRevokedPairAge: defaultMaxRevokedPairAge,
+	}
+	for _, c := range []struct {
+		key, what string
+		v         *int
+		def       int
+	}{
+		{"max_events", "events", &r.MaxEvents, defaultMaxEvents},
+		{"probe_history", "probes of each pair", &r.ProbeHistory, defaultProbeHistory},
+		{"max_revoked_pairs", "records of revoked pairs per slot (status shows the latest)", &r.MaxRevokedPairs, defaultMaxRevokedPairs},
+	} {
+		if n, ok := t.integer(c.key); ok {
+			if n < 1 {
+				t.problem(c.key, "is %d; keep at least 1 of the %s; e.g. %s = %d (the default), or remove the line", n, c.what, c.key, c.def)
+			} else {
+				*c.v = n
+			}
+		}
+	}
+	for _, c := range []struct {
+		key string
+		v   *time.Duration
+		def time.Duration
+	}{
+		{"max_event_age", &r.MaxEventAge, defaultMaxEventAge},
+		{"max_probe_age", &r.MaxProbeAge, defaultMaxProbeAge},
+	} {
+		if d, ok := t.duration(c.key); ok {
+			if d <= 0 {
+				t.problem(c.key, "must be longer than zero; e.g. %s = %q (the default), or remove the line", c.key, formatDuration(c.def))
+			} else {
+				*c.v = d
+			}
+		}
+	}
+	if d, ok := t.duration("max_revoked_pair_age"); ok {
+		if d < RevokedShown {
+			t.problem("max_revoked_pair_age", "is %s; status shows a revoked pair for %s, so keep its record at least that long; e.g. max_revoked_pair_age = %q (the default)",
+				formatDuration(d), formatDuration(RevokedShown), formatDuration(defaultMaxRevokedPairAge))
+		} else {
+			r.MaxRevokedPairAge = d
+		}
+	}
+	return r
 }
 
 func (p *parser) kpay(t *table) KPay {
@@ -197,6 +250,10 @@ func (p *parser) slot(t *table, inherited layer) Slot {
 
 	l := p.overlay(t, inherited, "[defaults]")
 	s.MaxAge, s.WarnBefore, s.RevokeGrace, s.Jitter = l.MaxAge, l.WarnBefore, l.RevokeGrace, l.Jitter
+	s.RetiredWatch, s.RetiredWatchMax = l.RetiredWatch, l.RetiredWatchMax
+	if s.RetiredWatch == 0 {
+		s.RetiredWatch = retiredWatchFor(s.RevokeGrace)
+	}
 	s.StallAfter = l.StallAfter
 	s.ProbeSchedule, s.RetiredSchedule, s.DriftSchedule = l.ProbeSchedule, l.RetiredSchedule, l.DriftSchedule
 	s.FailureThreshold = l.FailureThreshold

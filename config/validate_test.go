@@ -418,6 +418,66 @@ func TestParse_Rules(t *testing.T) {
 			`secret_id = "s"`,
 			`max_age = "7d"`,
 		), []want{{5, "slot[a].max_age", "warn_before (14d, built-in default) must be shorter than max_age (7d)"}}},
+		// Retired pairs: how long and how many are watched.
+		{"retired_watch not longer than revoke_grace", src(
+			`[defaults]`,
+			`retired_watch = "12h"`,
+		), []want{{2, "defaults.retired_watch", "retired_watch (12h) must be longer than revoke_grace (1d, built-in default), or a retired pair that still works is given up before old_key_still_valid warns"}}},
+		{"slot revoke_grace past the retired_watch of [defaults]", src(
+			`[defaults]`,
+			`retired_watch = "7d"`,
+			`[[slot]]`,
+			`name = "a"`,
+			`environment = "live"`,
+			`secret_id = "s"`,
+			`revoke_grace = "10d"`,
+		), []want{{7, "slot[a].revoke_grace", "retired_watch (7d, from [defaults]) must be longer than revoke_grace (10d)"}}},
+		{"retired_watch zero", src(
+			`[defaults]`,
+			`retired_watch = "0s"`,
+		), []want{{2, "defaults.retired_watch", "must be longer than zero"}}},
+		{"retired_watch_max zero", src(
+			`[[slot]]`,
+			`name = "a"`,
+			`environment = "live"`,
+			`secret_id = "s"`,
+			`retired_watch_max = 0`,
+		), []want{{5, "slot[a].retired_watch_max", "at least 1 retired pair per slot must be watched"}}},
+
+		// [retention].
+		{"retention counts below one", src(
+			`[retention]`,
+			`max_events = 0`,
+			`probe_history = -1`,
+			`max_revoked_pairs = 0`,
+		), []want{
+			{2, "retention.max_events", "is 0; keep at least 1 of the events; e.g. max_events = 10000"},
+			{3, "retention.probe_history", "is -1; keep at least 1 of the probes of each pair"},
+			{4, "retention.max_revoked_pairs", "is 0; keep at least 1"},
+		}},
+		{"retention ages", src(
+			`[retention]`,
+			`max_event_age = "0s"`,
+			`max_probe_age = "1 month"`,
+			`max_revoked_pair_age = "3d"`,
+		), []want{
+			{2, "retention.max_event_age", `must be longer than zero; e.g. max_event_age = "365d"`},
+			{3, "retention.max_probe_age", "is not valid"},
+			{4, "retention.max_revoked_pair_age", `is 3d; status shows a revoked pair for 7d, so keep its record at least that long; e.g. max_revoked_pair_age = "90d"`},
+		}},
+		{"retention wrong type and unknown key", src(
+			`[retention]`,
+			`max_events = "10000"`,
+			`max_event = 5`,
+		), []want{
+			{2, "retention.max_events", "must be a whole number, not a string"},
+			{3, "retention.max_event", "did you mean max_events?"},
+		}},
+		{"retention key in [daemon] says where it belongs", src(
+			`[daemon]`,
+			`probe_history = 10`,
+		), []want{{2, "daemon.probe_history", "probe_history belongs in [retention], not [daemon]"}}},
+
 		{"slot max_age below warn_before from [defaults]", src(
 			`[defaults]`,
 			`warn_before = "20d"`,

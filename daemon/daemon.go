@@ -155,7 +155,7 @@ func Run(ctx context.Context, o Options) (err error) {
 	if err != nil {
 		return err
 	}
-	st, err := bboltstore.Open(filepath.Join(cfg.Daemon.StateDir, bboltstore.FileName), bboltstore.Options{LockTimeout: 2 * time.Second, Now: o.Now})
+	st, err := bboltstore.Open(filepath.Join(cfg.Daemon.StateDir, bboltstore.FileName), bboltstore.Options{LockTimeout: 2 * time.Second, Now: o.Now, Retention: cfg.Retention.Store()})
 	if err != nil {
 		return fmt.Errorf("open state: %w", err)
 	}
@@ -397,6 +397,7 @@ func (d *Daemon) reload(ctx context.Context) {
 	if err := old.stop(stopCtx); err != nil {
 		d.log.Warn("reload: previous generation did not stop cleanly", "err", err)
 	}
+	d.store.SetRetention(cfg.Retention.Store())
 	d.mu.Lock()
 	d.gen = gen
 	d.mu.Unlock()

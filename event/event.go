@@ -33,6 +33,10 @@ const (
 	UnplannedRevocation Kind = "unplanned_revocation"
 	// RotationCancelled: a rotation window closed without a new pair.
 	RotationCancelled Kind = "rotation_cancelled"
+	// OldKeyUnwatched: a retired pair is given up before KPay rejected it
+	// (still accepted past retired_watch, never probed in that time, or
+	// pushed out by newer retired pairs): nothing will say when it dies.
+	OldKeyUnwatched Kind = "old_key_unwatched"
 	// SecretUnreadable is raised when a slot's secret cannot be read or
 	// parsed (missing, access denied, not JSON, fields missing). DESIGN §5
 	// does not list it; an ops engineer still needs to hear about it.
@@ -117,6 +121,7 @@ var severities = map[Kind]Severity{
 	KeyRotated:                Info,
 	OldKeyRevoked:             Info,
 	OldKeyStillValid:          Warning,
+	OldKeyUnwatched:           Warning,
 	SecretChangedExternally:   Info,
 	RotationStalled:           Critical,
 	UnplannedRevocation:       Critical,

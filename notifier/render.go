@@ -28,6 +28,7 @@ var wordings = map[event.Kind]wording{
 	event.KeyRotated:              {"KPay key rotated: %s", "%d KPay keys rotated"},
 	event.OldKeyRevoked:           {"Old KPay key revoked: %s", "%d old KPay keys revoked"},
 	event.OldKeyStillValid:        {"Old KPay key still valid: %s", "%d old KPay keys still valid"},
+	event.OldKeyUnwatched:         {"Old KPay key no longer watched: %s", "%d old KPay keys no longer watched"},
 	event.SecretChangedExternally: {"KPay secret changed outside kpay-rotator: %s", "%d KPay secrets changed outside kpay-rotator"},
 	event.RotationStalled:         {"KPay rotation stalled: %s", "%d KPay rotations stalled"},
 	event.SecretUnreadable:        {"KPay secret unreadable: %s", "%d KPay secrets unreadable"},

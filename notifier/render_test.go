@@ -39,6 +39,7 @@ func TestTitle(t *testing.T) {
 		{"no slot", notifier.Alert{Events: []event.Event{ev(event.RotationStalled, "")}}, "KPay rotation stalled: (no slot)"},
 		{"unknown kind", notifier.Alert{Events: []event.Event{ev("disk_full", "a")}}, "KPay disk full: a"},
 		{"every kind has wording", notifier.Alert{Events: []event.Event{ev(event.OldKeyStillValid, "a")}}, "Old KPay key still valid: a"},
+		{"unwatched", notifier.Alert{Events: []event.Event{ev(event.OldKeyUnwatched, "a"), ev(event.OldKeyUnwatched, "b")}}, "2 old KPay keys no longer watched"},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			if got := notifier.Title(tt.a); got != tt.want {

@@ -3,6 +3,7 @@ package rotator
 import (
 	"context"
 	"fmt"
+	"slices"
 	"time"
 
 	"kpay-rotator/config"
@@ -18,6 +19,11 @@ import (
 // version that carried it once per configuration, then kept in memory
 // only (never in the store). Like ProbeSlot, it holds the
 // slot's lock only to record what the probe found.
+//
+// Retired pairs do not pile up (planRetired): a slot watches at most
+// retired_watch_max of them, each for at most retired_watch, and gives up
+// the others with one old_key_unwatched each; the records of pairs done
+// with are forgotten past [retention]'s bounds.
 func (r *Rotator) ProbeRetired(ctx context.Context, name string, now time.Time) error {
 	s, err := r.slot(name)
 	if err != nil {
@@ -28,20 +34,21 @@ func (r *Rotator) ProbeRetired(ctx context.Context, name string, now time.Time) 
 		return nil // already being probed
 	}
 	defer done()
-	var retired []store.PairRecord
+	var pairs []store.PairRecord
 	err = r.store.View(func(tx store.Tx) error {
-		pairs, err := tx.Pairs(name)
-		for _, p := range pairs {
-			if p.Role == store.RoleRetired {
-				retired = append(retired, p)
-			}
-		}
+		pairs, err = tx.Pairs(name)
 		return err
 	})
-	if err != nil || len(retired) == 0 {
+	if err != nil {
 		return err
 	}
-	for _, p := range retired {
+	plan := planRetired(pairs, "", r.retiredRules(s), now)
+	if plan.tidies() {
+		if plan, err = r.tidyRetired(s, now); err != nil {
+			return err
+		}
+	}
+	for _, p := range plan.watch {
 		if err := r.probeRetired(ctx, s, p, now); err != nil {
 			return err
 		}
@@ -133,15 +140,25 @@ func (r *Rotator) stillValidEvent(s config.Slot, p store.PairRecord, now time.Ti
 		s.Name, p.Mask, FormatAge(now.Sub(p.RetiredAt)), formatDays(s.RevokeGrace))
 	action := "revoke the old pair in the KPay dashboard (Applications screen)"
 	st, err := r.loadState(s)
-	if err == nil && st.LastProbe != nil && st.LastProbe.Outcome == string(healthcheck.WrongApplication) {
+	if err == nil && holdsOtherApplication(st) {
 		msg = fmt.Sprintf("%s: the retired pair %s still works and is this slot's application's pair, while the one now in secret %s belongs to another application",
 			s.Name, p.Mask, s.SecretID)
-		action = "do not revoke it: put it back (see the alert about the current pair) or hand this application's pair over with kpay-rotator stage " + s.Name
+		action = doNotRevoke(s)
 	}
 	e := newEvent(event.OldKeyStillValid, now, s, p.Mask, p.Fingerprint, msg)
 	e.Action = action
 	e.Condition = "retired:" + p.Fingerprint
 	return e
+}
+
+// holdsOtherApplication: the slot's secret holds another application's
+// pair, so its retired pairs are the slot's right ones.
+func holdsOtherApplication(st store.SlotState) bool {
+	return st.LastProbe != nil && st.LastProbe.Outcome == string(healthcheck.WrongApplication)
+}
+
+func doNotRevoke(s config.Slot) string {
+	return "do not revoke it: put it back (see the alert about the current pair) or hand this application's pair over with kpay-rotator stage " + s.Name
 }
 
 // watchingRotation finds the rotation that retired the pair fp.
@@ -171,4 +188,192 @@ func (r *Rotator) activeRotation(slot string) (store.Rotation, bool) {
 		return err
 	})
 	return out, ok
+}
+
+// The rule that keeps retired pairs from piling up. A retired pair is
+// probed on retired_schedule until KPay rejects it, within the request
+// budget left over by current pairs. A pair that KPay keeps accepting (not
+// regenerated, or another application's), or that the budget never has
+// room for at a thousand slots, would be watched forever, each costing a
+// Secrets Manager read per retired probe, and more of them every rotation.
+// So a slot watches its newest retired_watch_max retired pairs, each for
+// retired_watch after it was retired; the others are given up (unwatched)
+// with one event each, and their rotation is journaled unconfirmed.
+// Records of pairs done with (revoked or unwatched) are forgotten with
+// their probe history past max_revoked_pairs per slot or
+// max_revoked_pair_age after they ended: status shows them for a week,
+// and the event log and the rotation journal keep masks and fingerprints
+// for audit.
+
+// retiredRules is what the configuration says about a slot's previous
+// pairs.
+type retiredRules struct {
+	watchFor   time.Duration // a retired pair is watched this long after it was retired
+	watchMax   int           // at most this many retired pairs are watched at once
+	keepEnded  int           // records of ended pairs kept, the newest
+	endedUntil time.Duration // and only this long after they ended
+}
+
+func (r *Rotator) retiredRules(s config.Slot) retiredRules {
+	return retiredRules{watchFor: s.RetiredWatch, watchMax: s.RetiredWatchMax,
+		keepEnded: r.cfg.Retention.MaxRevokedPairs, endedUntil: r.cfg.Retention.MaxRevokedPairAge}
+}
+
+// unwatchReason says why a retired pair is given up.
+type unwatchReason string
+
+const (
+	unwatchExpired unwatchReason = "retired_watch"     // retired longer than retired_watch ago
+	unwatchCrowded unwatchReason = "retired_watch_max" // newer retired pairs fill retired_watch_max
+)
+
+type unwatch struct {
+	pair   store.PairRecord
+	reason unwatchReason
+}
+
+// retiredPlan is what one pass does with a slot's previous pairs.
+type retiredPlan struct {
+	watch   []store.PairRecord // probe these
+	unwatch []unwatch          // give these up, one event each
+	forget  []store.PairRecord // delete their records and probe history
+}
+
+func (p retiredPlan) tidies() bool { return len(p.unwatch) > 0 || len(p.forget) > 0 }
+
+// maxForget bounds the records one pass deletes: a slot with a backlog
+// (a database from before retention) is worked off a pass at a time.
+const maxForget = 16
+
+// planRetired applies rules to a slot's pairs at now. The pair current
+// (the slot's, "" if unknown) is never touched, whatever its record says.
+func planRetired(pairs []store.PairRecord, current string, rules retiredRules, now time.Time) retiredPlan {
+	var retired, ended []store.PairRecord
+	for _, p := range pairs {
+		switch {
+		case p.Fingerprint == current:
+		case p.Role == store.RoleRetired:
+			retired = append(retired, p)
+		case p.Role.Ended():
+			ended = append(ended, p)
+		}
+	}
+	var plan retiredPlan
+	// Newest first: the pair a rotation has just retired is the one to
+	// see revoked.
+	slices.SortStableFunc(retired, func(a, b store.PairRecord) int { return b.RetiredAt.Compare(a.RetiredAt) })
+	for i, p := range retired {
+		switch {
+		case now.Sub(p.RetiredAt) >= rules.watchFor:
+			plan.unwatch = append(plan.unwatch, unwatch{p, unwatchExpired})
+		case i >= rules.watchMax:
+			plan.unwatch = append(plan.unwatch, unwatch{p, unwatchCrowded})
+		default:
+			plan.watch = append(plan.watch, p)
+		}
+	}
+	slices.SortStableFunc(ended, func(a, b store.PairRecord) int { return endedAt(b).Compare(endedAt(a)) })
+	for i, p := range ended {
+		if len(plan.forget) == maxForget {
+			break
+		}
+		if i >= rules.keepEnded || now.Sub(endedAt(p)) >= rules.endedUntil {
+			plan.forget = append(plan.forget, p)
+		}
+	}
+	return plan
+}
+
+// endedAt is when the pair was revoked or given up, or as near as its
+// record says.
+func endedAt(p store.PairRecord) time.Time {
+	for _, t := range []time.Time{p.RevokedAt, p.UnwatchedAt, p.RetiredAt} {
+		if !t.IsZero() {
+			return t
+		}
+	}
+	return p.FirstSeen
+}
+
+// tidyRetired does what planRetired says on the slot's records read again
+// under its lock (a pass may have moved a pair on meanwhile), and returns
+// that plan: its watch list is what is left to probe.
+func (r *Rotator) tidyRetired(s config.Slot, now time.Time) (retiredPlan, error) {
+	unlock := r.locks.Lock(s.Name)
+	defer unlock()
+	var st store.SlotState
+	var pairs []store.PairRecord
+	if err := r.store.View(func(tx store.Tx) error {
+		var err error
+		if st, _, err = tx.Slot(s.Name); err != nil {
+			return err
+		}
+		pairs, err = tx.Pairs(s.Name)
+		return err
+	}); err != nil {
+		return retiredPlan{}, fmt.Errorf("read previous pairs of slot %s: %w", s.Name, err)
+	}
+	plan := planRetired(pairs, st.Current, r.retiredRules(s), now)
+	for _, u := range plan.unwatch {
+		if err := r.unwatchRetired(s, st, u, now); err != nil {
+			return plan, err
+		}
+	}
+	if len(plan.forget) == 0 {
+		return plan, nil
+	}
+	if err := r.store.Update(func(tx store.Tx) error {
+		for _, p := range plan.forget {
+			if err := tx.DeletePair(p.Slot, p.Fingerprint); err != nil {
+				return err
+			}
+		}
+		return nil
+	}); err != nil {
+		return plan, fmt.Errorf("forget previous pairs of slot %s: %w", s.Name, err)
+	}
+	r.log.Debug("forgot the records of previous pairs done with", "slot", s.Name, "pairs", len(plan.forget))
+	if r.onCommit != nil {
+		r.onCommit()
+	}
+	return plan, nil
+}
+
+// unwatchRetired gives the retired pair up: its role, one event that
+// resolves its old_key_still_valid condition (so the reminders stop) and
+// says what no longer happens, and its rotation journaled unconfirmed.
+func (r *Rotator) unwatchRetired(s config.Slot, st store.SlotState, u unwatch, now time.Time) error {
+	p := u.pair
+	var why string
+	switch {
+	case u.reason == unwatchCrowded:
+		why = fmt.Sprintf("the slot watches its %d newest retired pairs (retired_watch_max) and this one is older", s.RetiredWatchMax)
+	case p.LastAccepted.After(p.RetiredAt):
+		why = fmt.Sprintf("KPay still accepted it %s ago, %s after it was retired (retired_watch %s)",
+			FormatAge(now.Sub(p.LastAccepted)), FormatAge(p.LastAccepted.Sub(p.RetiredAt)), formatDays(s.RetiredWatch))
+	default:
+		why = fmt.Sprintf("KPay gave no verdict on it in the %s since it was retired (retired_watch): the request budget had no room for its probes, or its secret version could not be read",
+			FormatAge(now.Sub(p.RetiredAt)))
+	}
+	e := newEvent(event.OldKeyUnwatched, now, s, p.Mask, p.Fingerprint, fmt.Sprintf(
+		"%s: stopped watching the retired pair %s: %s; nothing will say when KPay rejects it", s.Name, p.Mask, why))
+	e.Action = "check in the KPay dashboard (Applications screen) that the old pair is revoked, and revoke it if it still works"
+	if holdsOtherApplication(st) {
+		e.Action = doNotRevoke(s)
+	}
+	e.Resolves = []string{"retired:" + p.Fingerprint}
+	e.Fields = map[string]string{"reason": string(u.reason), "retired_at": p.RetiredAt.UTC().Format(time.RFC3339)}
+	if !p.LastAccepted.IsZero() {
+		e.Fields["last_accepted"] = p.LastAccepted.UTC().Format(time.RFC3339)
+	}
+	p.Role, p.UnwatchedAt = store.RoleUnwatched, now
+	c := &change{slot: s.Name, pairs: []store.PairRecord{p}}
+	if rot, ok := r.watchingRotation(s.Name, p.Fingerprint); ok {
+		rot.State, rot.DoneAt = store.RotationUnconfirmed, now
+		rot.Reason = "the previous pair was no longer watched (" + string(u.reason) + ") before KPay rejected it"
+		c.rotation = &rot
+		e.Fields["rotation"] = rot.ID
+	}
+	c.emit(e)
+	return r.commit(c)
 }

@@ -91,18 +91,22 @@ type RotationStatus struct {
 	CutoverGap string     `json:"cutover_gap,omitempty"`
 }
 
-// RetiredStatus is a previous pair still watched, or recently revoked.
+// RetiredStatus is a previous pair still watched, or recently revoked or
+// given up (unwatched).
 type RetiredStatus struct {
 	Pair         string     `json:"pair"`
 	Fingerprint  string     `json:"fingerprint"`
 	Role         string     `json:"role"`
 	RetiredAt    *time.Time `json:"retired_at,omitempty"`
 	RevokedAt    *time.Time `json:"revoked_at,omitempty"`
+	UnwatchedAt  *time.Time `json:"unwatched_at,omitempty"`
 	LastAccepted *time.Time `json:"last_accepted,omitempty"`
 }
 
-// revokedShown is how long a revoked pair stays in status.
-const revokedShown = 7 * 24 * time.Hour
+// revokedShown is how long a revoked or unwatched pair, or a finished
+// rotation, stays in status; the configuration keeps their records at
+// least that long.
+const revokedShown = config.RevokedShown
 
 // BuildStatus assembles the status of every slot in cfg from the store.
 // next, when not nil, gives each slot's next scheduled probe.
@@ -155,10 +159,12 @@ func BuildStatus(st store.Store, cfg *config.Config, now time.Time, next func(sl
 					if !p.OutageStart.IsZero() {
 						ss.CutoverGap = FormatGap(p.CutoverGap)
 					}
-				case p.Role == store.RoleRetired || p.Role == store.RoleRevoked && now.Sub(p.RevokedAt) < revokedShown:
+				case p.Role == store.RoleRetired || p.Role == store.RoleRevoked && now.Sub(p.RevokedAt) < revokedShown ||
+					p.Role == store.RoleUnwatched && now.Sub(p.UnwatchedAt) < revokedShown:
 					ss.Retired = append(ss.Retired, RetiredStatus{
 						Pair: p.Mask, Fingerprint: p.Fingerprint, Role: string(p.Role),
-						RetiredAt: timePtr(p.RetiredAt), RevokedAt: timePtr(p.RevokedAt), LastAccepted: timePtr(p.LastAccepted),
+						RetiredAt: timePtr(p.RetiredAt), RevokedAt: timePtr(p.RevokedAt), UnwatchedAt: timePtr(p.UnwatchedAt),
+						LastAccepted: timePtr(p.LastAccepted),
 					})
 				}
 			}

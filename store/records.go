@@ -29,13 +29,21 @@ const (
 // PairRole is where a pair stands in its slot's life.
 type PairRole string
 
-// Pair roles. A retired pair is still accepted by KPay; a revoked one is
-// rejected (rotation complete).
+// Pair roles. A retired pair is still accepted by KPay, as far as is
+// known, and watched; a revoked one is rejected (rotation complete); an
+// unwatched one was retired and given up on before KPay rejected it (it
+// still worked past retired_watch, could not be probed, or newer retired
+// pairs took its place), so nothing probes it any more.
 const (
-	RoleCurrent PairRole = "current"
-	RoleRetired PairRole = "retired"
-	RoleRevoked PairRole = "revoked"
+	RoleCurrent   PairRole = "current"
+	RoleRetired   PairRole = "retired"
+	RoleRevoked   PairRole = "revoked"
+	RoleUnwatched PairRole = "unwatched"
 )
+
+// Ended reports whether a pair in role r is done with: revoked or
+// unwatched, never to be probed again unless it comes back as current.
+func (r PairRole) Ended() bool { return r == RoleRevoked || r == RoleUnwatched }
 
 // BornSource says where a pair's born time came from, so status can say how
 // much to trust an age.
@@ -160,6 +168,8 @@ type PairRecord struct {
 	LastAccepted time.Time `json:"last_accepted,omitzero"`
 	// StillValidAt is when old_key_still_valid was last raised.
 	StillValidAt time.Time `json:"still_valid_at,omitzero"`
+	// UnwatchedAt is when the retired pair was given up (RoleUnwatched).
+	UnwatchedAt time.Time `json:"unwatched_at,omitzero"`
 	// OutageStart is the first rejection of the pair this one replaced,
 	// zero when none was seen; CutoverGap is how long payments could not
 	// authenticate from then until this pair was in the secret (written by

@@ -18,6 +18,10 @@ const (
 	// RotationCancelled: the window closed without a pair (stage was
 	// interrupted, or the secret was changed by hand meanwhile).
 	RotationCancelled RotationState = "cancelled"
+	// RotationUnconfirmed: the new pair was written, but the previous one
+	// was given up (unwatched) before KPay rejected it, so whether the
+	// rotation is complete is not known.
+	RotationUnconfirmed RotationState = "unconfirmed"
 )
 
 // Active reports whether the rotation still holds its slot: a slot has at
@@ -28,7 +32,7 @@ func (s RotationState) Active() bool {
 
 // Terminal reports whether nothing more will happen to the rotation.
 func (s RotationState) Terminal() bool {
-	return s == RotationDone || s == RotationRejected || s == RotationCancelled
+	return s == RotationDone || s == RotationRejected || s == RotationCancelled || s == RotationUnconfirmed
 }
 
 // Rotation is one journal record: timestamps and fingerprints only.

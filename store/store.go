@@ -1,8 +1,8 @@
 // Package store is kpay-rotator's memory, written down as a contract: the
 // records it keeps (slots, pairs by fingerprint and never by value, bounded
 // probe history, the rotation journal, the alert outbox, an append-only
-// event log) and the interfaces the rotator, the outbox and the daemon use
-// to read and change them.
+// event log with retention) and the interfaces the rotator, the outbox and
+// the daemon use to read and change them.
 //
 // Implementations live in subpackages (bboltstore, the one-host default)
 // and must pass the conformance suite in storetest. The contract speaks the
@@ -32,6 +32,10 @@ type Store interface {
 	WriteFailure() (since time.Time, reason string, failing bool)
 	// Location says where the state lives, for messages.
 	Location() string
+	// SetRetention changes what the event log and probe history keep
+	// (zero fields: the defaults), from the next transaction on: a reload
+	// applies new bounds without reopening the state.
+	SetRetention(r Retention)
 	Close() error
 }
 
@@ -59,23 +63,33 @@ type SlotTx interface {
 	// Pairs returns every pair slot has held (only slot's, never those of
 	// a slot whose name it prefixes), oldest FirstSeen first.
 	Pairs(slot string) ([]PairRecord, error)
+	// DeletePair forgets slot's pair fp: its record and its probe history,
+	// at a cost bounded by the probe history's bound. Deleting a missing
+	// pair is no error.
+	DeletePair(slot, fp string) error
 }
 
 // HistoryTx keeps probe history and the event log.
 type HistoryTx interface {
-	// RecordProbe appends p to the pair's history, dropping the oldest
-	// records beyond the store's bound (also when the bound was lowered
-	// since they were written), so history never grows unbounded.
+	// RecordProbe appends p to the pair's history and drops, oldest first,
+	// at most PruneStep records past the store's Retention: beyond its
+	// ProbeHistory newest, or dated more than ProbeAge before p. History
+	// never grows unbounded, and a lowered bound is reached within a few
+	// probes.
 	RecordProbe(slot, fp string, p ProbeRecord) error
 	// Probes returns up to limit (0: all) most recent probes of a pair,
 	// newest first.
 	Probes(slot, fp string, limit int) ([]ProbeRecord, error)
 	// AppendEvent gives e the next sequence number and, unless it has
 	// one, a stable unique "evt_" id, and appends it to the event log.
-	// e keeps them even if the transaction then rolls back.
+	// e keeps them even if the transaction then rolls back. It then drops,
+	// oldest first, at most PruneStep events past the store's Retention:
+	// beyond its Events newest, or dated more than EventAge before e.
+	// Dropping never renumbers the events kept, and a sequence number
+	// once committed is never given again.
 	AppendEvent(e *event.Event) error
-	// Events returns up to limit (0: all) events with Seq > after, oldest
-	// first.
+	// Events returns up to limit (0: all) of the events kept with Seq >
+	// after, oldest first.
 	Events(after uint64, limit int) ([]event.Event, error)
 	// LastEventSeq is the sequence number of the newest event (0: none).
 	LastEventSeq() (uint64, error)

@@ -19,6 +19,7 @@ var refusedCorpus = []struct{ file, why string }{
 	{"testdata/refused/base-url-plain-http.toml", "uses plain http; use https"},
 	{"testdata/refused/webhook-url-without-host.toml", "the URL has no host"},
 	{"testdata/refused/teams-connector.toml", "Office 365 connector webhook, which Microsoft retired"},
+	{"testdata/refused/retention-shorter-than-status.toml", "status shows a revoked pair for 7d, so keep its record at least that long"},
 }
 
 // check-config and run refuse the same configurations, with exit 78 and

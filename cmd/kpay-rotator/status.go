@@ -99,6 +99,8 @@ func renderStatus(w io.Writer, doc rotator.Status, now time.Time) {
 			when := ""
 			if r.RevokedAt != nil {
 				when = "revoked " + ago(*r.RevokedAt, now)
+			} else if r.UnwatchedAt != nil {
+				when = "given up " + ago(*r.UnwatchedAt, now) + ", not probed since; may still work"
 			} else if r.RetiredAt != nil {
 				when = "retired " + ago(*r.RetiredAt, now) + ", still accepted; watching"
 			}

@@ -61,21 +61,22 @@ type Options struct {
 	LockTimeout time.Duration
 	// ReadOnly opens with a shared lock for inspection (status).
 	ReadOnly bool
-	// ProbeHistory is how many probe records are kept per pair. Default 100.
-	ProbeHistory int
+	// Retention bounds the event log and probe history; zero fields take
+	// store's defaults. SetRetention changes it later.
+	Retention store.Retention
 	// Now dates write failures; time.Now if nil.
 	Now func() time.Time
 }
 
 // DB is an open state database; it implements store.Store.
 type DB struct {
-	db           *bolt.DB
-	path         string
-	readOnly     bool
-	probeHistory int
-	pidFile      string
-	now          func() time.Time
-	writeFail    atomic.Pointer[writeFailure]
+	db        *bolt.DB
+	path      string
+	readOnly  bool
+	retention atomic.Pointer[store.Retention]
+	pidFile   string
+	now       func() time.Time
+	writeFail atomic.Pointer[writeFailure]
 }
 
 var _ store.Store = (*DB)(nil)
@@ -84,9 +85,6 @@ var _ store.Store = (*DB)(nil)
 func Open(path string, opts Options) (*DB, error) {
 	if opts.LockTimeout <= 0 {
 		opts.LockTimeout = time.Second
-	}
-	if opts.ProbeHistory <= 0 {
-		opts.ProbeHistory = 100
 	}
 	if opts.Now == nil {
 		opts.Now = time.Now
@@ -105,7 +103,8 @@ func Open(path string, opts Options) (*DB, error) {
 		}
 		return nil, fmt.Errorf("open state database %s: %w", path, err)
 	}
-	s := &DB{db: db, path: path, readOnly: opts.ReadOnly, probeHistory: opts.ProbeHistory, now: opts.Now}
+	s := &DB{db: db, path: path, readOnly: opts.ReadOnly, now: opts.Now}
+	s.SetRetention(opts.Retention)
 	if err := s.init(); err != nil {
 		_ = db.Close()
 		return nil, err
@@ -181,6 +180,12 @@ func checkSchema(tx *bolt.Tx, readOnly bool) error {
 // Location is the database file.
 func (s *DB) Location() string { return s.path }
 
+// SetRetention changes the bounds the next transactions prune to.
+func (s *DB) SetRetention(r store.Retention) {
+	r = r.WithDefaults()
+	s.retention.Store(&r)
+}
+
 // Close closes the database and removes the pid file.
 func (s *DB) Close() error {
 	if s.pidFile != "" {
@@ -200,7 +205,7 @@ func (s *DB) Update(fn func(store.Tx) error) error {
 	}
 	var fnErr error
 	err := s.db.Update(func(tx *bolt.Tx) error {
-		fnErr = fn(&txn{tx: tx, s: s})
+		fnErr = fn(&txn{tx: tx, s: s, keep: *s.retention.Load()})
 		if fnErr == nil && failpoint.Active(FailWrites) {
 			// Stands for the commit failing, as on a full disk.
 			return errors.New("commit: injected write failure (test build)")
@@ -240,10 +245,12 @@ func (s *DB) View(fn func(store.Tx) error) error {
 	return s.db.View(func(tx *bolt.Tx) error { return fn(&txn{tx: tx, s: s}) })
 }
 
-// txn is a bbolt transaction seen through the store contract.
+// txn is a bbolt transaction seen through the store contract. keep is
+// the retention when it began: one transaction prunes to one bound.
 type txn struct {
-	tx *bolt.Tx
-	s  *DB
+	tx   *bolt.Tx
+	s    *DB
+	keep store.Retention
 }
 
 var _ store.Tx = (*txn)(nil)

@@ -11,6 +11,7 @@ import (
 
 	bolt "go.etcd.io/bbolt"
 
+	"kpay-rotator/event"
 	"kpay-rotator/store"
 	"kpay-rotator/store/bboltstore"
 	"kpay-rotator/store/storetest"
@@ -19,8 +20,8 @@ import (
 // TestConformance runs the store contract's suite against a real bbolt
 // file per case.
 func TestConformance(t *testing.T) {
-	storetest.Run(t, func(t *testing.T, probeHistory int) store.Store {
-		s, _ := openTemp(t, bboltstore.Options{ProbeHistory: probeHistory})
+	storetest.Run(t, func(t *testing.T, r store.Retention) store.Store {
+		s, _ := openTemp(t, bboltstore.Options{Retention: r})
 		return s
 	})
 }
@@ -254,13 +255,13 @@ func TestDB_LoweredProbeBoundTrimsOlderHistory(t *testing.T) {
 			}
 		}
 	}
-	db, err := bboltstore.Open(path, bboltstore.Options{ProbeHistory: 20})
+	db, err := bboltstore.Open(path, bboltstore.Options{Retention: store.Retention{ProbeHistory: 20}})
 	if err != nil {
 		t.Fatal(err)
 	}
 	record(db, 20)
 	db.Close()
-	db, err = bboltstore.Open(path, bboltstore.Options{ProbeHistory: 5})
+	db, err = bboltstore.Open(path, bboltstore.Options{Retention: store.Retention{ProbeHistory: 5}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -270,5 +271,40 @@ func TestDB_LoweredProbeBoundTrimsOlderHistory(t *testing.T) {
 	_ = db.View(func(tx store.Tx) error { kept, err = tx.Probes("s", "fp", 0); return err })
 	if len(kept) != 5 || kept[0].Status != 200 {
 		t.Errorf("kept %d probes (newest status %d) after lowering the bound to 5, want 5 (newest 200)", len(kept), kept[0].Status)
+	}
+}
+
+// With retention the file stops growing: pages freed by dropped events
+// are reused for new ones (bbolt never shrinks a file, so steady is the
+// goal). Events are about the size of real ones.
+func TestDB_RetentionKeepsTheFileSteady(t *testing.T) {
+	s, path := openTemp(t, bboltstore.Options{Retention: store.Retention{Events: 1000}})
+	at := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	appendN := func(n int) int64 {
+		for range n / 100 {
+			if err := s.Update(func(tx store.Tx) error {
+				for range 100 {
+					e := event.New(event.KeyFailing, at, "slot-0001", "slot-0001: KPay rejects the current pair kpay_live_…9f2c (401: invalid API key); payments using prod/slot-0001 fail since 2026-01-01 10:00:00 UTC")
+					e.Action = "generate a new pair in the KPay dashboard, then kpay-rotator stage slot-0001"
+					e.Fingerprint, e.Fields = strings.Repeat("ab", 32), map[string]string{"outcome": "rejected", "status": "401"}
+					if err := tx.AppendEvent(&e); err != nil {
+						return err
+					}
+					at = at.Add(time.Minute)
+				}
+				return nil
+			}); err != nil {
+				t.Fatal(err)
+			}
+		}
+		fi, err := os.Stat(path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return fi.Size()
+	}
+	steady := appendN(3000)
+	if grown := appendN(27000); grown > steady {
+		t.Errorf("keeping 1,000 events: file %d bytes after 3,000 events, %d after 30,000; want no growth", steady, grown)
 	}
 }

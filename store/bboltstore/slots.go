@@ -2,8 +2,11 @@ package bboltstore
 
 import (
 	"encoding/json"
+	"errors"
 	"fmt"
 	"sort"
+
+	berrors "go.etcd.io/bbolt/errors"
 
 	"kpay-rotator/store"
 )
@@ -108,4 +111,17 @@ func putJSON(b interface{ Put([]byte, []byte) error }, key []byte, v any) error 
 		return err
 	}
 	return b.Put(key, raw)
+}
+
+// DeletePair forgets the pair: its record and its probe history (one
+// nested bucket, bounded by the probe bound).
+func (t *txn) DeletePair(slot, fp string) error {
+	k := pairKey(slot, fp)
+	if err := t.tx.Bucket(bucketPairs).Delete(k); err != nil {
+		return fmt.Errorf("delete pair %s of slot %s: %w", fp, slot, err)
+	}
+	if err := t.tx.Bucket(bucketProbes).DeleteBucket(k); err != nil && !errors.Is(err, berrors.ErrBucketNotFound) {
+		return fmt.Errorf("delete probe history of pair %s of slot %s: %w", fp, slot, err)
+	}
+	return nil
 }

@@ -49,7 +49,7 @@ func recordProbes(t *testing.T, s store.Store, slot, fp string, from, to int) {
 }
 
 func testProbesHistoryIsBounded(t *testing.T, open Opener) {
-	s := open(t, 5)
+	s := open(t, store.Retention{ProbeHistory: 5})
 	recordProbes(t, s, "s", "fp", 201, 212)
 	if got, want := probes(t, s, "s", "fp", 0), []int{212, 211, 210, 209, 208}; !slices.Equal(got, want) {
 		t.Errorf("Probes(limit 0) = %v, want %v (the newest 5, newest first)", got, want)
@@ -63,7 +63,7 @@ func testProbesHistoryIsBounded(t *testing.T, open Opener) {
 }
 
 func testProbesBoundedWithinOneUpdate(t *testing.T, open Opener) {
-	s := open(t, 3)
+	s := open(t, store.Retention{ProbeHistory: 3})
 	write(t, s, func(tx store.Tx) error {
 		for i := 1; i <= 10; i++ {
 			if err := tx.RecordProbe("s", "fp", store.ProbeRecord{Status: i}); err != nil {
@@ -78,7 +78,7 @@ func testProbesBoundedWithinOneUpdate(t *testing.T, open Opener) {
 }
 
 func testProbesPerPairIndependent(t *testing.T, open Opener) {
-	s := open(t, 3)
+	s := open(t, store.Retention{ProbeHistory: 3})
 	recordProbes(t, s, "a", "fp_1", 1, 6)
 	recordProbes(t, s, "a", "fp_2", 11, 12)
 	recordProbes(t, s, "a-b", "fp_1", 21, 21)
@@ -99,7 +99,7 @@ func testProbesPerPairIndependent(t *testing.T, open Opener) {
 }
 
 func testProbesMissingPair(t *testing.T, open Opener) {
-	s := open(t, defaultHistory)
+	s := open(t, defaults)
 	recordProbes(t, s, "a", "fp_1", 1, 1)
 	for _, k := range [][2]string{{"a", "fp_2"}, {"b", "fp_1"}} {
 		if got := probes(t, s, k[0], k[1], 0); len(got) != 0 {
@@ -138,7 +138,7 @@ func appendEvents(t *testing.T, s store.Store, kinds ...event.Kind) []event.Even
 }
 
 func testEventsAppendOnlyWithStableIDs(t *testing.T, open Opener) {
-	s := open(t, defaultHistory)
+	s := open(t, defaults)
 	appended := appendEvents(t, s, event.KeyDue, event.KeyFailing, event.KeyRecovered)
 	ids := map[string]bool{}
 	for i, e := range appended {
@@ -167,7 +167,7 @@ func testEventsAppendOnlyWithStableIDs(t *testing.T, open Opener) {
 }
 
 func testEventsPresetIDKept(t *testing.T, open Opener) {
-	s := open(t, defaultHistory)
+	s := open(t, defaults)
 	e := event.New(event.KeyRotated, t0, "a", "rotated")
 	e.ID = "evt_preset"
 	write(t, s, func(tx store.Tx) error { return tx.AppendEvent(&e) })
@@ -180,7 +180,7 @@ func testEventsPresetIDKept(t *testing.T, open Opener) {
 }
 
 func testEventsOneUpdateSeveralEvents(t *testing.T, open Opener) {
-	s := open(t, defaultHistory)
+	s := open(t, defaults)
 	appendEvents(t, s, event.KeyDue)
 	var got []uint64
 	write(t, s, func(tx store.Tx) error {
@@ -205,7 +205,7 @@ func testEventsOneUpdateSeveralEvents(t *testing.T, open Opener) {
 }
 
 func testEventsAfterAndLimit(t *testing.T, open Opener) {
-	s := open(t, defaultHistory)
+	s := open(t, defaults)
 	appendEvents(t, s, event.KeyDue, event.KeyOverdue, event.KeyFailing, event.KeyDegraded, event.KeyRecovered)
 	for _, c := range []struct {
 		after uint64
@@ -231,7 +231,7 @@ func testEventsAfterAndLimit(t *testing.T, open Opener) {
 }
 
 func testEventsEmptyLog(t *testing.T, open Opener) {
-	s := open(t, defaultHistory)
+	s := open(t, defaults)
 	if got := lastEventSeq(t, s); got != 0 {
 		t.Errorf("LastEventSeq of an empty log = %d, want 0", got)
 	}

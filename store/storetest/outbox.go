@@ -73,7 +73,7 @@ func pending(t *testing.T, s store.Store) map[string]int {
 }
 
 func testOutboxSeqInQueueOrder(t *testing.T, open Opener) {
-	s := open(t, defaultHistory)
+	s := open(t, defaults)
 	ds := putDeliveries(t, s, "a", "alr_1", "alr_2")
 	putDeliveries(t, s, "b", "alr_x")
 	// Several in one transaction are queued in the order they were put.
@@ -106,7 +106,7 @@ func testOutboxSeqInQueueOrder(t *testing.T, open Opener) {
 }
 
 func testOutboxPresetSeqKept(t *testing.T, open Opener) {
-	s := open(t, defaultHistory)
+	s := open(t, defaults)
 	d := delivery("a", "alr_preset")
 	d.Seq = 42
 	write(t, s, func(tx store.Tx) error { return tx.PutDelivery(d) })
@@ -136,7 +136,7 @@ func testOutboxPresetSeqKept(t *testing.T, open Opener) {
 }
 
 func testOutboxScopedToReceiver(t *testing.T, open Opener) {
-	s := open(t, defaultHistory)
+	s := open(t, defaults)
 	putDeliveries(t, s, "a", "alr_a1")
 	putDeliveries(t, s, "ab", "alr_ab1")
 	putDeliveries(t, s, "a", "alr_a2")
@@ -155,7 +155,7 @@ func testOutboxScopedToReceiver(t *testing.T, open Opener) {
 }
 
 func testOutboxLimit(t *testing.T, open Opener) {
-	s := open(t, defaultHistory)
+	s := open(t, defaults)
 	putDeliveries(t, s, "a", "alr_1", "alr_2", "alr_3")
 	for limit, want := range map[int][]string{0: {"alr_1", "alr_2", "alr_3"}, 1: {"alr_1"}, 2: {"alr_1", "alr_2"}, 5: {"alr_1", "alr_2", "alr_3"}} {
 		if got := deliveryIDs(queue(t, s, "a", limit)); !slices.Equal(got, want) {
@@ -165,7 +165,7 @@ func testOutboxLimit(t *testing.T, open Opener) {
 }
 
 func testOutboxDelete(t *testing.T, open Opener) {
-	s := open(t, defaultHistory)
+	s := open(t, defaults)
 	ds := putDeliveries(t, s, "a", "alr_1", "alr_2", "alr_3")
 	other := putDeliveries(t, s, "ab", "alr_ab")
 	write(t, s, func(tx store.Tx) error { return tx.DeleteDelivery("a", ds[1].Seq) })
@@ -191,7 +191,7 @@ func testOutboxDelete(t *testing.T, open Opener) {
 }
 
 func testOutboxPending(t *testing.T, open Opener) {
-	s := open(t, defaultHistory)
+	s := open(t, defaults)
 	if got := pending(t, s); len(got) != 0 {
 		t.Errorf("Pending of an empty outbox = %v, want none", got)
 	}
@@ -222,7 +222,7 @@ func settle(tx store.Tx, d *store.Delivery, at time.Time) error {
 }
 
 func testOutboxSettle(t *testing.T, open Opener) {
-	s := open(t, defaultHistory)
+	s := open(t, defaults)
 	ds := putDeliveries(t, s, "a", "alr_1", "alr_2")
 	write(t, s, func(tx store.Tx) error {
 		return tx.PutReceiver(store.ReceiverState{Name: "a", ConsecutiveFailures: 3, LastError: "timeout"})
@@ -239,7 +239,7 @@ func testOutboxSettle(t *testing.T, open Opener) {
 }
 
 func testOutboxSettleRolledBack(t *testing.T, open Opener) {
-	s := open(t, defaultHistory)
+	s := open(t, defaults)
 	ds := putDeliveries(t, s, "a", "alr_1")
 	before := store.ReceiverState{Name: "a", ConsecutiveFailures: 3, LastError: "timeout"}
 	write(t, s, func(tx store.Tx) error { return tx.PutReceiver(before) })
@@ -274,7 +274,7 @@ func getAlert(t *testing.T, s store.Store, receiver, slot, condition string) (st
 }
 
 func testAlertsPutGetDelete(t *testing.T, open Opener) {
-	s := open(t, defaultHistory)
+	s := open(t, defaults)
 	write(t, s, func(tx store.Tx) error {
 		for _, a := range []store.AlertState{alertState("r", "a", "health"), alertState("r", "a", "age"),
 			alertState("r", "a-b", "health"), alertState("rr", "a", "health")} {
@@ -317,7 +317,7 @@ func testAlertsPutGetDelete(t *testing.T, open Opener) {
 }
 
 func testAlertsListAll(t *testing.T, open Opener) {
-	s := open(t, defaultHistory)
+	s := open(t, defaults)
 	list := func() []string {
 		as := read(t, s, func(tx store.Tx) ([]store.AlertState, error) { return tx.AlertStates() })
 		var out []string
@@ -348,7 +348,7 @@ func receiverState(t *testing.T, s store.Store, name string) store.ReceiverState
 }
 
 func testReceiversNamedZeroWhenNone(t *testing.T, open Opener) {
-	s := open(t, defaultHistory)
+	s := open(t, defaults)
 	write(t, s, func(tx store.Tx) error {
 		return tx.PutReceiver(store.ReceiverState{Name: "ab", ConsecutiveFailures: 2})
 	})
@@ -360,7 +360,7 @@ func testReceiversNamedZeroWhenNone(t *testing.T, open Opener) {
 }
 
 func testReceiversPutReplaces(t *testing.T, open Opener) {
-	s := open(t, defaultHistory)
+	s := open(t, defaults)
 	first := store.ReceiverState{Name: "slack", ConsecutiveFailures: 4, FailingSince: t0, Alerted: true, LastError: "429"}
 	write(t, s, func(tx store.Tx) error { return tx.PutReceiver(first) })
 	if got := receiverState(t, s, "slack"); !equal(got, first) {
@@ -374,7 +374,7 @@ func testReceiversPutReplaces(t *testing.T, open Opener) {
 }
 
 func testOutboxReceiverRequired(t *testing.T, open Opener) {
-	s := open(t, defaultHistory)
+	s := open(t, defaults)
 	err := s.Update(func(tx store.Tx) error { return tx.PutDelivery(delivery("", "alr_1")) })
 	if err == nil {
 		t.Error("PutDelivery with no receiver = nil, want an error")

@@ -213,7 +213,7 @@ func checkSame[T any](t *testing.T, what string, got, want T) {
 }
 
 func testRecordsSlotState(t *testing.T, open Opener) {
-	s := open(t, defaultHistory)
+	s := open(t, defaults)
 	want := filled[store.SlotState](t)
 	requireFilled(t, want)
 	write(t, s, func(tx store.Tx) error { return tx.PutSlot(want) })
@@ -227,7 +227,7 @@ func testRecordsSlotState(t *testing.T, open Opener) {
 }
 
 func testRecordsPairRecord(t *testing.T, open Opener) {
-	s := open(t, defaultHistory)
+	s := open(t, defaults)
 	want := filled[store.PairRecord](t)
 	requireFilled(t, want)
 	write(t, s, func(tx store.Tx) error { return tx.PutPair(want) })
@@ -241,7 +241,7 @@ func testRecordsPairRecord(t *testing.T, open Opener) {
 }
 
 func testRecordsProbeRecord(t *testing.T, open Opener) {
-	s := open(t, defaultHistory)
+	s := open(t, defaults)
 	want := filled[store.ProbeRecord](t)
 	requireFilled(t, want)
 	write(t, s, func(tx store.Tx) error { return tx.RecordProbe("a", "fp", want) })
@@ -250,7 +250,7 @@ func testRecordsProbeRecord(t *testing.T, open Opener) {
 }
 
 func testRecordsEvent(t *testing.T, open Opener) {
-	s := open(t, defaultHistory)
+	s := open(t, defaults)
 	e := filled[event.Event](t)
 	requireFilled(t, e)
 	want := e
@@ -262,7 +262,7 @@ func testRecordsEvent(t *testing.T, open Opener) {
 }
 
 func testRecordsRotation(t *testing.T, open Opener) {
-	s := open(t, defaultHistory)
+	s := open(t, defaults)
 	want := filled[store.Rotation](t)
 	requireFilled(t, want)
 	write(t, s, func(tx store.Tx) error { return tx.PutRotation(want) })
@@ -281,7 +281,7 @@ func testRecordsRotation(t *testing.T, open Opener) {
 }
 
 func testRecordsDelivery(t *testing.T, open Opener) {
-	s := open(t, defaultHistory)
+	s := open(t, defaults)
 	want := filled[store.Delivery](t)
 	requireFilled(t, want)
 	d := want
@@ -291,7 +291,7 @@ func testRecordsDelivery(t *testing.T, open Opener) {
 }
 
 func testRecordsAlertState(t *testing.T, open Opener) {
-	s := open(t, defaultHistory)
+	s := open(t, defaults)
 	want := filled[store.AlertState](t)
 	requireFilled(t, want)
 	write(t, s, func(tx store.Tx) error { return tx.PutAlertState(want) })
@@ -307,7 +307,7 @@ func testRecordsAlertState(t *testing.T, open Opener) {
 }
 
 func testRecordsReceiverState(t *testing.T, open Opener) {
-	s := open(t, defaultHistory)
+	s := open(t, defaults)
 	want := filled[store.ReceiverState](t)
 	requireFilled(t, want)
 	write(t, s, func(tx store.Tx) error { return tx.PutReceiver(want) })
@@ -319,7 +319,7 @@ func testRecordsReceiverState(t *testing.T, open Opener) {
 // putting it, or with one it read, does not reach the store (a backend
 // keeping values in memory must copy slices, maps and pointers).
 func testRecordsStoredValuesAreCopies(t *testing.T, open Opener) {
-	s := open(t, defaultHistory)
+	s := open(t, defaults)
 	st := filled[store.SlotState](t)
 	d := filled[store.Delivery](t)
 	wantSlot, wantDelivery := normalize(st), normalize(d)

@@ -54,7 +54,7 @@ func mustPutRotation(t *testing.T, s store.Store, r store.Rotation) {
 }
 
 func testRotationsJournal(t *testing.T, open Opener) {
-	s := open(t, defaultHistory)
+	s := open(t, defaults)
 	r1 := store.Rotation{ID: "rot_20261128T100000Z_a", Slot: "a", State: store.RotationStaged}
 	mustPutRotation(t, s, r1)
 	if got, ok := activeRotation(t, s, "a"); !ok || got.ID != r1.ID {
@@ -87,7 +87,7 @@ func testRotationsJournal(t *testing.T, open Opener) {
 }
 
 func testRotationsSecondActiveRefused(t *testing.T, open Opener) {
-	s := open(t, defaultHistory)
+	s := open(t, defaults)
 	first := store.Rotation{ID: "rot_20261128T100000Z_1", Slot: "a", State: store.RotationOpen}
 	mustPutRotation(t, s, first)
 	for _, st := range []store.RotationState{store.RotationOpen, store.RotationStaged, store.RotationVerified} {
@@ -121,7 +121,7 @@ func testRotationsSecondActiveRefused(t *testing.T, open Opener) {
 }
 
 func testRotationsSlotsIndependent(t *testing.T, open Opener) {
-	s := open(t, defaultHistory)
+	s := open(t, defaults)
 	for _, slot := range []string{"a", "a-b", "b"} {
 		mustPutRotation(t, s, store.Rotation{ID: "rot_20261128T100000Z_" + slot, Slot: slot, State: store.RotationStaged})
 	}
@@ -141,9 +141,9 @@ func testRotationsSlotsIndependent(t *testing.T, open Opener) {
 
 func testRotationsInactiveStateClearsActive(t *testing.T, open Opener) {
 	for _, st := range []store.RotationState{store.RotationWritten, store.RotationWatching, store.RotationDone,
-		store.RotationRejected, store.RotationCancelled} {
+		store.RotationRejected, store.RotationCancelled, store.RotationUnconfirmed} {
 		t.Run(string(st), func(t *testing.T) {
-			s := open(t, defaultHistory)
+			s := open(t, defaults)
 			r := store.Rotation{ID: "rot_20261128T100000Z_1", Slot: "a", State: store.RotationVerified}
 			mustPutRotation(t, s, r)
 			r.State = st
@@ -163,7 +163,7 @@ func testRotationsInactiveStateClearsActive(t *testing.T, open Opener) {
 }
 
 func testRotationsActiveSlotsListsOnlyActive(t *testing.T, open Opener) {
-	s := open(t, defaultHistory)
+	s := open(t, defaults)
 	now := time.Date(2026, 11, 28, 12, 0, 0, 0, time.UTC)
 	rots := []store.Rotation{
 		{ID: "rot_a", Slot: "a", State: store.RotationOpen, OpenedAt: now},
@@ -186,7 +186,7 @@ func testRotationsActiveSlotsListsOnlyActive(t *testing.T, open Opener) {
 }
 
 func testRotationsNewestFirstScopedToSlot(t *testing.T, open Opener) {
-	s := open(t, defaultHistory)
+	s := open(t, defaults)
 	// Put out of time order: the journal orders by id, not by insertion.
 	for _, r := range []store.Rotation{
 		{ID: "rot_20261128T100000Z_2", Slot: "a"},
@@ -219,7 +219,7 @@ func testRotationsNewestFirstScopedToSlot(t *testing.T, open Opener) {
 }
 
 func testRotationsMissing(t *testing.T, open Opener) {
-	s := open(t, defaultHistory)
+	s := open(t, defaults)
 	mustPutRotation(t, s, store.Rotation{ID: "rot_1", Slot: "a", State: store.RotationStaged})
 	for _, k := range [][2]string{{"a", "rot_2"}, {"b", "rot_1"}, {"a-b", "rot_1"}} {
 		if r, ok := lookup(t, s, func(tx store.Tx) (store.Rotation, bool, error) { return tx.Rotation(k[0], k[1]) }); ok {
@@ -234,7 +234,7 @@ func testRotationsMissing(t *testing.T, open Opener) {
 }
 
 func testRotationsIDAndSlotRequired(t *testing.T, open Opener) {
-	s := open(t, defaultHistory)
+	s := open(t, defaults)
 	for _, r := range []store.Rotation{{Slot: "a", State: store.RotationOpen}, {ID: "rot_1", State: store.RotationOpen}} {
 		var putErr error
 		write(t, s, func(tx store.Tx) error { putErr = tx.PutRotation(r); return nil })

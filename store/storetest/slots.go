@@ -21,6 +21,7 @@ var pairCases = []testCase{
 	{"OldestFirstSeenFirst", testPairsOldestFirstSeenFirst},
 	{"Missing", testPairsMissing},
 	{"SlotAndFingerprintRequired", testPairsSlotAndFingerprintRequired},
+	{"DeleteForgetsRecordAndHistory", testPairsDeleteForgetsRecordAndHistory},
 }
 
 func slotNames(sts []store.SlotState) []string {
@@ -40,7 +41,7 @@ func fingerprints(ps []store.PairRecord) []string {
 }
 
 func testSlotsPutGetList(t *testing.T, open Opener) {
-	s := open(t, defaultHistory)
+	s := open(t, defaults)
 	if got := read(t, s, func(tx store.Tx) ([]store.SlotState, error) { return tx.Slots() }); len(got) != 0 {
 		t.Fatalf("Slots of an empty store = %v, want none", slotNames(got))
 	}
@@ -63,7 +64,7 @@ func testSlotsPutGetList(t *testing.T, open Opener) {
 }
 
 func testSlotsMissing(t *testing.T, open Opener) {
-	s := open(t, defaultHistory)
+	s := open(t, defaults)
 	write(t, s, func(tx store.Tx) error { return tx.PutSlot(store.SlotState{Name: "a-b"}) })
 	for _, name := range []string{"a", "missing"} {
 		st, ok := lookup(t, s, func(tx store.Tx) (store.SlotState, bool, error) { return tx.Slot(name) })
@@ -74,7 +75,7 @@ func testSlotsMissing(t *testing.T, open Opener) {
 }
 
 func testSlotsPutReplaces(t *testing.T, open Opener) {
-	s := open(t, defaultHistory)
+	s := open(t, defaults)
 	write(t, s, func(tx store.Tx) error {
 		return tx.PutSlot(store.SlotState{Name: "a", Current: "fp_1", Health: store.HealthHealthy, Rejections: 2})
 	})
@@ -91,7 +92,7 @@ func testSlotsPutReplaces(t *testing.T, open Opener) {
 }
 
 func testSlotsEmptyNameRefused(t *testing.T, open Opener) {
-	s := open(t, defaultHistory)
+	s := open(t, defaults)
 	var putErr error
 	write(t, s, func(tx store.Tx) error {
 		putErr = tx.PutSlot(store.SlotState{SecretID: "kpay/nameless"})
@@ -106,7 +107,7 @@ func testSlotsEmptyNameRefused(t *testing.T, open Opener) {
 }
 
 func testPairsScopedToSlot(t *testing.T, open Opener) {
-	s := open(t, defaultHistory)
+	s := open(t, defaults)
 	write(t, s, func(tx store.Tx) error {
 		for i, slot := range []string{"a", "a-b", "a", "b"} {
 			p := store.PairRecord{Slot: slot, Fingerprint: "fp_" + strconv.Itoa(i), FirstSeen: t0.Add(time.Duration(i) * time.Second)}
@@ -136,7 +137,7 @@ func testPairsScopedToSlot(t *testing.T, open Opener) {
 }
 
 func testPairsOldestFirstSeenFirst(t *testing.T, open Opener) {
-	s := open(t, defaultHistory)
+	s := open(t, defaults)
 	// Fingerprints sort the other way round from FirstSeen, and are put
 	// in neither order, so neither key nor insertion order passes.
 	seen := map[string]time.Time{"fp_a": t0.Add(3 * time.Hour), "fp_b": t0.Add(time.Hour), "fp_c": t0.Add(2 * time.Hour), "fp_d": t0}
@@ -152,7 +153,7 @@ func testPairsOldestFirstSeenFirst(t *testing.T, open Opener) {
 }
 
 func testPairsMissing(t *testing.T, open Opener) {
-	s := open(t, defaultHistory)
+	s := open(t, defaults)
 	write(t, s, func(tx store.Tx) error { return tx.PutPair(store.PairRecord{Slot: "a", Fingerprint: "fp_1"}) })
 	for _, k := range [][2]string{{"a", "fp_2"}, {"b", "fp_1"}, {"missing", "missing"}} {
 		p, ok := lookup(t, s, func(tx store.Tx) (store.PairRecord, bool, error) { return tx.Pair(k[0], k[1]) })
@@ -163,7 +164,7 @@ func testPairsMissing(t *testing.T, open Opener) {
 }
 
 func testPairsSlotAndFingerprintRequired(t *testing.T, open Opener) {
-	s := open(t, defaultHistory)
+	s := open(t, defaults)
 	for _, p := range []store.PairRecord{{Fingerprint: "fp_1"}, {Slot: "a"}, {}} {
 		var putErr error
 		write(t, s, func(tx store.Tx) error { putErr = tx.PutPair(p); return nil })
@@ -175,5 +176,56 @@ func testPairsSlotAndFingerprintRequired(t *testing.T, open Opener) {
 		if got := read(t, s, func(tx store.Tx) ([]store.PairRecord, error) { return tx.Pairs(slot) }); len(got) != 0 {
 			t.Errorf("Pairs(%q) after refused puts = %+v, want none", slot, got)
 		}
+	}
+}
+
+func testPairsDeleteForgetsRecordAndHistory(t *testing.T, open Opener) {
+	s := open(t, defaults)
+	write(t, s, func(tx store.Tx) error {
+		for _, k := range [][2]string{{"a", "fp_1"}, {"a", "fp_2"}, {"a-b", "fp_1"}} {
+			if err := tx.PutPair(store.PairRecord{Slot: k[0], Fingerprint: k[1], FirstSeen: t0}); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	recordProbes(t, s, "a", "fp_1", 1, 3)
+	recordProbes(t, s, "a", "fp_2", 11, 11)
+	recordProbes(t, s, "a-b", "fp_1", 21, 22)
+	write(t, s, func(tx store.Tx) error { return tx.DeletePair("a", "fp_1") })
+
+	if p, ok := lookup(t, s, func(tx store.Tx) (store.PairRecord, bool, error) { return tx.Pair("a", "fp_1") }); ok {
+		t.Errorf("Pair(a, fp_1) after DeletePair = %+v, want none", p)
+	}
+	if got := probes(t, s, "a", "fp_1", 0); len(got) != 0 {
+		t.Errorf("Probes(a, fp_1) after DeletePair = %v, want none", got)
+	}
+	if got := fingerprints(read(t, s, func(tx store.Tx) ([]store.PairRecord, error) { return tx.Pairs("a") })); !slices.Equal(got, []string{"fp_2"}) {
+		t.Errorf("Pairs(a) after DeletePair(a, fp_1) = %v, want [fp_2]", got)
+	}
+	// Only that pair: the slot's others, and a slot whose name it
+	// prefixes holding the same fingerprint, keep theirs.
+	if got := probes(t, s, "a", "fp_2", 0); !slices.Equal(got, []int{11}) {
+		t.Errorf("Probes(a, fp_2) = %v, want [11]", got)
+	}
+	if _, ok := lookup(t, s, func(tx store.Tx) (store.PairRecord, bool, error) { return tx.Pair("a-b", "fp_1") }); !ok {
+		t.Error("Pair(a-b, fp_1) went with DeletePair(a, fp_1)")
+	}
+	if got := probes(t, s, "a-b", "fp_1", 0); !slices.Equal(got, []int{22, 21}) {
+		t.Errorf("Probes(a-b, fp_1) = %v, want [22 21]", got)
+	}
+
+	var missingErr error
+	write(t, s, func(tx store.Tx) error {
+		missingErr = tx.DeletePair("a", "fp_missing")
+		return nil
+	})
+	if missingErr != nil {
+		t.Errorf("DeletePair of a missing pair = %v, want nil", missingErr)
+	}
+	// A pair seen again after it was forgotten starts a fresh history.
+	recordProbes(t, s, "a", "fp_1", 31, 31)
+	if got := probes(t, s, "a", "fp_1", 0); !slices.Equal(got, []int{31}) {
+		t.Errorf("Probes(a, fp_1) recorded after DeletePair = %v, want [31]", got)
 	}
 }

@@ -16,13 +16,13 @@ import (
 	"kpay-rotator/store"
 )
 
-// Opener opens a fresh, empty store for one subtest, keeping probeHistory
-// probes per pair (always > 0), and registers its Close with t.Cleanup.
-// It fails t itself if the store cannot be opened.
-type Opener func(t *testing.T, probeHistory int) store.Store
+// Opener opens a fresh, empty store for one subtest with retention r (zero
+// fields: the defaults) and registers its Close with t.Cleanup. It fails t
+// itself if the store cannot be opened.
+type Opener func(t *testing.T, r store.Retention) store.Store
 
-// defaultHistory is the probe bound of cases that do not test it.
-const defaultHistory = 100
+// defaults is the retention of cases that do not test it.
+var defaults = store.Retention{}
 
 // t0 dates the cases' records.
 var t0 = time.Date(2026, 11, 28, 10, 0, 0, 0, time.UTC)
@@ -45,6 +45,7 @@ func Run(t *testing.T, open Opener) {
 		{"Pairs", pairCases},
 		{"Probes", probeCases},
 		{"Events", eventCases},
+		{"Retention", retentionCases},
 		{"Rotations", rotationCases},
 		{"Outbox", outboxCases},
 		{"Alerts", alertCases},

@@ -85,7 +85,7 @@ func readEverything(tx store.Tx) (everything, error) {
 }
 
 func testTxFailedUpdateWritesNothing(t *testing.T, open Opener) {
-	s := open(t, defaultHistory)
+	s := open(t, defaults)
 	boom := errors.New("boom")
 	err := s.Update(func(tx store.Tx) error {
 		if err := writeEverything(tx); err != nil {
@@ -138,7 +138,7 @@ func pendingAny(p map[string]int) bool {
 }
 
 func testTxFailedUpdateKeepsPriorState(t *testing.T, open Opener) {
-	s := open(t, defaultHistory)
+	s := open(t, defaults)
 	write(t, s, writeEverything)
 	before := read(t, s, readEverything)
 	boom := errors.New("boom")
@@ -175,7 +175,7 @@ func testTxFailedUpdateKeepsPriorState(t *testing.T, open Opener) {
 }
 
 func testTxUpdateReturnsFnError(t *testing.T, open Opener) {
-	s := open(t, defaultHistory)
+	s := open(t, defaults)
 	refused := errors.New("refused")
 	err := s.Update(func(tx store.Tx) error {
 		if err := tx.PutSlot(store.SlotState{Name: "s"}); err != nil {
@@ -189,7 +189,7 @@ func testTxUpdateReturnsFnError(t *testing.T, open Opener) {
 }
 
 func testTxFnErrorIsNoWriteFailure(t *testing.T, open Opener) {
-	s := open(t, defaultHistory)
+	s := open(t, defaults)
 	if since, why, failing := s.WriteFailure(); failing {
 		t.Fatalf("a fresh store reports a write failure: %v %q", since, why)
 	}
@@ -207,7 +207,7 @@ func testTxFnErrorIsNoWriteFailure(t *testing.T, open Opener) {
 }
 
 func testTxViewReturnsFnError(t *testing.T, open Opener) {
-	s := open(t, defaultHistory)
+	s := open(t, defaults)
 	boom := errors.New("boom")
 	if err := s.View(func(store.Tx) error { return fmt.Errorf("read: %w", boom) }); !errors.Is(err, boom) {
 		t.Errorf("View = %v, want an error that is %v", err, boom)
@@ -215,7 +215,7 @@ func testTxViewReturnsFnError(t *testing.T, open Opener) {
 }
 
 func testTxReadsOwnWrites(t *testing.T, open Opener) {
-	s := open(t, defaultHistory)
+	s := open(t, defaults)
 	var v everything
 	write(t, s, func(tx store.Tx) error {
 		if err := writeEverything(tx); err != nil {
@@ -243,7 +243,7 @@ func testTxViewSeesNoHalfDoneUpdate(t *testing.T, open Opener) {
 		writes  = 50
 		readers = 4
 	)
-	s := open(t, defaultHistory)
+	s := open(t, defaults)
 	// snapshot reads slot, pair, slot again: the generation each holds
 	// ("" before the first write).
 	snapshot := func(tx store.Tx) ([3]string, error) {
@@ -319,7 +319,7 @@ func testTxUpdatesDoNotLoseWrites(t *testing.T, open Opener) {
 		writers = 4
 		each    = 10
 	)
-	s := open(t, defaultHistory)
+	s := open(t, defaults)
 	var wg sync.WaitGroup
 	for range writers {
 		wg.Go(func() {
@@ -348,7 +348,7 @@ func testTxUpdatesDoNotLoseWrites(t *testing.T, open Opener) {
 }
 
 func testTxLocation(t *testing.T, open Opener) {
-	s := open(t, defaultHistory)
+	s := open(t, defaults)
 	if s.Location() == "" {
 		t.Error("Location is empty, want where the state lives")
 	}
