@@ -29,6 +29,11 @@ func (r *Rotator) ProbeRetired(ctx context.Context, name string, now time.Time) 
 	if err != nil {
 		return err
 	}
+	if _, idle := r.noRetired.Load(name); idle {
+		// Nothing to watch or tidy, as of the last look; a commit that
+		// retires a pair clears this. Most slots, most minutes.
+		return nil
+	}
 	done, ok := r.watching.TryLock(name)
 	if !ok {
 		return nil // already being probed
@@ -43,6 +48,9 @@ func (r *Rotator) ProbeRetired(ctx context.Context, name string, now time.Time) 
 		return err
 	}
 	plan := planRetired(pairs, "", r.retiredRules(s), now)
+	if len(plan.watch) == 0 && !plan.tidies() {
+		r.noRetired.Store(name, true)
+	}
 	if plan.tidies() {
 		if plan, err = r.tidyRetired(s, now); err != nil {
 			return err

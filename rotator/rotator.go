@@ -175,11 +175,15 @@ type Rotator struct {
 	// again whenever the secret gets a new version.
 	described sync.Map
 	// pairs are the values last read from the secrets, in memory only.
-	pairs    pairCache
-	commits  groupCommit
-	onCommit func()
-	observe  Observer
-	follow   Followups
+	pairs   pairCache
+	commits groupCommit
+	// noRetired holds the slots found with no retired pair to watch or
+	// record to tidy, so their retired_schedule costs nothing; a commit
+	// that retires a pair takes the slot out.
+	noRetired sync.Map
+	onCommit  func()
+	observe   Observer
+	follow    Followups
 }
 
 // New builds a Rotator.
@@ -303,6 +307,11 @@ func (r *Rotator) commit(c *change) error {
 	})
 	if err != nil {
 		return fmt.Errorf("record slot %s: %w", c.slot, err)
+	}
+	for _, p := range c.pairs {
+		if p.Role == store.RoleRetired {
+			r.noRetired.Delete(p.Slot)
+		}
 	}
 	if r.sink != nil && len(c.events) > 0 {
 		r.sink.Committed(c.events)
