@@ -93,6 +93,8 @@ type generation struct {
 	outbox  *outbox.Outbox
 	rot     *rotator.Rotator
 	sched   *rotator.Scheduler
+	// inbox watches the inbox; nil when it cannot be watched.
+	inbox *inbox.Watcher
 
 	// stopOutbox ends the outbox's delivery loops; outboxDone closes when
 	// they have returned.
@@ -112,6 +114,9 @@ func (g *generation) start() {
 // Due alerts get one last delivery pass, bounded by ctx.
 func (g *generation) stop(ctx context.Context) error {
 	err := g.sched.Stop(ctx)
+	if g.inbox != nil {
+		g.inbox.Close()
+	}
 	g.stopOutbox()
 	select {
 	case <-g.outboxDone:
@@ -351,8 +356,17 @@ func (d *Daemon) build(ctx context.Context, cfg *config.Config, prev *generation
 		return nil, err
 	}
 	g.rot = rot
-	g.sched, err = rotator.NewScheduler(rot, rotator.SchedulerOptions{Logger: d.log, Now: d.now, Jitter: d.opts.Jitter})
+	sopts := rotator.SchedulerOptions{Logger: d.log, Now: d.now, Jitter: d.opts.Jitter}
+	if g.inbox, err = inbox.Watch(cfg.Daemon.InboxDir); err != nil {
+		d.log.Warn("cannot watch the inbox; checking it every "+rotator.RotationTick.String()+" instead", "err", err)
+	} else {
+		sopts.InboxChanges = g.inbox.Changes()
+	}
+	g.sched, err = rotator.NewScheduler(rot, sopts)
 	if err != nil {
+		if g.inbox != nil {
+			g.inbox.Close()
+		}
 		return nil, fmt.Errorf("%w: %v", ErrConfig, err)
 	}
 	warnBudget(d.log, cfg, d.now())

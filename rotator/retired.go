@@ -27,6 +27,7 @@ func (r *Rotator) ProbeRetired(ctx context.Context, name string, now time.Time) 
 		return nil // already being probed
 	}
 	defer done()
+	look := r.watch.look(name)
 	var retired []store.PairRecord
 	err = r.store.View(func(tx store.Tx) error {
 		pairs, err := tx.Pairs(name)
@@ -37,8 +38,14 @@ func (r *Rotator) ProbeRetired(ctx context.Context, name string, now time.Time) 
 		}
 		return err
 	})
-	if err != nil || len(retired) == 0 {
+	if err != nil {
 		return err
+	}
+	if len(retired) == 0 {
+		// Nothing to watch: no wake-up at retired_schedule until a
+		// commit retires a pair of this slot.
+		r.watch.clear(name, look)
+		return nil
 	}
 	for _, p := range retired {
 		if err := r.probeRetired(ctx, s, p, now); err != nil {

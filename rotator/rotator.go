@@ -177,6 +177,8 @@ type Rotator struct {
 	onCommit  func()
 	observe   Observer
 	follow    Followups
+	// watch tells the scheduler which slots have retired pairs.
+	watch retiredWatch
 }
 
 // New builds a Rotator.
@@ -301,6 +303,9 @@ func (r *Rotator) commit(c *change) error {
 	}
 	if r.sink != nil && len(c.events) > 0 {
 		r.sink.Committed(c.events)
+	}
+	if c.retires() {
+		r.watch.mark(c.slot)
 	}
 	if r.onCommit != nil {
 		r.onCommit()
