@@ -65,6 +65,8 @@ type Daemon struct {
 	gen *generation
 
 	dirty chan struct{}
+	// statusCache reads a slot again only after a commit to it.
+	statusCache rotator.StatusCache
 
 	notify    *sdnotify.Notifier
 	metrics   *metrics
@@ -350,7 +352,7 @@ func (d *Daemon) build(ctx context.Context, cfg *config.Config, prev *generation
 	}
 	rot, err := rotator.New(rotator.Options{
 		Config: cfg, Store: d.store, Secrets: g.secrets, Prober: g.prober, Sink: g.outbox,
-		Logger: d.log, Locks: d.locks, OnCommit: d.markDirty, Observer: d.metrics,
+		Logger: d.log, Locks: d.locks, OnCommit: d.committed, Observer: d.metrics,
 	})
 	if err != nil {
 		return nil, err
@@ -428,17 +430,21 @@ func (d *Daemon) markDirty() {
 	}
 }
 
+// committed is the rotator's OnCommit.
+func (d *Daemon) committed(slot string) {
+	d.statusCache.Invalidate(slot)
+	d.markDirty()
+}
+
 // statusLoop keeps systemd's status line following the slots: after
-// changes, at most every 200 ms, and every 30 s so it never goes stale.
+// changes, at most every 200 ms. The line holds nothing that changes
+// without a commit or a reload, so it needs no timer.
 func (d *Daemon) statusLoop(ctx context.Context) {
-	tick := time.NewTicker(30 * time.Second)
-	defer tick.Stop()
 	for {
 		select {
 		case <-ctx.Done():
 			return
 		case <-d.dirty:
-		case <-tick.C:
 		}
 		if err := d.notify.Status(d.statusLine(d.status())); err != nil {
 			d.log.Debug("cannot update the systemd status line", "err", err)
@@ -453,7 +459,7 @@ func (d *Daemon) statusLoop(ctx context.Context) {
 
 func (d *Daemon) status() (rotator.Status, error) {
 	gen := d.current()
-	doc, err := rotator.BuildStatus(d.store, gen.cfg, d.now(), gen.sched.Next)
+	doc, err := d.statusCache.Status(d.store, gen.cfg, d.now(), gen.sched.Next)
 	doc.Source, doc.PID = "daemon", os.Getpid()
 	doc.ReloadError = d.reloadError()
 	doc.StateError = d.writeFailure()

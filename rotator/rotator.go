@@ -112,9 +112,9 @@ type Options struct {
 	// new rotator while the old one may still finish a pass). Nil makes a
 	// private set.
 	Locks *SlotLocks
-	// OnCommit, when set, runs after every pass that wrote to the store
-	// (the daemon refreshes its status snapshot then).
-	OnCommit func()
+	// OnCommit, when set, runs after every commit, with the slot it wrote
+	// (the daemon's status document reads that slot again).
+	OnCommit func(slot string)
 	// Observer, when set, is told of every probe and finished rotation
 	// (metrics).
 	Observer Observer
@@ -174,7 +174,7 @@ type Rotator struct {
 	// has read (DescribeSecret): once per slot per configuration, and
 	// again whenever the secret gets a new version.
 	described sync.Map
-	onCommit  func()
+	onCommit  func(slot string)
 	observe   Observer
 	follow    Followups
 	// watch tells the scheduler which slots have retired pairs.
@@ -308,7 +308,7 @@ func (r *Rotator) commit(c *change) error {
 		r.watch.mark(c.slot)
 	}
 	if r.onCommit != nil {
-		r.onCommit()
+		r.onCommit(c.slot)
 	}
 	if c.confirm {
 		r.follow.Confirm(c.slot)
