@@ -111,3 +111,40 @@ func BenchmarkBuildStatus(b *testing.B) {
 		}
 	}
 }
+
+// BenchmarkStatusCache is the daemon's /v1/status since the cache: a
+// request with nothing committed since the last one (a burst, or
+// `rotate` polling), one after a commit to one slot, and one after a
+// reload (every line read again), at 1,000 and 10,000 slots.
+//
+//	go test -run '^$' -bench StatusCache -benchmem ./rotator
+func BenchmarkStatusCache(b *testing.B) {
+	for _, n := range []int{1000, 10000} {
+		sb := newStatusBench(b, n, "auto")
+		for _, tt := range []struct {
+			name       string
+			invalidate string
+			all        bool
+		}{{"unchanged", "", false}, {"one-slot-committed", "slot-00007", false}, {"reloaded", "", true}} {
+			b.Run(fmt.Sprintf("%s/slots=%d", tt.name, n), func(b *testing.B) {
+				var c rotator.StatusCache
+				if _, err := c.Status(sb.st, sb.cfg, sb.now, sb.sched.Next); err != nil {
+					b.Fatal(err)
+				}
+				b.ReportAllocs()
+				b.ResetTimer()
+				for b.Loop() {
+					switch {
+					case tt.all:
+						c.Invalidate("")
+					case tt.invalidate != "":
+						c.Invalidate(tt.invalidate)
+					}
+					if _, err := c.Status(sb.st, sb.cfg, sb.now, sb.sched.Next); err != nil {
+						b.Fatal(err)
+					}
+				}
+			})
+		}
+	}
+}
