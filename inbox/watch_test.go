@@ -110,3 +110,22 @@ func TestWatch_MissingDirectory(t *testing.T) {
 		t.Error("watching a missing directory worked")
 	}
 }
+
+// Close ends the watch: its reader returns and Changes is closed.
+func TestWatch_CloseEndsIt(t *testing.T) {
+	w, err := Watch(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := w.Close(); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case _, ok := <-w.Changes():
+		if ok {
+			t.Error("a change reported after Close")
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("Changes still open after Close")
+	}
+}
