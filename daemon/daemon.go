@@ -65,6 +65,8 @@ type Daemon struct {
 	gen *generation
 
 	dirty chan struct{}
+	// statusCache reads a slot again only after a commit to it.
+	statusCache rotator.StatusCache
 
 	notify    *sdnotify.Notifier
 	metrics   *metrics
@@ -93,6 +95,8 @@ type generation struct {
 	outbox  *outbox.Outbox
 	rot     *rotator.Rotator
 	sched   *rotator.Scheduler
+	// inbox watches the inbox; nil when it cannot be watched.
+	inbox *inbox.Watcher
 
 	// stopOutbox ends the outbox's delivery loops; outboxDone closes when
 	// they have returned.
@@ -112,6 +116,9 @@ func (g *generation) start() {
 // Due alerts get one last delivery pass, bounded by ctx.
 func (g *generation) stop(ctx context.Context) error {
 	err := g.sched.Stop(ctx)
+	if g.inbox != nil {
+		g.inbox.Close()
+	}
 	g.stopOutbox()
 	select {
 	case <-g.outboxDone:
@@ -345,14 +352,23 @@ func (d *Daemon) build(ctx context.Context, cfg *config.Config, prev *generation
 	}
 	rot, err := rotator.New(rotator.Options{
 		Config: cfg, Store: d.store, Secrets: g.secrets, Prober: g.prober, Sink: g.outbox,
-		Logger: d.log, Locks: d.locks, OnCommit: d.markDirty, Observer: d.metrics,
+		Logger: d.log, Locks: d.locks, OnCommit: d.committed, Observer: d.metrics,
 	})
 	if err != nil {
 		return nil, err
 	}
 	g.rot = rot
-	g.sched, err = rotator.NewScheduler(rot, rotator.SchedulerOptions{Logger: d.log, Now: d.now, Jitter: d.opts.Jitter})
+	sopts := rotator.SchedulerOptions{Logger: d.log, Now: d.now, Jitter: d.opts.Jitter}
+	if g.inbox, err = inbox.Watch(cfg.Daemon.InboxDir); err != nil {
+		d.log.Warn("cannot watch the inbox; checking it every "+rotator.RotationTick.String()+" instead", "err", err)
+	} else {
+		sopts.InboxChanges = g.inbox.Changes()
+	}
+	g.sched, err = rotator.NewScheduler(rot, sopts)
 	if err != nil {
+		if g.inbox != nil {
+			g.inbox.Close()
+		}
 		return nil, fmt.Errorf("%w: %v", ErrConfig, err)
 	}
 	warnBudget(d.log, cfg, d.now())
@@ -415,17 +431,21 @@ func (d *Daemon) markDirty() {
 	}
 }
 
+// committed is the rotator's OnCommit.
+func (d *Daemon) committed(slot string) {
+	d.statusCache.Invalidate(slot)
+	d.markDirty()
+}
+
 // statusLoop keeps systemd's status line following the slots: after
-// changes, at most every 200 ms, and every 30 s so it never goes stale.
+// changes, at most every 200 ms. The line holds nothing that changes
+// without a commit or a reload, so it needs no timer.
 func (d *Daemon) statusLoop(ctx context.Context) {
-	tick := time.NewTicker(30 * time.Second)
-	defer tick.Stop()
 	for {
 		select {
 		case <-ctx.Done():
 			return
 		case <-d.dirty:
-		case <-tick.C:
 		}
 		if err := d.notify.Status(d.statusLine(d.status())); err != nil {
 			d.log.Debug("cannot update the systemd status line", "err", err)
@@ -440,7 +460,7 @@ func (d *Daemon) statusLoop(ctx context.Context) {
 
 func (d *Daemon) status() (rotator.Status, error) {
 	gen := d.current()
-	doc, err := rotator.BuildStatus(d.store, gen.cfg, d.now(), gen.sched.Next)
+	doc, err := d.statusCache.Status(d.store, gen.cfg, d.now(), gen.sched.Next)
 	doc.Source, doc.PID = "daemon", os.Getpid()
 	doc.ReloadError = d.reloadError()
 	doc.StateError = d.writeFailure()

@@ -101,22 +101,29 @@ func get(t *testing.T, url string) (int, string) {
 }
 
 // TestReadiness_FlipsWhenSchedulerOrStoreFails runs the daemon with a
-// clock the test moves, then breaks the store.
+// clock the test moves, stops its scheduler, then breaks the store.
 func TestReadiness_FlipsWhenSchedulerOrStoreFails(t *testing.T) {
 	var skew atomic.Int64
 	now := func() time.Time { return time.Now().Add(time.Duration(skew.Load())) }
 	d, stop := start(t, Options{ConfigPath: newConfig(t), Now: now})
 	base := "http://" + d.Addr()
+	skew.Store(int64(time.Minute))
+	// A loop that answers is alive, however long since it last had work.
 	if code, body := get(t, base+"/readyz"); code != 200 {
-		t.Fatalf("/readyz at start = %d %q", code, body)
+		t.Fatalf("/readyz a minute on = %d %q", code, body)
 	}
-	skew.Store(int64(time.Minute)) // the scheduler's last tick now looks a minute old
+	// A loop that no longer answers (here: stopped)...
+	if err := d.current().sched.Stop(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	// ...is given beatStale...
+	if code, body := get(t, base+"/readyz"); code != 200 {
+		t.Errorf("/readyz at once after the scheduler stopped = %d %q", code, body)
+	}
+	// ...then the daemon is not ready.
+	skew.Store(int64(time.Minute) + int64(beatStale))
 	if code, body := get(t, base+"/readyz"); code != 503 || !strings.Contains(body, "scheduler: no tick for") {
-		t.Errorf("/readyz with a stale scheduler = %d %q", code, body)
-	}
-	skew.Store(0)
-	if code, _ := get(t, base+"/readyz"); code != 200 {
-		t.Errorf("/readyz after the clock came back = %d", code)
+		t.Errorf("/readyz with a stuck scheduler = %d %q", code, body)
 	}
 	d.store.Close() // the store fails
 	if code, body := get(t, base+"/readyz"); code != 503 || !strings.Contains(body, "state database") {

@@ -16,10 +16,15 @@ import (
 	"kpay-rotator/store"
 )
 
-// beatStale is how old the scheduler's liveness tick may be before the
-// daemon calls itself not ready and stops feeding the watchdog: the tick
-// runs every 5 s.
+// beatStale is how long the scheduler's loop may go without answering
+// before the daemon calls itself not ready and stops feeding the
+// watchdog: a loop busy for a moment is not stuck.
 const beatStale = 20 * time.Second
+
+// aliveWait is how long a readiness check waits for the scheduler's loop
+// to answer: each of its turns is short, so one that cannot answer in a
+// second is stuck or starved.
+const aliveWait = time.Second
 
 // serveHTTP starts the loopback HTTP server: /healthz, /readyz, /metrics,
 // /v1/status and POST /v1/notify-test. None of them ever shows a secret.
@@ -62,9 +67,13 @@ func (d *Daemon) readiness() []string {
 	if msg := d.writeFailure(); msg != "" {
 		problems = append(problems, msg)
 	}
+	// The loop is asked, not ticking on its own: an idle daemon wakes
+	// for the watchdog and /readyz only.
 	gen := d.current()
-	if age := d.now().Sub(gen.sched.LastBeat()); age > beatStale {
-		problems = append(problems, fmt.Sprintf("scheduler: no tick for %s", age.Round(time.Second)))
+	if !gen.sched.Alive(aliveWait) {
+		if age := d.now().Sub(gen.sched.LastBeat()); age > beatStale {
+			problems = append(problems, fmt.Sprintf("scheduler: no tick for %s", age.Round(time.Second)))
+		}
 	}
 	if msg := d.reloadError(); msg != "" {
 		problems = append(problems, "last reload failed: "+msg)

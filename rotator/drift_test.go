@@ -123,34 +123,3 @@ func contains(list []string, s string) bool {
 	}
 	return false
 }
-
-// retired_schedule runs every minute for every slot: a slot with nothing
-// retired costs no transaction after the first look, and a rotation that
-// retires a pair makes the next run probe it.
-func TestProbeRetired_NothingRetiredCostsNothing(t *testing.T) {
-	h := newHarness(t, "")
-	now := time.Now()
-	h.probe("payments-live", now)
-	if err := h.rot.ProbeRetired(h.ctx, "payments-live", now); err != nil {
-		t.Fatal(err)
-	}
-	views, updates := h.transactions(func() {
-		for i := range 10 {
-			if err := h.rot.ProbeRetired(h.ctx, "payments-live", now.Add(time.Duration(i)*time.Minute)); err != nil {
-				t.Fatal(err)
-			}
-		}
-	})
-	if views != 0 || updates != 0 {
-		t.Errorf("10 retired passes of a slot with nothing retired opened %d read and %d write transactions, want none", views, updates)
-	}
-	old := h.state("payments-live").Current
-	id := h.stage("payments-live", h.regenerate("payments-live"), now.Add(time.Minute))
-	h.advance("payments-live", now.Add(time.Minute))
-	if err := h.rot.ProbeRetired(h.ctx, "payments-live", now.Add(2*time.Minute)); err != nil {
-		t.Fatal(err)
-	}
-	if p := h.pair("payments-live", old); p.Role != store.RoleRevoked {
-		t.Errorf("the pair rotation %s retired is %s after the next retired pass, want revoked", id, p.Role)
-	}
-}

@@ -15,13 +15,7 @@ import (
 // Handover takes staged pairs and open windows now (SIGUSR2, from `stage`).
 // It never starts a probe pass: a hand-over costs its verification and
 // one probe of the pair it retires, whatever the number of slots.
-func (s *Scheduler) Handover() {
-	s.spawn(func() {
-		if err := s.r.AdvanceRotations(s.ctx, s.now); err != nil && s.ctx.Err() == nil {
-			s.log.Error("rotation pass failed", "err", err)
-		}
-	})
-}
+func (s *Scheduler) Handover() { s.spawn(s.advance) }
 
 // RotateNow takes staged pairs, then reads, dates and probes every slot
 // (SIGUSR1, `rotate`, and once at start). Staged pairs go first in their

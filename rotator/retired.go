@@ -29,16 +29,12 @@ func (r *Rotator) ProbeRetired(ctx context.Context, name string, now time.Time) 
 	if err != nil {
 		return err
 	}
-	if _, idle := r.noRetired.Load(name); idle {
-		// Nothing to watch or tidy, as of the last look; a commit that
-		// retires a pair clears this. Most slots, most minutes.
-		return nil
-	}
 	done, ok := r.watching.TryLock(name)
 	if !ok {
 		return nil // already being probed
 	}
 	defer done()
+	look := r.watch.look(name)
 	var pairs []store.PairRecord
 	err = r.store.View(func(tx store.Tx) error {
 		pairs, err = tx.Pairs(name)
@@ -48,13 +44,16 @@ func (r *Rotator) ProbeRetired(ctx context.Context, name string, now time.Time) 
 		return err
 	}
 	plan := planRetired(pairs, "", r.retiredRules(s), now)
-	if len(plan.watch) == 0 && !plan.tidies() {
-		r.noRetired.Store(name, true)
-	}
 	if plan.tidies() {
 		if plan, err = r.tidyRetired(s, now); err != nil {
 			return err
 		}
+	}
+	if len(plan.watch) == 0 {
+		// Nothing to watch: no wake-up at retired_schedule until a
+		// commit retires a pair of this slot.
+		r.watch.clear(name, look)
+		return nil
 	}
 	for _, p := range plan.watch {
 		if err := r.probeRetired(ctx, s, p, now); err != nil {
@@ -330,7 +329,7 @@ func (r *Rotator) tidyRetired(s config.Slot, now time.Time) (retiredPlan, error)
 	if len(plan.forget) == 0 {
 		return plan, nil
 	}
-	if err := r.store.Update(func(tx store.Tx) error {
+	if err := r.commits.do(func(tx store.Tx) error {
 		for _, p := range plan.forget {
 			if err := tx.DeletePair(p.Slot, p.Fingerprint); err != nil {
 				return err
@@ -342,7 +341,7 @@ func (r *Rotator) tidyRetired(s config.Slot, now time.Time) (retiredPlan, error)
 	}
 	r.log.Debug("forgot the records of previous pairs done with", "slot", s.Name, "pairs", len(plan.forget))
 	if r.onCommit != nil {
-		r.onCommit()
+		r.onCommit(s.Name)
 	}
 	return plan, nil
 }

@@ -112,9 +112,9 @@ type Options struct {
 	// new rotator while the old one may still finish a pass). Nil makes a
 	// private set.
 	Locks *SlotLocks
-	// OnCommit, when set, runs after every pass that wrote to the store
-	// (the daemon refreshes its status snapshot then).
-	OnCommit func()
+	// OnCommit, when set, runs after every commit, with the slot it wrote
+	// (the daemon's status document reads that slot again).
+	OnCommit func(slot string)
 	// Observer, when set, is told of every probe and finished rotation
 	// (metrics).
 	Observer Observer
@@ -175,15 +175,13 @@ type Rotator struct {
 	// again whenever the secret gets a new version.
 	described sync.Map
 	// pairs are the values last read from the secrets, in memory only.
-	pairs   pairCache
-	commits groupCommit
-	// noRetired holds the slots found with no retired pair to watch or
-	// record to tidy, so their retired_schedule costs nothing; a commit
-	// that retires a pair takes the slot out.
-	noRetired sync.Map
-	onCommit  func()
-	observe   Observer
-	follow    Followups
+	pairs    pairCache
+	commits  groupCommit
+	onCommit func(slot string)
+	observe  Observer
+	follow   Followups
+	// watch tells the scheduler which slots have retired pairs.
+	watch retiredWatch
 }
 
 // New builds a Rotator.
@@ -308,16 +306,14 @@ func (r *Rotator) commit(c *change) error {
 	if err != nil {
 		return fmt.Errorf("record slot %s: %w", c.slot, err)
 	}
-	for _, p := range c.pairs {
-		if p.Role == store.RoleRetired {
-			r.noRetired.Delete(p.Slot)
-		}
-	}
 	if r.sink != nil && len(c.events) > 0 {
 		r.sink.Committed(c.events)
 	}
+	if c.retires() {
+		r.watch.mark(c.slot)
+	}
 	if r.onCommit != nil {
-		r.onCommit()
+		r.onCommit(c.slot)
 	}
 	if c.confirm {
 		r.follow.Confirm(c.slot)

@@ -16,8 +16,9 @@ import (
 	"kpay-rotator/internal/failpoint"
 )
 
-// FailSchedulerStuck is the failpoint that freezes the scheduler's
-// liveness tick (test builds only), so the watchdog and readiness react.
+// FailSchedulerStuck is the failpoint that makes the scheduler's loop
+// stop answering liveness checks (test builds only), so the watchdog and
+// readiness react.
 const FailSchedulerStuck = "scheduler-stuck"
 
 // SchedulerOptions configure NewScheduler.
@@ -30,7 +31,18 @@ type SchedulerOptions struct {
 	// ConfirmAfter is the wait before re-probing a pair KPay has just
 	// rejected. Default ConfirmDelay.
 	ConfirmAfter time.Duration
+	// InboxChanges, when set, says the inbox changed (inbox.Watcher):
+	// each change takes staged pairs at once, and the inbox is then
+	// checked every RotationTick only while a rotation is in flight. Nil
+	// (the inbox cannot be watched) checks it every RotationTick.
+	InboxChanges <-chan struct{}
 }
+
+// RotationTick is how often the inbox is checked when it cannot be
+// watched, and rotations in flight are advanced: a window checked for a
+// stall, a failed write retried on its backoff. stage's message for a
+// daemon it could not signal names it.
+const RotationTick = 5 * time.Second
 
 // ConfirmDelay is how soon a first rejection of a current pair is probed
 // again: long enough for a one-off glitch to pass, short enough that a
@@ -43,31 +55,35 @@ const ConfirmDelay = 2 * time.Second
 // a rejection, a pass over every slot. Stop waits for all of them.
 type Scheduler struct {
 	r       *Rotator
-	cron    *cron.Cron
+	tt      *timetable
 	log     *slog.Logger
 	now     func() time.Time
 	ctx     context.Context
 	cancel  context.CancelFunc
 	confirm time.Duration
 
-	// next is every slot's probe schedule, so status can say when the
-	// next probe comes without asking the cron loop (which copies every
-	// entry per question).
-	next map[string]cron.Schedule
+	// probe and retired are every slot's entries; next probe times come
+	// from them, kept as the timetable reschedules (O(1) per slot).
+	probe, retired map[string]*entry
+	// rotations is the rotation pass, armed while the inbox is not
+	// watched or a rotation is in flight (rearmRotations).
+	rotations *entry
+	armMu     sync.Mutex
+	inbox     <-chan struct{}
+	watched   atomic.Bool
 
-	// Work started on demand, outside cron. stopped refuses new work
-	// once Stop has begun, so Wait never races an Add.
+	// Work started on demand, outside the timetable. stopped refuses new
+	// work once Stop has begun, so Wait never races an Add.
 	mu         sync.Mutex
 	stopped    bool
+	started    bool
+	loopDone   chan struct{}
 	work       sync.WaitGroup
 	confirming map[string]bool
 	// sweeping holds a token while a pass over every slot runs;
 	// sweepAgain asks it to go round once more.
 	sweeping   chan struct{}
 	sweepAgain atomic.Bool
-
-	// beat is the unix-nano time of the scheduler's last liveness tick.
-	beat atomic.Int64
 }
 
 // NewScheduler builds the schedules for r's configuration and makes
@@ -89,20 +105,30 @@ func NewScheduler(r *Rotator, opts SchedulerOptions) (*Scheduler, error) {
 	ctx, cancel := context.WithCancel(context.Background())
 	s := &Scheduler{
 		r:          r,
+		tt:         newTimetable(opts.Now, func() bool { return failpoint.Active(FailSchedulerStuck) }),
 		log:        opts.Logger,
 		now:        opts.Now,
 		ctx:        ctx,
 		cancel:     cancel,
 		confirm:    opts.ConfirmAfter,
-		next:       plan.probe,
+		probe:      make(map[string]*entry, len(r.cfg.Slots)),
+		retired:    make(map[string]*entry, len(r.cfg.Slots)),
+		inbox:      opts.InboxChanges,
+		loopDone:   make(chan struct{}),
 		confirming: map[string]bool{},
 		sweeping:   make(chan struct{}, 1),
 	}
+	s.watched.Store(opts.InboxChanges != nil)
 	if _, ok := r.follow.(nopFollowups); ok {
 		r.follow = s
 	}
 	cl := cronLogger{opts.Logger}
-	s.cron = cron.New(cron.WithLogger(cl), cron.WithChain(cron.Recover(cl)))
+	// Recover outermost, as cron.WithChain(cron.Recover) applied it;
+	// SkipIfStillRunning per job: a slow KPay must not pile up probes of
+	// one slot; the next tick simply skips.
+	wrap := func(f func()) cron.Job {
+		return cron.NewChain(cron.Recover(cl), cron.SkipIfStillRunning(cl)).Then(cron.FuncJob(f))
+	}
 	for _, slot := range r.cfg.Slots {
 		jitter := slot.Jitter
 		if opts.Jitter != nil {
@@ -113,53 +139,66 @@ func NewScheduler(r *Rotator, opts SchedulerOptions) (*Scheduler, error) {
 		if !plan.jitter[name] {
 			probeJitter = 0
 		}
-		// SkipIfStillRunning per job: a slow KPay must not pile up probes of
-		// one slot; the next tick simply skips.
-		probe := cron.NewChain(cron.SkipIfStillRunning(cl)).Then(cron.FuncJob(func() {
+		s.probe[name] = s.tt.add(plan.probe[name], wrap(func() {
 			s.run(name, probeJitter, "probe", s.r.ProbeSlot)
-		}))
-		s.cron.Schedule(plan.probe[name], probe)
-		retired := cron.NewChain(cron.SkipIfStillRunning(cl)).Then(cron.FuncJob(func() {
+		}), true)
+		// Armed until a probe of the slot's retired pairs finds none; a
+		// commit that retires a pair arms it again (Rotator.watch).
+		s.retired[name] = s.tt.add(plan.retired[name], wrap(func() {
 			s.run(name, jitter, "retired probe", s.r.ProbeRetired)
-		}))
-		s.cron.Schedule(plan.retired[name], retired)
+		}), true)
 	}
-	// Looks at the secrets (drift): one job per distinct drift_schedule,
+	// Looks at the secrets (drift): one entry per distinct drift_schedule,
 	// each a pass over its slots within [aws] concurrency, so an hourly
-	// look at 10,000 slots is one cron entry, not 10,000.
+	// look at 10,000 slots is one timetable entry, not 10,000.
 	for spec, names := range plan.drift {
-		job := cron.NewChain(cron.SkipIfStillRunning(cl)).Then(cron.FuncJob(func() {
+		s.tt.add(plan.driftSched[spec], wrap(func() {
 			if err := s.r.TrackSlots(s.ctx, names, s.now, r.cfg.AWS.Concurrency); err != nil && s.ctx.Err() == nil {
 				s.log.Error("look at the secrets failed", "drift_schedule", spec, "err", err)
 			}
-		}))
-		s.cron.Schedule(plan.driftSched[spec], job)
+		}), true)
 	}
-	// Staged pairs are taken within seconds even without a signal, open
-	// windows checked for a stall, and failed writes retried on their
-	// backoff.
-	rotations := cron.NewChain(cron.SkipIfStillRunning(cl)).Then(cron.FuncJob(func() {
-		if err := s.r.AdvanceRotations(s.ctx, s.now); err != nil && s.ctx.Err() == nil {
-			s.log.Error("rotation pass failed", "err", err)
-		}
-	}))
-	if _, err := s.cron.AddJob("@every 5s", rotations); err != nil {
-		cancel()
-		return nil, err
-	}
-	// A liveness tick proves the cron loop itself still dispatches jobs;
-	// the watchdog and /readyz read it.
-	if _, err := s.cron.AddFunc("@every 5s", func() {
-		if failpoint.Active(FailSchedulerStuck) {
-			<-s.ctx.Done() // a test build's stuck scheduler: the tick never lands
-			return
-		}
-		s.beat.Store(s.now().UnixNano())
-	}); err != nil {
-		cancel()
-		return nil, err
-	}
+	r.watch.notify(s.watchRetired)
+	// Armed at first in any case: the first pass finds out whether a
+	// rotation is in flight.
+	s.rotations = s.tt.add(cron.Every(RotationTick), wrap(s.advance), true)
 	return s, nil
+}
+
+// watchRetired arms or disarms slot's retired probes.
+func (s *Scheduler) watchRetired(slot string, on bool) {
+	e, ok := s.retired[slot]
+	switch {
+	case !ok:
+	case on:
+		s.tt.arm(e)
+	default:
+		s.tt.disarm(e)
+	}
+}
+
+// advance runs a rotation pass (staged pairs, open windows, failed
+// writes), then decides whether the next one needs the tick.
+func (s *Scheduler) advance() {
+	if err := s.r.AdvanceRotations(s.ctx, s.now); err != nil && s.ctx.Err() == nil {
+		s.log.Error("rotation pass failed", "err", err)
+	}
+	s.rearmRotations()
+}
+
+// rearmRotations keeps the rotation pass on its tick while the inbox is
+// not watched or a rotation is in flight; otherwise an idle daemon has no
+// reason to look, and a change in the inbox or a signal starts the next
+// pass. The lock orders the decisions of concurrent passes as their
+// checks: the last check made is the one that holds.
+func (s *Scheduler) rearmRotations() {
+	s.armMu.Lock()
+	defer s.armMu.Unlock()
+	if !s.watched.Load() || s.r.rotationsInFlight() {
+		s.tt.arm(s.rotations)
+		return
+	}
+	s.tt.disarm(s.rotations)
 }
 
 // plan is every slot's schedules as NewScheduler runs them.
@@ -227,10 +266,42 @@ func (s *Scheduler) run(slot string, jitter time.Duration, what string, pass fun
 	}
 }
 
-// Start starts the cron loop.
+// Start starts the timetable's loop and, when the inbox is watched, the
+// hand-overs its changes ask for.
 func (s *Scheduler) Start() {
-	s.beat.Store(s.now().UnixNano())
-	s.cron.Start()
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.started || s.stopped {
+		return
+	}
+	s.started = true
+	s.tt.beat.Store(s.now().UnixNano())
+	s.tt.rearm()
+	go func() { defer close(s.loopDone); s.tt.run(s.ctx) }()
+	if s.inbox != nil {
+		s.work.Go(s.followInbox)
+	}
+}
+
+// followInbox takes staged pairs on every change the inbox watch
+// reports. If the watch ends (the directory went away), the rotation
+// tick checks the inbox instead.
+func (s *Scheduler) followInbox() {
+	for {
+		select {
+		case <-s.ctx.Done():
+			return
+		case _, ok := <-s.inbox:
+			if !ok {
+				s.log.Warn("the inbox is no longer watched; checking it every "+RotationTick.String()+" instead", "dir", s.r.cfg.Daemon.InboxDir)
+				s.watched.Store(false)
+				s.rearmRotations()
+				return
+			}
+			s.log.Debug("inbox changed: taking staged pairs")
+			s.Handover()
+		}
+	}
 }
 
 // Stop stops scheduling, cancels jitter waits and running passes, on
@@ -238,11 +309,18 @@ func (s *Scheduler) Start() {
 func (s *Scheduler) Stop(ctx context.Context) error {
 	s.mu.Lock()
 	s.stopped = true
+	started := s.started
 	s.mu.Unlock()
-	cronDone := s.cron.Stop()
 	s.cancel()
 	done := make(chan struct{})
-	go func() { <-cronDone.Done(); s.work.Wait(); close(done) }()
+	go func() {
+		if started {
+			<-s.loopDone // no job is dispatched after this
+		}
+		s.tt.jobs.Wait()
+		s.work.Wait()
+		close(done)
+	}()
 	select {
 	case <-done:
 		return nil
@@ -252,17 +330,24 @@ func (s *Scheduler) Stop(ctx context.Context) error {
 }
 
 // Next is the next scheduled probe of slot (zero if unknown), ignoring
-// jitter.
+// jitter: what the timetable holds, so asking it for every slot costs
+// O(1) each.
 func (s *Scheduler) Next(slot string) time.Time {
-	sched, ok := s.next[slot]
+	e, ok := s.probe[slot]
 	if !ok {
 		return time.Time{}
 	}
-	return sched.Next(s.now())
+	return s.tt.nextOf(e)
 }
 
-// LastBeat is when the cron loop last proved alive.
-func (s *Scheduler) LastBeat() time.Time { return time.Unix(0, s.beat.Load()) }
+// Alive reports whether the scheduler's loop answers within wait: that
+// it still turns, and so dispatches every job when due. The watchdog and
+// /readyz ask; there is no tick of its own to wake an idle daemon.
+func (s *Scheduler) Alive(wait time.Duration) bool { return s.tt.alive(wait) }
+
+// LastBeat is when the scheduler's loop last proved alive (answered
+// Alive or dispatched a job), or when it started.
+func (s *Scheduler) LastBeat() time.Time { return s.tt.lastBeat() }
 
 type cronLogger struct{ l *slog.Logger }
 

@@ -109,77 +109,111 @@ type RetiredStatus struct {
 const revokedShown = config.RevokedShown
 
 // BuildStatus assembles the status of every slot in cfg from the store.
-// next, when not nil, gives each slot's next scheduled probe.
+// next, when not nil, gives each slot's next scheduled probe. A daemon
+// serves it through a StatusCache instead, which reads a slot again only
+// when it changed.
 func BuildStatus(st store.Store, cfg *config.Config, now time.Time, next func(slot string) time.Time) (Status, error) {
 	out := Status{GeneratedAt: now.UTC(), ConfigPath: cfg.Path, Slots: make([]SlotStatus, 0, len(cfg.Slots))}
 	err := st.View(func(tx store.Tx) error {
 		for _, s := range cfg.Slots {
-			ss := SlotStatus{Name: s.Name, Environment: string(s.Environment), SecretID: s.SecretID, Health: string(store.HealthUnknown)}
-			state, ok, err := tx.Slot(s.Name)
+			ss, _, err := readSlotStatus(tx, s, now)
 			if err != nil {
 				return err
 			}
-			if next != nil {
-				if t := next(s.Name); !t.IsZero() {
-					ss.NextProbe = timePtr(t)
-				}
-			}
-			if !ok {
-				out.Slots = append(out.Slots, ss)
-				continue
-			}
-			ss.Health = string(state.Health)
-			ss.HealthSince = timePtr(state.HealthSince)
-			if state.Rejections > 0 {
-				ss.FailingSince = timePtr(state.FirstRejectedAt)
-			}
-			ss.LastProbe = state.LastProbe
-			ss.ApplicationID = state.ApplicationID
-			ss.SourceError = state.SourceError
-			switch {
-			case state.SourceReason == "missing" || state.SourceReason == "deleted":
-				ss.SourceState = "missing"
-			case state.SourceError != "":
-				ss.SourceState = "unreadable"
-			}
-			ss.AgeState = string(state.Age)
-			ss.FieldsLost, ss.FieldsLostFrom = store.ParseNames(state.FieldsLost), state.FieldsLostFrom
-			ss.SecretsManagerRotation = state.SMRotation
-			pairs, err := tx.Pairs(s.Name)
-			if err != nil {
-				return err
-			}
-			for _, p := range pairs {
-				switch {
-				case p.Fingerprint == state.Current:
-					ss.Pair, ss.Fingerprint = p.Mask, p.Fingerprint
-					ss.Born, ss.BornSource = timePtr(p.Born), string(p.BornSource)
-					age := now.Sub(p.Born)
-					ss.AgeSeconds, ss.Age = int64(age/time.Second), FormatAge(age)
-					if !p.OutageStart.IsZero() {
-						ss.CutoverGap = FormatGap(p.CutoverGap)
-					}
-				case p.Role == store.RoleRetired || p.Role == store.RoleRevoked && now.Sub(p.RevokedAt) < revokedShown ||
-					p.Role == store.RoleUnwatched && now.Sub(p.UnwatchedAt) < revokedShown:
-					ss.Retired = append(ss.Retired, RetiredStatus{
-						Pair: p.Mask, Fingerprint: p.Fingerprint, Role: string(p.Role),
-						RetiredAt: timePtr(p.RetiredAt), RevokedAt: timePtr(p.RevokedAt), UnwatchedAt: timePtr(p.UnwatchedAt),
-						LastAccepted: timePtr(p.LastAccepted),
-					})
-				}
-			}
-			rots, err := tx.Rotations(s.Name, 1)
-			if err != nil {
-				return err
-			}
-			if len(rots) == 1 && (!rots[0].State.Terminal() || now.Sub(rots[0].Began()) < revokedShown) {
-				ss.Rotation = rotationStatus(rots[0])
-			}
-			out.Slots = append(out.Slots, ss)
+			out.Slots = append(out.Slots, ss.at(now, next))
 		}
 		return nil
 	})
 	return out, err
+}
+
+// readSlotStatus reads slot s's line at now. until is when the line
+// changes without a commit (a revoked pair or a finished rotation leaves
+// it); zero if never. Ages and the next probe, which move with the clock,
+// are at's to fill in.
+func readSlotStatus(tx store.Tx, s config.Slot, now time.Time) (ss SlotStatus, until time.Time, err error) {
+	ss = SlotStatus{Name: s.Name, Environment: string(s.Environment), SecretID: s.SecretID, Health: string(store.HealthUnknown)}
+	state, ok, err := tx.Slot(s.Name)
+	if err != nil || !ok {
+		return ss, until, err
+	}
+	ss.Health = string(state.Health)
+	ss.HealthSince = timePtr(state.HealthSince)
+	if state.Rejections > 0 {
+		ss.FailingSince = timePtr(state.FirstRejectedAt)
+	}
+	ss.LastProbe = state.LastProbe
+	ss.ApplicationID = state.ApplicationID
+	ss.SourceError = state.SourceError
+	switch {
+	case state.SourceReason == "missing" || state.SourceReason == "deleted":
+		ss.SourceState = "missing"
+	case state.SourceError != "":
+		ss.SourceState = "unreadable"
+	}
+	ss.AgeState = string(state.Age)
+	ss.FieldsLost, ss.FieldsLostFrom = store.ParseNames(state.FieldsLost), state.FieldsLostFrom
+	ss.SecretsManagerRotation = state.SMRotation
+	pairs, err := tx.Pairs(s.Name)
+	if err != nil {
+		return ss, until, err
+	}
+	for _, p := range pairs {
+		switch {
+		case p.Fingerprint == state.Current:
+			ss.Pair, ss.Fingerprint = p.Mask, p.Fingerprint
+			ss.Born, ss.BornSource = timePtr(p.Born), string(p.BornSource)
+			if !p.OutageStart.IsZero() {
+				ss.CutoverGap = FormatGap(p.CutoverGap)
+			}
+		case p.Role == store.RoleRetired || p.Role == store.RoleRevoked && now.Sub(p.RevokedAt) < revokedShown ||
+			p.Role == store.RoleUnwatched && now.Sub(p.UnwatchedAt) < revokedShown:
+			ss.Retired = append(ss.Retired, RetiredStatus{
+				Pair: p.Mask, Fingerprint: p.Fingerprint, Role: string(p.Role),
+				RetiredAt: timePtr(p.RetiredAt), RevokedAt: timePtr(p.RevokedAt), UnwatchedAt: timePtr(p.UnwatchedAt),
+				LastAccepted: timePtr(p.LastAccepted),
+			})
+			switch p.Role {
+			case store.RoleRevoked:
+				until = earlier(until, p.RevokedAt.Add(revokedShown))
+			case store.RoleUnwatched:
+				until = earlier(until, p.UnwatchedAt.Add(revokedShown))
+			}
+		}
+	}
+	rots, err := tx.Rotations(s.Name, 1)
+	if err != nil {
+		return ss, until, err
+	}
+	if len(rots) == 1 && (!rots[0].State.Terminal() || now.Sub(rots[0].Began()) < revokedShown) {
+		ss.Rotation = rotationStatus(rots[0])
+		if rots[0].State.Terminal() {
+			until = earlier(until, rots[0].Began().Add(revokedShown))
+		}
+	}
+	return ss, until, nil
+}
+
+// at is ss as of now: the current pair's age and the next probe.
+func (ss SlotStatus) at(now time.Time, next func(slot string) time.Time) SlotStatus {
+	if ss.Born != nil {
+		age := now.Sub(*ss.Born)
+		ss.AgeSeconds, ss.Age = int64(age/time.Second), FormatAge(age)
+	}
+	if next != nil {
+		if t := next(ss.Name); !t.IsZero() {
+			ss.NextProbe = timePtr(t)
+		}
+	}
+	return ss
+}
+
+// earlier is the earlier of a and b, zero meaning never.
+func earlier(a, b time.Time) time.Time {
+	if a.IsZero() || b.Before(a) {
+		return b
+	}
+	return a
 }
 
 func rotationStatus(r store.Rotation) *RotationStatus {

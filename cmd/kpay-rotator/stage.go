@@ -22,6 +22,7 @@ import (
 	"kpay-rotator/healthcheck"
 	"kpay-rotator/inbox"
 	"kpay-rotator/kpay"
+	"kpay-rotator/rotator"
 )
 
 // maxInput bounds what stage reads: a pair is about 130 bytes.
@@ -110,7 +111,8 @@ written, 1 when it was rejected (with the reason) or is still pending.`, e.stder
 			return false
 		}
 		if err := daemon.Signal(pid, daemon.SigHandover); err != nil {
-			// The daemon also looks at the inbox every few seconds.
+			// The daemon also watches the inbox (or, where it cannot,
+			// looks at it every few seconds).
 			fmt.Fprintf(e.stderr, "warning: %v; the daemon will still find it within seconds\n", err)
 			return false
 		}
@@ -177,7 +179,10 @@ written, 1 when it was rejected (with the reason) or is still pending.`, e.stder
 			if signalled {
 				fmt.Fprintf(e.stdout, "the daemon (pid %d) was signalled; follow it with: kpay-rotator status\n", pid)
 			} else {
-				fmt.Fprintln(e.stdout, "the daemon takes it on its next inbox check (every 5 s); follow it with: kpay-rotator status")
+				// The daemon watches its inbox (inotify); only where it
+				// cannot does it look on a timer.
+				fmt.Fprintf(e.stdout, "the daemon takes it as soon as it sees it in its inbox: at once, or where the inbox cannot be watched, on its next inbox check (every %d s); follow it with: kpay-rotator status\n",
+					rotator.RotationTick/time.Second)
 			}
 			return nil
 		}

@@ -79,6 +79,28 @@ func TestStage_JSONInputAndNoWait(t *testing.T) {
 	eventually(t, "pair written", func() bool { return slotOf(f.status(), "checkout-test").Pair == newPair.Mask() })
 }
 
+// A pair staged by a stage that could not signal the daemon (another
+// user, another pid namespace) is taken all the same: the daemon watches
+// its inbox, and an idle daemon no longer looks at it on a timer.
+func TestStage_PairTakenWithoutASignal(t *testing.T) {
+	f := newFixture(t)
+	p := f.start("--log-level", "debug")
+	eventually(t, "start pass", func() bool { return slotOf(f.status(), "checkout-test").Health == "healthy" })
+	if strings.Contains(p.log(), "cannot watch the inbox") {
+		t.Fatalf("the daemon does not watch its inbox:\n%s", p.log())
+	}
+	newPair := f.regenerate("checkout-test")
+	if err := inbox.Write(f.inboxDir(), inbox.Request{ID: inbox.NewID(time.Now()), Slot: "checkout-test", Pair: newPair, StagedAt: time.Now()}, -1, -1); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, "pair written", func() bool { return slotOf(f.status(), "checkout-test").Pair == newPair.Mask() })
+	// Taken on the change, not by a timer (which an idle daemon with a
+	// watched inbox no longer has).
+	if !strings.Contains(p.log(), "inbox changed: taking staged pairs") {
+		t.Errorf("the pair was not taken on the inbox change:\n%s", p.log())
+	}
+}
+
 func TestStage_DryRunWritesNothing(t *testing.T) {
 	f := newFixture(t)
 	f.start()

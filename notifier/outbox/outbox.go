@@ -72,6 +72,9 @@ type Outbox struct {
 	receivers map[string]*receiver
 	order     []string
 	logSink   *LogSink
+	// repeatWake tells the repeat loop that an alert condition opened
+	// (its next reminder may be earlier than the loop's timer).
+	repeatWake chan struct{}
 }
 
 type receiver struct {
@@ -102,7 +105,8 @@ func New(opts Options) (*Outbox, error) {
 	if opts.SendTimeout <= 0 {
 		opts.SendTimeout = 30 * time.Second
 	}
-	o := &Outbox{opts: opts, store: opts.Store, log: opts.Logger, now: opts.Now, receivers: map[string]*receiver{}, logSink: NewLogSink(opts.Logger)}
+	o := &Outbox{opts: opts, store: opts.Store, log: opts.Logger, now: opts.Now, receivers: map[string]*receiver{}, logSink: NewLogSink(opts.Logger),
+		repeatWake: make(chan struct{}, 1)}
 	for _, r := range opts.Receivers {
 		if r.Sender == nil || r.Name == "" {
 			return nil, fmt.Errorf("outbox: receiver %q has no sender", r.Name)
@@ -208,13 +212,23 @@ func (o *Outbox) route(e event.Event) []string {
 	return out
 }
 
-// Committed logs the committed events and wakes the delivery loops.
+// Committed logs the committed events and wakes the delivery loops, and
+// the repeat loop when an event opens a condition.
 func (o *Outbox) Committed(events []event.Event) {
 	o.logSink.Committed(events)
 	for _, r := range o.receivers {
 		select {
 		case r.wake <- struct{}{}:
 		default:
+		}
+	}
+	for _, e := range events {
+		if e.Condition != "" {
+			select {
+			case o.repeatWake <- struct{}{}:
+			default:
+			}
+			break
 		}
 	}
 }
@@ -236,49 +250,53 @@ func (o *Outbox) emit(e event.Event) error {
 }
 
 // Run delivers until ctx ends: one loop per receiver, so a slow or dead
-// destination never holds up the others, and one for repeats.
+// destination never holds up the others, and one for repeats. Each sleeps
+// until its next piece of work is due, or until woken when nothing is:
+// an empty outbox with no active condition costs no wake-up.
 func (o *Outbox) Run(ctx context.Context) {
 	var wg sync.WaitGroup
 	for _, name := range o.order {
 		r := o.receivers[name]
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for {
-				next := o.deliver(ctx, r, o.now())
-				wait := time.Minute
-				if !next.IsZero() {
-					wait = max(next.Sub(o.now()), 10*time.Millisecond)
-				}
-				t := time.NewTimer(wait)
-				select {
-				case <-ctx.Done():
-					t.Stop()
-					return
-				case <-r.wake:
-					t.Stop()
-				case <-t.C:
-				}
-			}
-		}()
+		wg.Go(func() {
+			// Every enqueue wakes the loop (Committed), so with nothing
+			// queued it has nothing to look for until then.
+			o.sleepUntil(ctx, r.wake, func() time.Time { return o.deliver(ctx, r, o.now()) })
+		})
 	}
-	wg.Add(1)
-	go func() {
-		defer wg.Done()
-		tick := time.NewTicker(30 * time.Second)
-		defer tick.Stop()
-		for {
-			if err := o.Repeat(o.now()); err != nil {
+	wg.Go(func() {
+		o.sleepUntil(ctx, o.repeatWake, func() time.Time {
+			next, err := o.repeat(o.now())
+			if err != nil {
 				o.log.Error("cannot queue alert reminders", "err", err)
+				return o.now().Add(time.Minute)
 			}
-			select {
-			case <-ctx.Done():
-				return
-			case <-tick.C:
-			}
-		}
-	}()
+			return next
+		})
+	})
 	wg.Wait()
+}
+
+// sleepUntil runs work, then waits for the time it returns (zero: no
+// time, only wake) or a wake, until ctx ends.
+func (o *Outbox) sleepUntil(ctx context.Context, wake <-chan struct{}, work func() time.Time) {
+	t := time.NewTimer(time.Hour)
+	defer t.Stop()
+	for {
+		next := work()
+		var due <-chan time.Time
+		if !next.IsZero() {
+			t.Reset(max(next.Sub(o.now()), 10*time.Millisecond))
+			due = t.C
+		} else {
+			t.Stop()
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-wake:
+		case <-due:
+		}
+	}
 }
 
 // Flush runs one repeat pass and one delivery pass per receiver at now,
@@ -308,8 +326,33 @@ func reminder(e event.Event, now time.Time) event.Event {
 // Repeat queues a reminder for every condition still active at a receiver
 // and not sent for its repeat_interval.
 func (o *Outbox) Repeat(now time.Time) error {
+	_, err := o.repeat(now)
+	return err
+}
+
+// repeat is Repeat, returning when the next reminder is due (zero: no
+// active condition). It reads first and writes only when something is
+// due, so a wake with nothing to send costs no commit and no fsync.
+func (o *Outbox) repeat(now time.Time) (next time.Time, err error) {
+	due := false
+	err = o.store.View(func(tx store.Tx) error {
+		states, err := tx.AlertStates()
+		for _, st := range states {
+			at, ok := o.remindAt(st)
+			if !ok || !at.After(now) {
+				due = true
+				continue
+			}
+			next = earliest(next, at)
+		}
+		return err
+	})
+	if err != nil || !due {
+		return next, err
+	}
+	next = time.Time{}
 	var queued bool
-	err := o.store.Update(func(tx store.Tx) error {
+	err = o.store.Update(func(tx store.Tx) error {
 		states, err := tx.AlertStates()
 		if err != nil {
 			return err
@@ -324,6 +367,7 @@ func (o *Outbox) Repeat(now time.Time) error {
 				continue
 			}
 			if now.Sub(st.LastSent) < r.RepeatInterval {
+				next = earliest(next, st.LastSent.Add(r.RepeatInterval))
 				continue
 			}
 			if err := tx.PutDelivery(&store.Delivery{ID: newID(), Receiver: r.Name, Events: []event.Event{reminder(st.Event, now)}, Repeat: true, CreatedAt: now, DueAt: now.Add(r.GroupWait)}); err != nil {
@@ -333,6 +377,7 @@ func (o *Outbox) Repeat(now time.Time) error {
 			if err := tx.PutAlertState(st); err != nil {
 				return err
 			}
+			next = earliest(next, now.Add(r.RepeatInterval))
 			queued = true
 		}
 		return nil
@@ -340,5 +385,15 @@ func (o *Outbox) Repeat(now time.Time) error {
 	if queued {
 		o.Committed(nil)
 	}
-	return err
+	return next, err
+}
+
+// remindAt is when st's next reminder is due; false when its receiver
+// left the configuration (the state is then deleted at once).
+func (o *Outbox) remindAt(st store.AlertState) (time.Time, bool) {
+	r, ok := o.receivers[st.Receiver]
+	if !ok {
+		return time.Time{}, false
+	}
+	return st.LastSent.Add(r.RepeatInterval), true
 }

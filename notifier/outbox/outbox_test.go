@@ -368,3 +368,42 @@ func TestOutbox_RateLimitPerDestination(t *testing.T) {
 		t.Errorf("sent %d after one interval, want 2", got)
 	}
 }
+
+// countingStore counts write transactions.
+type countingStore struct {
+	store.Store
+	updates int
+}
+
+func (c *countingStore) Update(fn func(store.Tx) error) error {
+	c.updates++
+	return c.Store.Update(fn)
+}
+
+// Reminders are scheduled for when they are due, not polled: the repeat
+// loop learns when the next one is, and a look with nothing due writes
+// nothing (no commit, no fsync).
+func TestOutbox_RepeatSaysWhenTheNextReminderIsDue(t *testing.T) {
+	r := newRig(t, recv("ops", func(x *outbox.Receiver) { x.RepeatInterval = time.Hour }),
+		recv("pager", func(x *outbox.Receiver) { x.RepeatInterval = 90 * time.Minute }))
+	cs := &countingStore{Store: r.store}
+	ob, err := outbox.New(outbox.Options{Store: cs, Receivers: r.recv, Routes: func(e event.Event) []string { return r.routes[e.Slot] }, Now: func() time.Time { return r.now }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if next, err := ob.RepeatNext(t0); err != nil || !next.IsZero() || cs.updates != 0 {
+		t.Fatalf("no condition: next %v, %d writes, err %v; want none, none", next, cs.updates, err)
+	}
+	r.record(ev(event.KeyFailing, "payments-live")) // opens "health" at ops (1h) and pager (90m)
+	next, err := ob.RepeatNext(t0.Add(30 * time.Minute))
+	if err != nil || !next.Equal(t0.Add(time.Hour)) || cs.updates != 0 {
+		t.Errorf("half an hour on: next %v, %d writes; want %v, none", next, cs.updates, t0.Add(time.Hour))
+	}
+	next, err = ob.RepeatNext(t0.Add(time.Hour))
+	if err != nil || !next.Equal(t0.Add(90*time.Minute)) || cs.updates != 1 {
+		t.Errorf("at ops' repeat: next %v, %d writes; want %v (pager's), 1", next, cs.updates, t0.Add(90*time.Minute))
+	}
+	if p := r.pending(); p["ops"] != 2 || p["pager"] != 1 {
+		t.Errorf("queued %v, want the reminder at ops only", p)
+	}
+}

@@ -709,17 +709,17 @@ func (s *suite) killUSR1TakesStaged(t *testing.T) {
 		t.Errorf("after the rotation: DATABASE_URL kept %v, versions %d → %d (want +1)", got.Other == otherField, before.versions, got.versions)
 	}
 	// SIGUSR1 reached the main process and ran an on-demand pass: every
-	// slot was probed, which the 5-second inbox poll never does.
+	// slot was probed, which a pass on an inbox change never does.
 	eventually(t, "an on-demand probe of the other slot", 10*time.Second, func() bool { return w.kpay.RequestsFor(other) > probes })
 	j := after(m.journal(unit), mark)
 	onDemand := index(j, "on-demand pass requested")
 	if onDemand < 0 {
 		t.Fatalf("the daemon never logged the on-demand pass:\n%s", strings.Join(j, "\n"))
 	}
-	// The daemon also polls the inbox every 5 s; which one took the pair
-	// is only informative.
+	// The daemon also watches the inbox, so it usually takes the pair
+	// before the signal arrives; which one took it is only informative.
 	if first := index(j, p.Mask()); first >= 0 && first < onDemand {
-		t.Logf("note: the 5-second inbox poll took the pair just before SIGUSR1 arrived")
+		t.Logf("note: the inbox watch took the pair before SIGUSR1 arrived")
 	}
 }
 
