@@ -33,8 +33,8 @@ type timetable struct {
 	ping chan chan struct{}
 	// beat is the unix-nano time the loop last answered or woke.
 	beat atomic.Int64
-	// stuck, when it reports true, makes the loop ignore pings (a test
-	// build's frozen scheduler).
+	// stuck, when it reports true, freezes the loop: it neither
+	// dispatches nor answers pings (a test build's frozen scheduler).
 	stuck func() bool
 
 	jobs sync.WaitGroup
@@ -167,6 +167,13 @@ func (t *timetable) run(ctx context.Context) {
 	timer := time.NewTimer(time.Hour)
 	defer timer.Stop()
 	for {
+		if t.stuck != nil && t.stuck() {
+			// A test build's frozen scheduler: nothing is dispatched
+			// and nothing answers, so readiness and the watchdog see
+			// the beat go stale, as with a loop that hangs for real.
+			<-ctx.Done()
+			return
+		}
 		now := t.now()
 		jobs, next := t.due(now)
 		if len(jobs) > 0 {
