@@ -1,15 +1,11 @@
 package main
 
 import (
-	"context"
 	"fmt"
-	"os"
 	"strings"
 	"syscall"
 	"testing"
 	"time"
-
-	"kpay-rotator/kpay"
 )
 
 // BenchmarkIdle measures what an idle daemon costs at 1,000 slots, with
@@ -22,25 +18,13 @@ import (
 //	go test -run '^$' -bench Idle -benchtime 1x ./cmd/kpay-rotator
 func BenchmarkIdle(b *testing.B) {
 	f := newFixture(b)
-	ctx := context.Background()
 	hook, whsec := newHookReceiver(b)
 	const n = 1000
 	var cfg strings.Builder
 	fmt.Fprintf(&cfg, "[daemon]\nstate_dir = \"state\"\ninbox_dir = \"inbox\"\nlisten = \"127.0.0.1:0\"\n[kpay]\nbase_url = %q\nrequests_per_minute = 100\n"+
 		"[defaults]\nprobe_schedule = \"@every 1h\"\nnotify = [\"hooks\"]\n"+
 		"[[notifier]]\nname = \"hooks\"\ntype = \"webhook\"\nurl = %q\nsecret = %q\n", f.kpay.URL, hook.srv.URL+"/h", whsec)
-	for i := range n {
-		name := fmt.Sprintf("slot-%04d", i)
-		app := f.kpay.CreateApplication(name)
-		p, _ := f.kpay.Pair(app.ID, kpay.Live)
-		if _, err := f.aws.PutJSON(ctx, "prod/"+name, secretJSON(p, "x")); err != nil {
-			b.Fatal(err)
-		}
-		fmt.Fprintf(&cfg, "[[slot]]\nname = %q\nenvironment = \"live\"\nsecret_id = \"prod/%s\"\n", name, name)
-	}
-	if err := os.WriteFile(f.cfgPath, []byte(cfg.String()), 0o600); err != nil {
-		b.Fatal(err)
-	}
+	f.writeSlots(b, cfg.String(), n)
 	sock := newNotifySocket(b)
 	p := f.startBin(binPath, []string{"NOTIFY_SOCKET=" + sock.path, "WATCHDOG_USEC=60000000"})
 	eventually(b, "READY=1", func() bool { return sock.count("READY=1") == 1 })

@@ -1,16 +1,12 @@
 package main
 
 import (
-	"context"
 	"fmt"
-	"os"
 	"os/exec"
 	"strings"
 	"syscall"
 	"testing"
 	"time"
-
-	"kpay-rotator/kpay"
 )
 
 // BenchmarkProbeCost measures what a probe costs the daemon at 1,000
@@ -24,22 +20,9 @@ import (
 func BenchmarkProbeCost(b *testing.B) {
 	const n = 1000
 	f := newFixture(b)
-	ctx := context.Background()
 	var cfg strings.Builder
 	fmt.Fprintf(&cfg, "[daemon]\nstate_dir = \"state\"\ninbox_dir = \"inbox\"\nlisten = \"127.0.0.1:0\"\n[kpay]\nbase_url = %q\nrequests_per_minute = 100\n", f.kpay.URL)
-	pairs := make([]kpay.Pair, n)
-	for i := range n {
-		name := fmt.Sprintf("slot-%04d", i)
-		app := f.kpay.CreateApplication(name)
-		pairs[i], _ = f.kpay.Pair(app.ID, kpay.Live)
-		if _, err := f.aws.PutJSON(ctx, "prod/"+name, secretJSON(pairs[i], "x")); err != nil {
-			b.Fatal(err)
-		}
-		fmt.Fprintf(&cfg, "[[slot]]\nname = %q\nenvironment = \"live\"\nsecret_id = \"prod/%s\"\n", name, name)
-	}
-	if err := os.WriteFile(f.cfgPath, []byte(cfg.String()), 0o600); err != nil {
-		b.Fatal(err)
-	}
+	pairs := f.writeSlots(b, cfg.String(), n)
 	p := f.startBin(binPath, nil)
 	eventually(b, "every slot tracked", func() bool {
 		doc := f.status()

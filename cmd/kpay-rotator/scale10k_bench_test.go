@@ -1,15 +1,11 @@
 package main
 
 import (
-	"context"
 	"fmt"
-	"os"
 	"strings"
 	"syscall"
 	"testing"
 	"time"
-
-	"kpay-rotator/kpay"
 )
 
 // BenchmarkScaleStart measures start and steady cost at 1,000 and 10,000
@@ -29,21 +25,9 @@ func BenchmarkScaleStart(b *testing.B) {
 
 func scaleStart(b *testing.B, n int) {
 	f := newFixture(b)
-	ctx := context.Background()
 	var cfg strings.Builder
 	fmt.Fprintf(&cfg, "[daemon]\nstate_dir = \"state\"\ninbox_dir = \"inbox\"\nlisten = \"127.0.0.1:0\"\n[kpay]\nbase_url = %q\nrequests_per_minute = 30\n", f.kpay.URL)
-	for i := range n {
-		name := fmt.Sprintf("slot-%05d", i)
-		app := f.kpay.CreateApplication(name)
-		p, _ := f.kpay.Pair(app.ID, kpay.Live)
-		if _, err := f.aws.PutJSON(ctx, "prod/"+name, secretJSON(p, "x")); err != nil {
-			b.Fatal(err)
-		}
-		fmt.Fprintf(&cfg, "[[slot]]\nname = %q\nenvironment = \"live\"\nsecret_id = \"prod/%s\"\n", name, name)
-	}
-	if err := os.WriteFile(f.cfgPath, []byte(cfg.String()), 0o600); err != nil {
-		b.Fatal(err)
-	}
+	f.writeSlots(b, cfg.String(), n)
 	sock := newNotifySocket(b)
 	get0, desc0 := f.aws.Calls("GetSecretValue"), f.aws.Calls("DescribeSecret")
 	start := time.Now()

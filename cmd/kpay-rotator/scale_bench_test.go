@@ -32,21 +32,9 @@ func BenchmarkScale(b *testing.B) {
 
 func scale(b *testing.B, n int) {
 	f := newFixture(b)
-	ctx := context.Background()
 	var cfg strings.Builder
 	fmt.Fprintf(&cfg, "[daemon]\nstate_dir = \"state\"\ninbox_dir = \"inbox\"\nlisten = \"127.0.0.1:0\"\n[kpay]\nbase_url = %q\nrequests_per_minute = 100\n[defaults]\nprobe_schedule = \"@every 1h\"\nretired_schedule = \"@every 1h\"\n", f.kpay.URL)
-	for i := 0; i < n; i++ {
-		name := fmt.Sprintf("slot-%04d", i)
-		app := f.kpay.CreateApplication(name)
-		p, _ := f.kpay.Pair(app.ID, kpay.Live)
-		if _, err := f.aws.PutJSON(ctx, "prod/"+name, secretJSON(p, "x")); err != nil {
-			b.Fatal(err)
-		}
-		fmt.Fprintf(&cfg, "[[slot]]\nname = %q\nenvironment = \"live\"\nsecret_id = \"prod/%s\"\n", name, name)
-	}
-	if err := os.WriteFile(f.cfgPath, []byte(cfg.String()), 0o600); err != nil {
-		b.Fatal(err)
-	}
+	f.writeSlots(b, cfg.String(), n)
 	sock := newNotifySocket(b)
 	start := time.Now()
 	p := f.startBin(binPath, []string{"NOTIFY_SOCKET=" + sock.path})
@@ -136,4 +124,27 @@ func rss(t testing.TB, pid int) int64 {
 		}
 	}
 	return 0
+}
+
+// writeSlots writes f's configuration: header, then n live slots named
+// slot-NNNNN, each with its own KPay application and its pair in its own
+// secret. It returns the pairs, by slot index.
+func (f *fixture) writeSlots(t testing.TB, header string, n int) []kpay.Pair {
+	t.Helper()
+	var cfg strings.Builder
+	cfg.WriteString(header)
+	pairs := make([]kpay.Pair, n)
+	for i := range n {
+		name := fmt.Sprintf("slot-%05d", i)
+		app := f.kpay.CreateApplication(name)
+		pairs[i], _ = f.kpay.Pair(app.ID, kpay.Live)
+		if _, err := f.aws.PutJSON(context.Background(), "prod/"+name, secretJSON(pairs[i], "x")); err != nil {
+			t.Fatal(err)
+		}
+		fmt.Fprintf(&cfg, "[[slot]]\nname = %q\nenvironment = \"live\"\nsecret_id = \"prod/%s\"\n", name, name)
+	}
+	if err := os.WriteFile(f.cfgPath, []byte(cfg.String()), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return pairs
 }
