@@ -205,7 +205,7 @@ func Run(ctx context.Context, o Options) (err error) {
 	})
 	log.Info("kpay-rotator started", "version", o.Version, "config", cfg.Path, "slots", len(cfg.Slots),
 		"state", st.Location(), "pid", os.Getpid())
-	if err := d.notify.Ready(d.statusLine(d.status())); err != nil {
+	if err := d.notify.Ready(d.statusLine()); err != nil {
 		log.Warn("cannot tell systemd the daemon is ready", "err", err)
 	}
 	bg.Add(2)
@@ -227,7 +227,7 @@ func Run(ctx context.Context, o Options) (err error) {
 		case <-o.Reload:
 			_ = d.notify.Reloading()
 			d.reload(ctx)
-			if err := d.notify.Ready(d.statusLine(d.status())); err != nil {
+			if err := d.notify.Ready(d.statusLine()); err != nil {
 				log.Warn("cannot tell systemd the reload finished", "err", err)
 			}
 		case <-o.Rotate:
@@ -248,16 +248,14 @@ func (d *Daemon) Addr() string { return d.httpAddr }
 
 // statusLine is the one-line state systemctl status shows, from a status
 // document already built (building one reads every slot).
-func (d *Daemon) statusLine(doc rotator.Status, err error) string {
+func (d *Daemon) statusLine() string {
+	gen := d.current()
+	counts, err := d.statusCache.Health(d.store, gen.cfg, d.now())
 	if err != nil {
 		return "status unavailable: " + err.Error()
 	}
-	counts := map[string]int{}
-	for _, s := range doc.Slots {
-		counts[s.Health]++
-	}
 	line := fmt.Sprintf("%d slots: %d healthy, %d failing, %d degraded, %d unknown",
-		len(doc.Slots), counts["healthy"], counts["failing"], counts["degraded"], counts["unknown"])
+		len(gen.cfg.Slots), counts["healthy"], counts["failing"], counts["degraded"], counts["unknown"])
 	if msg := d.reloadError(); msg != "" {
 		line = "reload failed, running the previous configuration: " + msg + "; " + line
 	}
@@ -447,7 +445,7 @@ func (d *Daemon) statusLoop(ctx context.Context) {
 			return
 		case <-d.dirty:
 		}
-		if err := d.notify.Status(d.statusLine(d.status())); err != nil {
+		if err := d.notify.Status(d.statusLine()); err != nil {
 			d.log.Debug("cannot update the systemd status line", "err", err)
 		}
 		select {

@@ -53,6 +53,34 @@ func (c *StatusCache) Invalidate(slot string) {
 func (c *StatusCache) Status(st store.Store, cfg *config.Config, now time.Time, next func(slot string) time.Time) (Status, error) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
+	out := Status{GeneratedAt: now.UTC(), ConfigPath: cfg.Path, Slots: make([]SlotStatus, 0, len(cfg.Slots))}
+	if err := c.refresh(st, cfg, now); err != nil {
+		return out, err
+	}
+	for _, l := range c.lines {
+		out.Slots = append(out.Slots, l.at(now, next))
+	}
+	return out, nil
+}
+
+// Health counts the slots by health, reading only what changed: what
+// systemd's status line says, after every commit, without building every
+// slot's line.
+func (c *StatusCache) Health(st store.Store, cfg *config.Config, now time.Time) (map[string]int, error) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if err := c.refresh(st, cfg, now); err != nil {
+		return nil, err
+	}
+	counts := make(map[string]int, 4)
+	for _, l := range c.lines {
+		counts[l.Health]++
+	}
+	return counts, nil
+}
+
+// refresh reads again the lines that changed; c.mu is held.
+func (c *StatusCache) refresh(st store.Store, cfg *config.Config, now time.Time) error {
 	c.dmu.Lock()
 	dirty, all := c.dirty, c.all
 	c.dirty, c.all = nil, false
@@ -67,7 +95,6 @@ func (c *StatusCache) Status(st store.Store, cfg *config.Config, now time.Time, 
 			stale = append(stale, i)
 		}
 	}
-	out := Status{GeneratedAt: now.UTC(), ConfigPath: cfg.Path, Slots: make([]SlotStatus, 0, len(cfg.Slots))}
 	if len(stale) > 0 {
 		err := st.View(func(tx store.Tx) error {
 			for _, i := range stale {
@@ -84,11 +111,8 @@ func (c *StatusCache) Status(st store.Store, cfg *config.Config, now time.Time, 
 			for _, i := range stale {
 				c.lines[i].read = false
 			}
-			return out, err
+			return err
 		}
 	}
-	for _, l := range c.lines {
-		out.Slots = append(out.Slots, l.at(now, next))
-	}
-	return out, nil
+	return nil
 }

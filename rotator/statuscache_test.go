@@ -170,3 +170,24 @@ func TestStatusCache_NewConfigurationReadsEverySlot(t *testing.T) {
 		t.Errorf("after a reload to 2 slots: %d slots, %d reads; want 2 in 1", len(doc.Slots), r.st.views.Load()-v0)
 	}
 }
+
+// Health, for systemd's status line, counts what Status would say, and
+// reads only a slot that changed.
+func TestStatusCache_HealthCountsReadOnlyWhatChanged(t *testing.T) {
+	r := newCacheRig(t)
+	var c rotator.StatusCache
+	counts, err := c.Health(r.st, r.cfg, r.now)
+	if err != nil || counts[string(store.HealthHealthy)] != 3 {
+		t.Fatalf("Health = %v, %v; want 3 healthy", counts, err)
+	}
+	r.put("b", store.HealthFailing)
+	c.Invalidate("b")
+	views := r.st.views.Load()
+	counts, err = c.Health(r.st, r.cfg, r.now)
+	if err != nil || counts[string(store.HealthHealthy)] != 2 || counts[string(store.HealthFailing)] != 1 {
+		t.Errorf("after b fails: Health = %v, %v; want 2 healthy, 1 failing", counts, err)
+	}
+	if n := r.st.views.Load() - views; n != 1 {
+		t.Errorf("%d read transactions for one changed slot, want 1", n)
+	}
+}

@@ -64,6 +64,9 @@ type Emulator struct {
 	// leaves the label on every older version, so asking it for
 	// AWSPREVIOUS answers any of them.
 	previous, current map[string]string
+
+	clientOnce sync.Once
+	client     *secretsmanager.Client
 }
 
 // trackStages records, from a successful CreateSecret or PutSecretValue
@@ -368,11 +371,16 @@ func (e *Emulator) Env() []string {
 // Client returns an SDK client for test setup (creating secrets, reading
 // back what the daemon wrote).
 func (e *Emulator) Client() *secretsmanager.Client {
-	return secretsmanager.New(secretsmanager.Options{
-		Region:       Region,
-		BaseEndpoint: aws.String(e.URL),
-		Credentials:  credentials.NewStaticCredentialsProvider("emulator", "emulator", ""),
+	// One client, so its connections are reused: a test that writes
+	// 10,000 secrets must not hold 10,000 idle connections.
+	e.clientOnce.Do(func() {
+		e.client = secretsmanager.New(secretsmanager.Options{
+			Region:       Region,
+			BaseEndpoint: aws.String(e.URL),
+			Credentials:  credentials.NewStaticCredentialsProvider("emulator", "emulator", ""),
+		})
 	})
+	return e.client
 }
 
 // PutJSON creates the secret or adds a version holding value.
