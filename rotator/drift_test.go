@@ -1,9 +1,11 @@
 package rotator_test
 
 import (
+	"slices"
 	"testing"
 	"time"
 
+	"kpay-rotator/awssecrets/awstest"
 	"kpay-rotator/event"
 	"kpay-rotator/store"
 )
@@ -59,7 +61,7 @@ func TestLook_ReadsTheValueOnlyWhenTheVersionMoved(t *testing.T) {
 	if get != 1 || describe != 1 {
 		t.Errorf("look at a changed secret: %d GetSecretValue and %d DescribeSecret, want 1 and 1", get, describe)
 	}
-	if st := h.state("payments-live"); !contains(store.ParseNames(st.FieldNames), "NEW") {
+	if st := h.state("payments-live"); !slices.Contains(store.ParseNames(st.FieldNames), "NEW") {
 		t.Errorf("field names %q after the look, want the new version's (with NEW)", st.FieldNames)
 	}
 }
@@ -115,11 +117,22 @@ func TestProbeRetired_FetchesThePairOnce(t *testing.T) {
 	}
 }
 
-func contains(list []string, s string) bool {
-	for _, x := range list {
-		if x == s {
-			return true
-		}
+// A look whose DescribeSecret fails reads the value instead (here a new
+// version), and asks DescribeSecret no second time in the same look.
+func TestLook_AFailedDescribeIsAskedOnce(t *testing.T) {
+	h := newHarness(t, "")
+	now := time.Now()
+	h.probe("payments-live", now)
+	pair, _ := h.kpay.Pair(h.apps["payments-live"].ID, "live")
+	h.put("payments-live", h.pairJSON("payments-live", pair, `"DATABASE_URL":"postgres://x","NEW":1`))
+	h.aws.Inject(awstest.Fault{Op: "DescribeSecret", Status: 500, Code: "InternalServiceError"})
+	defer h.aws.ClearFaults()
+	_, oneCall := h.smCalls(func() { _, _ = mustSecrets(t).Describe(h.ctx, h.slot("payments-live").SecretID) })
+	get, describe := h.smCalls(func() { h.look("payments-live", now.Add(time.Hour)) })
+	if describe != oneCall || get != 1 {
+		t.Errorf("a look with DescribeSecret failing: %d DescribeSecret requests (one call is %d) and %d GetSecretValue, want %d and 1", describe, oneCall, get, oneCall)
 	}
-	return false
+	if st := h.state("payments-live"); st.SourceError != "" {
+		t.Errorf("the value was readable, yet the slot says %q", st.SourceError)
+	}
 }

@@ -18,9 +18,10 @@ import (
 
 // ProbeSlot does one pass for slot name at time now: take the slot's pair
 // (from memory, between looks at the secret), probe it, and move the
-// health and age states; a rejection looks at the secret at once (drift). Problems of the slot itself (an unreadable secret,
-// a rejected pair) become slot state and events, not errors: the error is
-// for failures to do the pass at all (unknown slot, store failure, ctx).
+// health and age states; a rejection looks at the secret at once (drift).
+// Problems of the slot itself (an unreadable secret, a rejected pair)
+// become slot state and events, not errors: the error is for failures to
+// do the pass at all (unknown slot, store failure, ctx).
 func (r *Rotator) ProbeSlot(ctx context.Context, name string, now time.Time) error {
 	return r.pass(ctx, name, now, routineProbe)
 }
@@ -34,9 +35,9 @@ func (r *Rotator) ConfirmSlot(ctx context.Context, name string, now time.Time) e
 
 // TrackSlot is a look at the slot's secret without asking KPay: is its
 // current version still the one read last (DescribeSecret), and if not,
-// read it, adopt and date its pair (drift); then move the age state. Used first on every slot at
-// start, so status is complete long before the request budget lets every
-// slot be probed.
+// read it, adopt and date its pair (drift); then move the age state. Used
+// first on every slot at start, so status is complete long before the
+// request budget lets every slot be probed.
 func (r *Rotator) TrackSlot(ctx context.Context, name string, now time.Time) error {
 	return r.pass(ctx, name, now, noProbe)
 }
@@ -164,19 +165,16 @@ func (r *Rotator) track(ctx context.Context, s config.Slot, now time.Time, look 
 	if hit && !look {
 		return moveAge(known.pair)
 	}
-	var desc *secretdoc.Description
-	if d, err := r.secrets.Describe(ctx, s.SecretID); err == nil {
-		desc = &d
-		// Fields reported lost are judged on the value at every look
-		// (an admin may have accepted the loss meanwhile).
-		if hit && d.DeletedDate.IsZero() && d.CurrentVersionID != "" && d.CurrentVersionID == known.versionID && st.FieldsLost == "" {
-			// No change since the last look: the value is not read.
-			r.described.Store(s.Name, true)
-			r.applyDescription(c, s, d, now)
-			return moveAge(known.pair)
-		}
-	} else if ctx.Err() != nil {
+	d, derr := r.secrets.Describe(ctx, s.SecretID)
+	switch {
+	case derr != nil && ctx.Err() != nil:
 		return st, pair, false, false, ctx.Err()
+	// Fields reported lost are judged on the value at every look (an
+	// admin may have accepted the loss meanwhile).
+	case derr == nil && hit && d.DeletedDate.IsZero() && d.CurrentVersionID != "" && d.CurrentVersionID == known.versionID && st.FieldsLost == "":
+		// No change since the last look: the value is not read.
+		r.checkRotation(c, s, d, nil, now)
+		return moveAge(known.pair)
 	}
 
 	v, pair, err := r.readPair(ctx, s)
@@ -211,7 +209,7 @@ func (r *Rotator) track(ctx context.Context, s config.Slot, now time.Time, look 
 		st.SourceError, st.SourceErrorAt, st.SourceReason = "", time.Time{}, ""
 	}
 
-	r.checkRotation(ctx, c, s, v, desc, now)
+	r.checkRotation(c, s, d, derr, now)
 	r.checkFields(c, s, v, now)
 	rec, adopted, err := r.adopt(ctx, c, view, s, v, pair, now)
 	if err != nil {
@@ -279,13 +277,20 @@ func (r *Rotator) loadState(s config.Slot) (store.SlotState, error) {
 	if err != nil {
 		return st, err
 	}
-	if !ok {
+	return configured(s, st, ok), nil
+}
+
+// configured is slot s's stored state (known: the store had one) as the
+// configuration now describes it: a slot never stored starts unknown, and
+// the environment and secret follow the configuration, which may have
+// changed since the state was written.
+func configured(s config.Slot, st store.SlotState, known bool) store.SlotState {
+	if !known {
 		st = store.SlotState{Name: s.Name, Health: store.HealthUnknown}
 	}
-	// The configuration may have changed since the state was written.
 	st.Environment = string(s.Environment)
 	st.SecretID = s.SecretID
-	return st, nil
+	return st
 }
 
 func (r *Rotator) readPair(ctx context.Context, s config.Slot) (secretdoc.Version, kpay.Pair, error) {

@@ -142,12 +142,7 @@ func (r *Rotator) readSlot(s config.Slot, id string) (slotView, error) {
 	if err != nil {
 		return v, err
 	}
-	if !ok {
-		v.state = store.SlotState{Name: s.Name, Health: store.HealthUnknown}
-	}
-	// The configuration may have changed since the state was written.
-	v.state.Environment = string(s.Environment)
-	v.state.SecretID = s.SecretID
+	v.state = configured(s, v.state, ok)
 	return v, nil
 }
 

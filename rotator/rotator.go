@@ -170,10 +170,9 @@ type Rotator struct {
 	// secretLocks serialise writes to one secret, which several slots
 	// may share (keyed by secret id).
 	secretLocks SlotLocks
-	// described holds the slots whose secret's metadata this rotator
-	// has read (DescribeSecret): once per slot per configuration, and
-	// again whenever the secret gets a new version.
-	described sync.Map
+	// describeDenied holds the slots whose DescribeSecret was denied, so
+	// that a policy lacking it is said once per configuration.
+	describeDenied sync.Map
 	// pairs are the values last read from the secrets, in memory only.
 	pairs    pairCache
 	commits  groupCommit

@@ -1,7 +1,6 @@
 package rotator
 
 import (
-	"context"
 	"errors"
 	"fmt"
 	"strings"
@@ -115,32 +114,22 @@ func them(names []string) string {
 	return "them"
 }
 
-// checkRotation reads the secret's metadata (DescribeSecret) once per
-// slot and configuration, and whenever the secret has a new version: a
-// secret that Secrets Manager also rotates with a Lambda would have its
-// pair overwritten back and forth, so that is said, and stage refuses the
-// slot unless it opts in (allow_secrets_manager_rotation).
-//
-// d is the description the pass already read, if it did.
-func (r *Rotator) checkRotation(ctx context.Context, c *change, s config.Slot, v secretdoc.Version, d *secretdoc.Description, now time.Time) {
-	st := c.state
-	if d == nil {
-		if _, done := r.described.Load(s.Name); done && v.VersionID == st.VersionID {
-			return
-		}
-		desc, err := r.secrets.Describe(ctx, s.SecretID)
-		if err != nil {
-			if errors.Is(err, secretdoc.ErrAccessDenied) {
-				// Said once per configuration: the policy lacks it.
-				r.described.Store(s.Name, true)
-				r.log.Warn("cannot tell whether Secrets Manager also rotates this secret", "slot", s.Name, "err", err)
+// checkRotation takes what a look at the secret's metadata found
+// (DescribeSecret, on every look): a secret that Secrets Manager also
+// rotates with a Lambda would have its pair overwritten back and forth,
+// so that is said, and stage refuses the slot unless it opts in
+// (allow_secrets_manager_rotation). A policy that denies DescribeSecret
+// is said once per configuration.
+func (r *Rotator) checkRotation(c *change, s config.Slot, d secretdoc.Description, derr error, now time.Time) {
+	if derr != nil {
+		if errors.Is(derr, secretdoc.ErrAccessDenied) {
+			if _, said := r.describeDenied.LoadOrStore(s.Name, true); !said {
+				r.log.Warn("cannot tell whether Secrets Manager also rotates this secret", "slot", s.Name, "err", derr)
 			}
-			return
 		}
-		d = &desc
+		return
 	}
-	r.described.Store(s.Name, true)
-	r.applyDescription(c, s, *d, now)
+	r.applyDescription(c, s, d, now)
 }
 
 // applyDescription says when Secrets Manager's own rotation was turned on
