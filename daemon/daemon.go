@@ -351,6 +351,7 @@ func (d *Daemon) build(ctx context.Context, cfg *config.Config, prev *generation
 	rot, err := rotator.New(rotator.Options{
 		Config: cfg, Store: d.store, Secrets: g.secrets, Prober: g.prober, Sink: g.outbox,
 		Logger: d.log, Locks: d.locks, OnCommit: d.committed, Observer: d.metrics,
+		HoldRoutine: HoldRoutine,
 	})
 	if err != nil {
 		return nil, err
@@ -436,9 +437,24 @@ func (d *Daemon) committed(slot string) {
 }
 
 // statusLoop keeps systemd's status line following the slots: after
-// changes, at most every 200 ms. The line holds nothing that changes
-// without a commit or a reload, so it needs no timer.
+// changes, at most every statusLineEvery. The line holds nothing that
+// changes without a commit or a reload, so it needs no timer; outside
+// systemd there is no line to keep, so nothing is counted.
+// HoldRoutine is how long a probe result that changes nothing but times
+// waits to be written with others: at the request budget's pace that is
+// one transaction for many probes instead of one each, and a crash loses
+// at most this much probe history, never a state change.
+const HoldRoutine = 10 * time.Second
+
+// statusLineEvery spaces the line's updates: under continuous probing
+// each one rereads the slots that changed, and a person reading
+// systemctl status needs no finer grain.
+const statusLineEvery = 2 * time.Second
+
 func (d *Daemon) statusLoop(ctx context.Context) {
+	if !d.notify.Enabled() {
+		return
+	}
 	for {
 		select {
 		case <-ctx.Done():
@@ -451,13 +467,17 @@ func (d *Daemon) statusLoop(ctx context.Context) {
 		select {
 		case <-ctx.Done():
 			return
-		case <-time.After(200 * time.Millisecond):
+		case <-time.After(statusLineEvery):
 		}
 	}
 }
 
 func (d *Daemon) status() (rotator.Status, error) {
 	gen := d.current()
+	// Status shows every probe made, held ones too.
+	if err := gen.rot.Flush(); err != nil {
+		d.log.Warn("status may miss the latest probes", "err", err)
+	}
 	doc, err := d.statusCache.Status(d.store, gen.cfg, d.now(), gen.sched.Next)
 	doc.Source, doc.PID = "daemon", os.Getpid()
 	doc.ReloadError = d.reloadError()

@@ -6,6 +6,7 @@ import (
 	"testing"
 	"time"
 
+	"kpay-rotator/config"
 	"kpay-rotator/store"
 )
 
@@ -125,4 +126,64 @@ func (f *fakeUpdates) callCount() int {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	return f.calls
+}
+
+// A probe's change may be held only when it says nothing and asks for
+// nothing.
+func TestQuietProbe(t *testing.T) {
+	t0 := time.Date(2026, 12, 1, 12, 0, 0, 0, time.UTC)
+	for _, tt := range []struct {
+		name   string
+		change func(c *change)
+		want   bool
+	}{
+		{"times and counts moved", func(c *change) { c.state.Transients = 1 }, true},
+		{"health moved without an event", func(c *change) { c.state.Health = store.HealthHealthy }, true},
+		{"event", func(c *change) { c.emit(newEvent("key_recovered", t0, config.Slot{Name: "s"}, "", "", "")) }, false},
+		{"confirmation asked", func(c *change) { c.confirm = true }, false},
+		{"rotation", func(c *change) { c.rotation = &store.Rotation{ID: "rot_1"} }, false},
+		{"pair retired", func(c *change) { c.pairs = append(c.pairs, store.PairRecord{Role: store.RoleRetired}) }, false},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			st := store.SlotState{Name: "s"}
+			c := &change{slot: "s", state: &st, pairs: []store.PairRecord{{Slot: "s", Role: store.RoleCurrent}},
+				probe: &store.ProbeRecord{At: t0, Outcome: "healthy"}}
+			tt.change(c)
+			if got := quietProbe(c); got != tt.want {
+				t.Errorf("quietProbe = %v, want %v", got, tt.want)
+			}
+		})
+	}
+}
+
+// Held changes go out with the next write, in its transaction, or on
+// their own once the hold ends; their after runs once written.
+func TestGroupCommit_HeldChangesRideTheNextWrite(t *testing.T) {
+	f := &fakeUpdates{}
+	g := &groupCommit{update: f.update, hold: time.Hour}
+	put := func(name string) func(store.Tx) error {
+		return func(tx store.Tx) error { return tx.PutSlot(store.SlotState{Name: name}) }
+	}
+	var after []string
+	g.later("a", put("a"), func(err error) { after = append(after, "a") })
+	g.later("b", put("b"), func(err error) { after = append(after, "b") })
+	if !g.holds("a") || g.holds("c") || f.calls != 0 {
+		t.Fatalf("held a %v, c %v, transactions %d; want true, false, 0", g.holds("a"), g.holds("c"), f.calls)
+	}
+	if err := g.do(put("c")); err != nil {
+		t.Fatal(err)
+	}
+	if f.calls != 1 || len(f.written) != 3 || len(after) != 2 || g.holds("a") {
+		t.Errorf("next write: %d transactions writing %v, after ran for %v; want 1 writing a, b, c", f.calls, f.written, after)
+	}
+
+	short := &groupCommit{update: f.update, hold: time.Millisecond}
+	done := make(chan error, 1)
+	short.later("d", put("d"), func(err error) { done <- err })
+	if err := <-done; err != nil { // written by the hold's end alone
+		t.Fatal(err)
+	}
+	if short.holds("d") {
+		t.Error("still held once written")
+	}
 }

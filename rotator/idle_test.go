@@ -155,25 +155,34 @@ func TestScheduler_IdleMinuteWakesOnlyForDueWork(t *testing.T) {
 	}
 }
 
-// A slot's retired probes stop when they find no retired pair, start again
-// when a commit retires one, and a commit that lands while a probe was
-// looking is not lost to that probe's "none".
+// A slot's retired probes run only while it has retired pairs: the scan
+// at start arms the slots that have some, a commit that retires one arms
+// its slot, a probe that finds none disarms it, and a commit that lands
+// while a probe was looking is not lost to that probe's "none".
 func TestScheduler_RetiredProbesFollowRetiredPairs(t *testing.T) {
 	rig := newIdleRig(t, 2, make(chan struct{}))
-	const slot = "slot-0001"
-	armed := func() bool { return !rig.s.tt.nextOf(rig.s.retired[slot]).IsZero() }
-	if !armed() {
-		t.Fatal("a slot not yet looked at must be watched")
-	}
-	if err := rig.r.ProbeRetired(context.Background(), slot, rig.now()); err != nil {
-		t.Fatal(err)
-	}
-	if armed() {
-		t.Fatal("still watched after a probe found no retired pair")
+	const slot, other = "slot-0001", "slot-0000"
+	armedFor := func(name string) bool { return !rig.s.tt.nextOf(rig.s.retired[name]).IsZero() }
+	armed := func() bool { return armedFor(slot) }
+	rig.s.armRetired()
+	if armed() || armedFor(other) {
+		t.Fatal("the start scan armed a slot with no retired pair")
 	}
 	rig.retirePair(t, slot)
 	if !armed() {
 		t.Fatal("not watched after a commit retired a pair")
+	}
+	rig.s.tt.disarm(rig.s.retired[slot]) // as a restart leaves it
+	rig.s.armRetired()
+	if !armed() || armedFor(other) {
+		t.Fatalf("start scan: slot with a retired pair armed %v, slot without %v; want true, false", armed(), armedFor(other))
+	}
+	rig.s.tt.arm(rig.s.retired[other])
+	if err := rig.r.ProbeRetired(context.Background(), other, rig.now()); err != nil {
+		t.Fatal(err)
+	}
+	if armedFor(other) {
+		t.Fatal("still watched after a probe found no retired pair")
 	}
 
 	look := rig.r.watch.look(slot) // a probe looks...

@@ -253,7 +253,17 @@ func (r *Rotator) record(s config.Slot, fp string, res healthcheck.Result, now t
 	r.applyResult(c, s, &rec, res, now)
 	st.UpdatedAt = now
 	c.pairs = append(c.pairs, rec)
+	c.routine = quietProbe(c)
 	return r.commit(c)
+}
+
+// quietProbe reports whether c, a probe's change, may wait to be written
+// with others: it says nothing (no event, so no alert waits on it), asks
+// for nothing and touches no rotation. Lost in a crash, it costs a slot's
+// last probe and its hysteresis counts, which the next probe rebuilds;
+// everything the journal and the alerts need is written at once.
+func quietProbe(c *change) bool {
+	return len(c.events) == 0 && c.rotation == nil && !c.confirm && !c.retires()
 }
 
 func probeRecord(res healthcheck.Result, now time.Time) *store.ProbeRecord {
@@ -269,6 +279,9 @@ var ErrNotProbed = errors.New("probe skipped, no request sent")
 func (r *Rotator) loadState(s config.Slot) (store.SlotState, error) {
 	var st store.SlotState
 	var ok bool
+	if err := r.settle(s.Name); err != nil {
+		return st, err
+	}
 	err := r.store.View(func(tx store.Tx) error {
 		var err error
 		st, ok, err = tx.Slot(s.Name)

@@ -63,6 +63,31 @@ func (r *Rotator) ProbeRetired(ctx context.Context, name string, now time.Time) 
 	return nil
 }
 
+// RetiredWork names the slots whose retired pairs need a pass: a pair to
+// watch, or records to give up or forget. One read for every slot, so a
+// start arms retired_schedule only where there is work instead of waking
+// every slot once to find out.
+func (r *Rotator) RetiredWork(now time.Time) ([]string, error) {
+	var names []string
+	err := r.store.View(func(tx store.Tx) error {
+		for _, s := range r.cfg.Slots {
+			pairs, err := tx.Pairs(s.Name)
+			if err != nil {
+				return err
+			}
+			plan := planRetired(pairs, "", r.retiredRules(s), now)
+			if len(plan.watch) > 0 || plan.tidies() {
+				names = append(names, s.Name)
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("find retired pairs: %w", err)
+	}
+	return names, nil
+}
+
 func (r *Rotator) probeRetired(ctx context.Context, s config.Slot, p store.PairRecord, now time.Time) error {
 	log := r.log.With("slot", s.Name, "pair", p.Mask)
 	if p.VersionID == "" {
@@ -310,6 +335,9 @@ func (r *Rotator) tidyRetired(s config.Slot, now time.Time) (retiredPlan, error)
 	defer unlock()
 	var st store.SlotState
 	var pairs []store.PairRecord
+	if err := r.settle(s.Name); err != nil {
+		return retiredPlan{}, err
+	}
 	if err := r.store.View(func(tx store.Tx) error {
 		var err error
 		if st, _, err = tx.Slot(s.Name); err != nil {

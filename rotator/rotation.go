@@ -121,6 +121,9 @@ type slotView struct {
 func (r *Rotator) readSlot(s config.Slot, id string) (slotView, error) {
 	var v slotView
 	var ok bool
+	if err := r.settle(s.Name); err != nil {
+		return v, err
+	}
 	err := r.store.View(func(tx store.Tx) error {
 		var err error
 		if v.state, ok, err = tx.Slot(s.Name); err != nil {

@@ -121,6 +121,10 @@ type Options struct {
 	// Followups receives the work passes ask for; nil means the Scheduler
 	// built on this rotator (NewScheduler), else nothing.
 	Followups Followups
+	// HoldRoutine is how long a probe that changed nothing but times may
+	// wait to be written with others (0: written at once). Flush writes
+	// them sooner; Scheduler.Stop flushes.
+	HoldRoutine time.Duration
 }
 
 // Observer watches probes and rotations for metrics.
@@ -212,7 +216,7 @@ func New(opts Options) (*Rotator, error) {
 		cfg:      opts.Config,
 		slots:    make(map[string]config.Slot, len(opts.Config.Slots)),
 		store:    opts.Store,
-		commits:  groupCommit{update: opts.Store.Update},
+		commits:  groupCommit{update: opts.Store.Update, hold: opts.HoldRoutine},
 		secrets:  opts.Secrets,
 		prober:   opts.Prober,
 		inbox:    opts.Inbox,
@@ -269,7 +273,44 @@ func (l *SlotLocks) TryLock(name string) (unlock func(), ok bool) {
 // one transaction (shared with concurrent commits: groupCommit), then
 // logs the events and tells the sink.
 func (r *Rotator) commit(c *change) error {
-	err := r.commits.do(func(tx store.Tx) error {
+	if c.routine {
+		r.commits.later(c.slot, r.applyChange(c), func(err error) {
+			if err != nil {
+				r.log.Warn("cannot record a probe's result; the next probe records its own", "slot", c.slot, "err", err)
+				return
+			}
+			r.committed(c)
+		})
+		return nil
+	}
+	if err := r.commits.do(r.applyChange(c)); err != nil {
+		return fmt.Errorf("record slot %s: %w", c.slot, err)
+	}
+	r.committed(c)
+	return nil
+}
+
+// Flush writes the routine probe results still held (groupCommit): for a
+// status that must show every probe, and before a rotator is let go.
+func (r *Rotator) Flush() error {
+	if err := r.commits.flush(); err != nil {
+		return fmt.Errorf("record held probe results: %w", err)
+	}
+	return nil
+}
+
+// settle writes slot's held changes before the slot is read, so that a
+// pass builds on every probe before it.
+func (r *Rotator) settle(slot string) error {
+	if !r.commits.holds(slot) {
+		return nil
+	}
+	return r.Flush()
+}
+
+// applyChange is c as store writes.
+func (r *Rotator) applyChange(c *change) func(store.Tx) error {
+	return func(tx store.Tx) error {
 		if c.rotation != nil {
 			if err := tx.PutRotation(*c.rotation); err != nil {
 				return err
@@ -301,10 +342,11 @@ func (r *Rotator) commit(c *change) error {
 			}
 		}
 		return nil
-	})
-	if err != nil {
-		return fmt.Errorf("record slot %s: %w", c.slot, err)
 	}
+}
+
+// committed runs what follows c's commit.
+func (r *Rotator) committed(c *change) {
 	if r.sink != nil && len(c.events) > 0 {
 		r.sink.Committed(c.events)
 	}
@@ -317,13 +359,15 @@ func (r *Rotator) commit(c *change) error {
 	if c.confirm {
 		r.follow.Confirm(c.slot)
 	}
-	return nil
 }
 
 // change collects what one pass writes.
 type change struct {
 	// confirm asks, once committed, for a confirmation probe.
 	confirm bool
+	// routine: a probe's change that says nothing (quietProbe); it may
+	// wait to be written with others.
+	routine bool
 
 	slot      string
 	state     *store.SlotState

@@ -38,6 +38,8 @@ type harness struct {
 	inbox  string
 	text   string
 	follow *followRecorder
+	// hold is the rotator's HoldRoutine, applied by rebuild.
+	hold time.Duration
 }
 
 // countingStore counts the transactions the rotator opens.
@@ -104,7 +106,7 @@ func (h *harness) rebuild(extra string) {
 		h.t.Fatal(err)
 	}
 	h.follow = &followRecorder{}
-	h.rot, err = rotator.New(rotator.Options{Config: h.cfg, Store: h.store, Secrets: secrets, Prober: mustProber(h.t, h.kpay.URL), Followups: h.follow})
+	h.rot, err = rotator.New(rotator.Options{Config: h.cfg, Store: h.store, Secrets: secrets, Prober: mustProber(h.t, h.kpay.URL), Followups: h.follow, HoldRoutine: h.hold})
 	if err != nil {
 		h.t.Fatal(err)
 	}

@@ -142,11 +142,12 @@ func NewScheduler(r *Rotator, opts SchedulerOptions) (*Scheduler, error) {
 		s.probe[name] = s.tt.add(plan.probe[name], wrap(func() {
 			s.run(name, probeJitter, "probe", s.r.ProbeSlot)
 		}), true)
-		// Armed until a probe of the slot's retired pairs finds none; a
-		// commit that retires a pair arms it again (Rotator.watch).
+		// Armed by the retired scan (armRetired) or a commit that
+		// retires a pair (Rotator.watch), until a probe of the slot's
+		// retired pairs finds none.
 		s.retired[name] = s.tt.add(plan.retired[name], wrap(func() {
 			s.run(name, jitter, "retired probe", s.r.ProbeRetired)
-		}), true)
+		}), false)
 	}
 	// Looks at the secrets (drift): one entry per distinct drift_schedule,
 	// each a pass over its slots within [aws] concurrency, so an hourly
@@ -159,10 +160,38 @@ func NewScheduler(r *Rotator, opts SchedulerOptions) (*Scheduler, error) {
 		}), true)
 	}
 	r.watch.notify(s.watchRetired)
+	// A slot with no retired pair stays disarmed, but its ended pairs'
+	// records still age past [retention]: a daily scan finds them.
+	s.tt.add(cron.Every(RetiredScanEvery), wrap(s.armRetired), true)
 	// Armed at first in any case: the first pass finds out whether a
 	// rotation is in flight.
 	s.rotations = s.tt.add(cron.Every(RotationTick), wrap(s.advance), true)
 	return s, nil
+}
+
+// RetiredScanEvery is how often every slot is checked for retired-pair
+// work, on top of the scan at start.
+const RetiredScanEvery = 24 * time.Hour
+
+// armRetired arms the retired probes of every slot with retired-pair
+// work. It only arms: a commit that retires a pair meanwhile arms its slot
+// too, and the probe itself disarms a slot with nothing left.
+func (s *Scheduler) armRetired() {
+	names, err := s.r.RetiredWork(s.now())
+	if err != nil {
+		if s.ctx.Err() == nil {
+			s.log.Error("cannot find retired pairs to watch; watching every slot's", "err", err)
+			for _, e := range s.retired {
+				s.tt.arm(e)
+			}
+		}
+		return
+	}
+	for _, n := range names {
+		if e, ok := s.retired[n]; ok {
+			s.tt.arm(e)
+		}
+	}
 }
 
 // watchRetired arms or disarms slot's retired probes.
@@ -281,6 +310,7 @@ func (s *Scheduler) Start() {
 	if s.inbox != nil {
 		s.work.Go(s.followInbox)
 	}
+	s.work.Go(s.armRetired)
 }
 
 // followInbox takes staged pairs on every change the inbox watch
@@ -319,6 +349,9 @@ func (s *Scheduler) Stop(ctx context.Context) error {
 		}
 		s.tt.jobs.Wait()
 		s.work.Wait()
+		if err := s.r.Flush(); err != nil {
+			s.log.Warn("probe results held for writing are lost", "err", err)
+		}
 		close(done)
 	}()
 	select {

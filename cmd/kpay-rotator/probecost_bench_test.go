@@ -10,18 +10,34 @@ import (
 )
 
 // BenchmarkProbeCost measures what a probe costs the daemon at 1,000
-// slots with probes due all the time (requests_per_minute at KPay's 100,
-// probe_schedule auto): daemon CPU per probe (from /proc, over a minute
-// after the start pass), and Secrets Manager calls per probe. Next to it,
-// the same KPay requests made by xargs -P16 curl (whole processes). b.N
-// is ignored; it runs once, about 3 minutes.
+// slots with probes due all the time (probe_schedule auto), at the
+// shipped request budget and at KPay's whole 100 a minute: daemon CPU per
+// probe (from /proc, over a minute after the start pass began), and
+// Secrets Manager calls per probe. Next to it, the same KPay requests
+// made by xargs -P16 curl (whole processes). b.N is ignored; each runs
+// once, about 90 s.
 //
 //	go test -run '^$' -bench ProbeCost -benchtime 1x ./cmd/kpay-rotator
 func BenchmarkProbeCost(b *testing.B) {
+	for _, budget := range []int{0, 100} {
+		name := "budget=default"
+		if budget > 0 {
+			name = fmt.Sprintf("budget=%d", budget)
+		}
+		b.Run(name, func(b *testing.B) { probeCost(b, budget) })
+	}
+}
+
+// probeCost runs BenchmarkProbeCost with requests_per_minute budget (0:
+// the default).
+func probeCost(b *testing.B, budget int) {
 	const n = 1000
 	f := newFixture(b)
 	var cfg strings.Builder
-	fmt.Fprintf(&cfg, "[daemon]\nstate_dir = \"state\"\ninbox_dir = \"inbox\"\nlisten = \"127.0.0.1:0\"\n[kpay]\nbase_url = %q\nrequests_per_minute = 100\n", f.kpay.URL)
+	fmt.Fprintf(&cfg, "[daemon]\nstate_dir = \"state\"\ninbox_dir = \"inbox\"\nlisten = \"127.0.0.1:0\"\n[kpay]\nbase_url = %q\n", f.kpay.URL)
+	if budget > 0 {
+		fmt.Fprintf(&cfg, "requests_per_minute = %d\n", budget)
+	}
 	pairs := f.writeSlots(b, cfg.String(), n)
 	p := f.startBin(binPath, nil)
 	eventually(b, "every slot tracked", func() bool {
