@@ -3,6 +3,10 @@ package healthcheck
 import (
 	"sync"
 	"time"
+
+	"golang.org/x/time/rate"
+
+	"kpay-rotator/internal/retry"
 )
 
 // Pauses of the cooldown. A field report has KPay's IP block lifting
@@ -12,6 +16,10 @@ const (
 	cooldownBase = 2 * time.Second
 	cooldownCap  = 2 * time.Minute
 )
+
+// silenceBackoff is the pause after strikes in a row. It has no jitter:
+// the pause is one for every probe, so there is nobody to spread out.
+var silenceBackoff = retry.Backoff{Base: cooldownBase, Cap: cooldownCap}
 
 // cooldown pauses every probe when KPay goes quiet. KPay has blocked bursty
 // clients at the IP level, and the block shows as timeouts, not 429, so a
@@ -36,11 +44,7 @@ func (c *cooldown) strike(now time.Time) (strikes int, pause time.Duration) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	c.strikes++
-	pause = cooldownBase
-	for i := 1; i < c.strikes && pause < cooldownCap; i++ {
-		pause *= 2
-	}
-	pause = min(pause, cooldownCap)
+	pause = silenceBackoff.Ceiling(c.strikes)
 	if until := now.Add(pause); until.After(c.silentUntil) {
 		c.silentUntil = until
 	}
@@ -83,4 +87,30 @@ func (c *cooldown) remaining(now time.Time) (wait time.Duration, strikes int) {
 		return 0, c.strikes
 	}
 	return until.Sub(now), c.strikes
+}
+
+// newBudget is a token bucket of perMinute requests a minute holding at
+// most burst, full at start.
+func newBudget(perMinute, burst int) *rate.Limiter {
+	return rate.NewLimiter(rate.Every(time.Minute/time.Duration(perMinute)), max(1, burst))
+}
+
+// reserve takes a token of lim at now and says how long to wait before
+// using it; if the token would not accrue by deadline, nothing is taken, r
+// is nil and wait says when it would have. A reservation may drive the
+// bucket below zero: each waiter then sleeps until its own token has
+// accrued, which queues concurrent probes in arrival order without a
+// goroutine or timer in the bucket.
+//
+// Only rate's methods that take a time are called (ReserveN, DelayFrom,
+// CancelAt): the others read time.Now, and the budget runs on the
+// injected clock.
+func reserve(lim *rate.Limiter, now, deadline time.Time) (r *rate.Reservation, wait time.Duration) {
+	r = lim.ReserveN(now, 1)
+	wait = r.DelayFrom(now) // rate.InfDuration when it can never be granted
+	if wait > deadline.Sub(now) {
+		r.CancelAt(now)
+		return nil, wait
+	}
+	return r, wait
 }

@@ -261,3 +261,50 @@ func TestProber_Probe_queuedProbeGivesUpAtDeadline(t *testing.T) {
 		t.Errorf("got %s after %d attempts: %s; want transient waiting for a slot", res.Outcome, res.Attempts, res.Detail)
 	}
 }
+
+// TestProber_Probe_budgetRefillsToBurstNotBeyond: however long the budget
+// idles, only Burst requests go out back to back; the next waits one
+// interval.
+func TestProber_Probe_budgetRefillsToBurstNotBeyond(t *testing.T) {
+	srv, _ := kpayServer(t, healthyLive)
+	clock := newFakeClock()
+	p := newProber(t, srv.URL, Options{RequestsPerMinute: 6, Burst: 3, Timeout: time.Minute}, clock)
+	for range 3 {
+		p.Probe(t.Context(), livePair, liveApp)
+	}
+	clock.Advance(24 * time.Hour)
+	before := len(clock.Slept())
+	for i := range 4 {
+		if res := p.Probe(t.Context(), livePair, liveApp); res.Outcome != Healthy {
+			t.Fatalf("probe %d after idling: got %s (%s), want healthy", i+1, res.Outcome, res.Detail)
+		}
+	}
+	if got, want := clock.Slept()[before:], []time.Duration{10 * time.Second}; !slices.Equal(got, want) {
+		t.Errorf("budget waits after idling with burst 3: got %v, want %v (only the fourth waits)", got, want)
+	}
+}
+
+// TestProber_Probe_cancelledBudgetWaitGivesItsTokenBack: a probe cancelled
+// while it waits for the budget does not spend the others' share.
+func TestProber_Probe_cancelledBudgetWaitGivesItsTokenBack(t *testing.T) {
+	srv, hits := kpayServer(t, healthyLive)
+	clock := newFakeClock()
+	p := newProber(t, srv.URL, Options{RequestsPerMinute: 6, Burst: 1, Timeout: time.Minute}, clock)
+	p.Probe(t.Context(), livePair, liveApp) // the burst token
+	ctx, cancel := context.WithCancel(t.Context())
+	p.sleep = func(context.Context, time.Duration) error { cancel(); return context.Canceled }
+	res := p.Probe(ctx, livePair, liveApp)
+	if res.Outcome != Transient || res.Attempts != 0 || !strings.Contains(res.Detail, "request budget") {
+		t.Fatalf("cancelled probe: got %s after %d attempts (%s), want transient while waiting for the budget", res.Outcome, res.Attempts, res.Detail)
+	}
+	p.sleep = clock.Sleep
+	if res := p.Probe(t.Context(), livePair, liveApp); res.Outcome != Healthy {
+		t.Fatalf("next probe: got %s (%s), want healthy", res.Outcome, res.Detail)
+	}
+	if got, want := clock.Slept(), []time.Duration{10 * time.Second}; !slices.Equal(got, want) {
+		t.Errorf("next probe waited %v, want %v (one interval, not two)", got, want)
+	}
+	if hits.Load() != 2 {
+		t.Errorf("KPay saw %d requests, want 2", hits.Load())
+	}
+}

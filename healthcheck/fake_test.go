@@ -66,8 +66,8 @@ var (
 	liveApp = Expect{Environment: kpay.Live, ApplicationID: appID}
 )
 
-// newProber builds a Prober on a fake clock, with no jitter (every backoff
-// is 0) unless the test sets p.jitter.
+// newProber builds a Prober on a fake clock, with every jitter draw 0 (so
+// every backoff is 0) unless the test sets p.draw.
 func newProber(t *testing.T, baseURL string, opts Options, clock *fakeClock) *Prober {
 	t.Helper()
 	opts.BaseURL = baseURL
@@ -81,7 +81,7 @@ func newProber(t *testing.T, baseURL string, opts Options, clock *fakeClock) *Pr
 		t.Fatalf("New: %v", err)
 	}
 	p.sleep = clock.Sleep
-	p.jitter = func(int64) int64 { return 0 }
+	p.draw = func() float64 { return 0 }
 	t.Cleanup(p.Close)
 	return p
 }

@@ -11,7 +11,6 @@ import (
 	"time"
 
 	"kpay-rotator/internal/credurl"
-	"kpay-rotator/internal/ratelimit"
 )
 
 // Defaults of Options.
@@ -106,11 +105,11 @@ func New(opts Options) (*Prober, error) {
 		now:            o.Now,
 		log:            o.Logger,
 		sem:            make(chan struct{}, o.Concurrency),
-		budget:         ratelimit.PerMinute(o.RequestsPerMinute, o.Burst, o.Now()),
+		budget:         newBudget(o.RequestsPerMinute, o.Burst),
 		urgentSem:      make(chan struct{}, o.Concurrency),
-		urgent:         ratelimit.PerMinute(o.RequestsPerMinute, handoverBurst(o.RequestsPerMinute), o.Now()),
+		urgent:         newBudget(o.RequestsPerMinute, handoverBurst(o.RequestsPerMinute)),
 		sleep:          sleepCtx,
-		jitter:         rand.Int64N,
+		draw:           rand.Float64,
 		client: &http.Client{
 			Transport: rt,
 			// Never follow redirects: Go forwards custom headers such as

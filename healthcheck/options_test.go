@@ -5,6 +5,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"golang.org/x/time/rate"
 )
 
 func TestNew_validates(t *testing.T) {
@@ -59,7 +61,7 @@ func TestNew_defaults(t *testing.T) {
 	}
 	defer p.Close()
 	if p.timeout != DefaultTimeout || p.attemptTimeout != DefaultTimeout/2 || p.maxAttempts != DefaultMaxAttempts ||
-		cap(p.sem) != DefaultConcurrency || cap(p.urgentSem) != DefaultConcurrency || p.urgent.Burst() != KPayRequestsPerMinute-DefaultRequestsPerMinute || p.userAgent != DefaultUserAgent || p.budget.Burst() != 5 || p.budget.Interval() != 2*time.Second {
+		cap(p.sem) != DefaultConcurrency || cap(p.urgentSem) != DefaultConcurrency || p.urgent.Burst() != KPayRequestsPerMinute-DefaultRequestsPerMinute || p.userAgent != DefaultUserAgent || p.budget.Burst() != 5 || p.budget.Limit() != rate.Every(2*time.Second) {
 		t.Errorf("defaults not applied: %+v", p)
 	}
 	tr, ok := p.client.Transport.(*http.Transport)

@@ -13,7 +13,8 @@ import (
 	"unicode"
 	"unicode/utf8"
 
-	"kpay-rotator/internal/ratelimit"
+	"golang.org/x/time/rate"
+
 	"kpay-rotator/internal/textsafe"
 	"kpay-rotator/kpay"
 )
@@ -54,20 +55,20 @@ type Prober struct {
 	log            *slog.Logger
 
 	sem    chan struct{}
-	budget *ratelimit.Bucket
+	budget *rate.Limiter
 	// The hand-over lane: its own probe slots, so it never waits behind
 	// routine probes holding theirs, and its own bucket, which caps how
 	// far it may overdraw the shared budget (see ProbeUrgent).
 	urgentSem chan struct{}
-	urgent    *ratelimit.Bucket
+	urgent    *rate.Limiter
 	cool      cooldown
 	requests  atomic.Int64
 	waiting   atomic.Int64 // probes waiting for a concurrency slot
 
-	// Test hooks: how to wait, and how to draw a jittered backoff in
-	// [0, n).
-	sleep  func(ctx context.Context, d time.Duration) error
-	jitter func(n int64) int64
+	// Test hooks: how to wait, and the uniform draw from [0, 1) that
+	// jitters a backoff (retry.Backoff.Wait).
+	sleep func(ctx context.Context, d time.Duration) error
+	draw  func() float64
 }
 
 // Requests is the number of HTTP attempts made so far by every probe.
@@ -275,19 +276,23 @@ func (p *Prober) admit(ctx context.Context, deadline time.Time, urgent bool) (re
 	if urgent {
 		bucket = p.urgent
 	}
-	wait, ok := bucket.Reserve(now, deadline)
-	if !ok {
+	r, wait := reserve(bucket, now, deadline)
+	if r == nil {
 		if urgent {
 			return fmt.Sprintf("the hand-over lane has used its share of the request budget: the next request is allowed in %s, after the probe deadline", wait.Round(time.Millisecond)), wait, false
 		}
 		return fmt.Sprintf("request budget exhausted: the next request is allowed in %s, after the probe deadline", wait.Round(time.Millisecond)), wait, false
 	}
 	if wait > 0 && p.sleep(ctx, wait) != nil {
-		bucket.Unreserve(p.now())
+		// Give the token back, so a cancelled probe does not spend the
+		// others' budget.
+		r.CancelAt(p.now())
 		return waitEnded(ctx, "the request budget"), 0, false
 	}
 	if urgent {
-		p.budget.Take(p.now()) // counted against the shared budget too
+		// Counted against the shared budget too, at once and whatever its
+		// balance: the debt is what later routine probes wait to pay back.
+		p.budget.ReserveN(p.now(), 1)
 	}
 	return "", 0, true
 }

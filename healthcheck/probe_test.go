@@ -88,7 +88,7 @@ func TestProber_Probe_retriesTransientThenSucceeds(t *testing.T) {
 	})
 	clock := newFakeClock()
 	p := newProber(t, srv.URL, Options{}, clock)
-	p.jitter = func(n int64) int64 { return n - 1 } // always the ceiling
+	p.draw = func() float64 { return 1 } // always the ceiling
 	res := p.Probe(t.Context(), livePair, liveApp)
 	if res.Outcome != Healthy || res.Attempts != 3 || hits.Load() != 3 || p.Requests() != 3 {
 		t.Fatalf("got %s after %d attempts, %d hits, %d requests; want healthy after 3", res.Outcome, res.Attempts, hits.Load(), p.Requests())

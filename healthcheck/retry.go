@@ -3,21 +3,15 @@ package healthcheck
 import (
 	"context"
 	"net/http"
-	"strconv"
-	"strings"
 	"time"
+
+	"kpay-rotator/internal/retry"
 )
 
 // Waits between the attempts of one probe. Only Transient answers are
 // retried: a 401 or a wrong environment will not change by asking again,
 // and asking again is what gets clients blocked.
 const (
-	// backoffBase is the ceiling of the first retry's wait; it doubles
-	// per retry up to backoffCap. The wait itself is drawn uniformly from
-	// [0, ceiling] ("full jitter"), so probes that failed together do not
-	// come back together.
-	backoffBase = 500 * time.Millisecond
-	backoffCap  = 30 * time.Second
 	// rateLimitFloor is the least wait after a 429 without Retry-After:
 	// KPay's own sample code waits one second then (kpay-api.md §4).
 	rateLimitFloor = time.Second
@@ -26,50 +20,26 @@ const (
 	maxRetryAfter = time.Hour
 )
 
-// backoffCeiling is the largest backoff before retry number retry (1 for
-// the wait after the first attempt).
-func backoffCeiling(retry int) time.Duration {
-	d := backoffBase
-	for i := 1; i < retry && d < backoffCap; i++ {
-		d *= 2
-	}
-	return min(d, backoffCap)
-}
+// attemptBackoff is the wait before retry number n (1 for the wait after
+// the first attempt): a ceiling of 500 ms doubling to 30 s, the wait drawn
+// uniformly below it ("full jitter"), so probes that failed together do
+// not come back together.
+var attemptBackoff = retry.Backoff{Base: 500 * time.Millisecond, Cap: 30 * time.Second, Jitter: 1}
 
 // retryWait is how long to wait after last, the Transient result of the
 // retry-th attempt, before the next one.
-func (p *Prober) retryWait(last Result, retry int) time.Duration {
-	wait := time.Duration(p.jitter(int64(backoffCeiling(retry)) + 1))
+func (p *Prober) retryWait(last Result, n int) time.Duration {
+	wait := attemptBackoff.Wait(n, p.draw())
 	if last.Status == http.StatusTooManyRequests && last.RetryAfter == 0 {
 		wait = max(wait, rateLimitFloor)
 	}
 	return max(wait, last.RetryAfter)
 }
 
-// parseRetryAfter reads Retry-After as delay-seconds or an HTTP-date
-// (RFC 9110 §10.2.3). KPay documents seconds; a proxy in front of it may
-// send a date. Absent, invalid or past values give 0.
+// parseRetryAfter reads Retry-After (retry.After): KPay documents
+// seconds; a proxy in front of it may send a date.
 func parseRetryAfter(h http.Header, now time.Time) time.Duration {
-	v := strings.TrimSpace(h.Get("Retry-After"))
-	if v == "" {
-		return 0
-	}
-	if secs, err := strconv.ParseUint(v, 10, 64); err == nil {
-		if secs > uint64(maxRetryAfter/time.Second) {
-			return maxRetryAfter
-		}
-		return time.Duration(secs) * time.Second
-	}
-	at, err := http.ParseTime(v)
-	if err != nil {
-		return 0
-	}
-	// Measure against the answer's own Date when there is one: both times
-	// then come from KPay's clock, and skew between the hosts cancels out.
-	if date, err := http.ParseTime(h.Get("Date")); err == nil {
-		now = date
-	}
-	return min(max(at.Sub(now), 0), maxRetryAfter)
+	return retry.After(h, now, maxRetryAfter)
 }
 
 // sleepCtx waits for d or until ctx ends, whichever is first.

@@ -13,6 +13,10 @@ const window = time.Minute
 // scope a probing daemon can reason about, so that is what it emulates.
 // Refused requests are not counted, so a client that waits Retry-After
 // always gets through.
+//
+// Hand-written rather than golang.org/x/time/rate: KPay documents a count
+// per minute, which a sliding window models and a token bucket does not
+// (a bucket refills steadily, so its Retry-After would not be KPay's).
 type limiter struct {
 	limit int
 	now   func() time.Time

@@ -6,7 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"math"
 	"net/http"
 	"net/url"
 	"strconv"
@@ -14,6 +13,7 @@ import (
 	"time"
 
 	"kpay-rotator/internal/credurl"
+	"kpay-rotator/internal/retry"
 	"kpay-rotator/kpay"
 )
 
@@ -53,7 +53,8 @@ type PosterOptions struct {
 	Transport http.RoundTripper
 	// Timeout bounds one attempt; default DefaultTimeout.
 	Timeout time.Duration
-	// Now is the clock for Retry-After dates; default time.Now.
+	// Now is the clock for Retry-After dates when the answer has no Date
+	// header; default time.Now.
 	Now func() time.Time
 }
 
@@ -167,7 +168,7 @@ func (p *Poster) Classify(rep *Reply, red *Redactor) Result {
 		res.Delivered = true
 	case s == http.StatusTooManyRequests || s >= 500:
 		res.Retry = true
-		res.RetryAfter = ParseRetryAfter(rep.Header.Get("Retry-After"), p.now())
+		res.RetryAfter = retry.After(rep.Header, p.now(), MaxRetryAfter)
 	case s >= 300 && s < 400:
 		// Only the host of the target is named: its path could be the
 		// same credential.
@@ -236,34 +237,10 @@ func CheckURL(s kpay.Secret, what string) (*url.URL, error) { return credurl.Che
 // ParseURL is CheckURL for a URL read from from (SecretRef.Describe).
 func ParseURL(s kpay.Secret, from string) (*url.URL, error) { return CheckURL(s, "the URL in "+from) }
 
-// ParseRetryAfter reads a Retry-After value: delay seconds (Discord sends
-// fractions) or an HTTP date. Unparseable, negative or past values give 0;
-// large ones are capped at MaxRetryAfter.
-func ParseRetryAfter(v string, now time.Time) time.Duration {
-	v = strings.TrimSpace(v)
-	if v == "" {
-		return 0
-	}
-	if f, err := strconv.ParseFloat(v, 64); err == nil {
-		return Seconds(f)
-	}
-	if t, err := http.ParseTime(v); err == nil {
-		return min(max(t.Sub(now), 0), MaxRetryAfter)
-	}
-	return 0
-}
-
-// Seconds converts a retry_after number of seconds to a Duration, with
-// the same bounds as ParseRetryAfter.
-func Seconds(f float64) time.Duration {
-	if math.IsNaN(f) || f <= 0 {
-		return 0
-	}
-	if f >= MaxRetryAfter.Seconds() {
-		return MaxRetryAfter
-	}
-	return time.Duration(math.Ceil(f * float64(time.Second)))
-}
+// Seconds converts a retry_after number of seconds to a Duration with
+// the bounds of a Retry-After header (retry.Seconds, capped at
+// MaxRetryAfter).
+func Seconds(f float64) time.Duration { return retry.Seconds(f, MaxRetryAfter) }
 
 // LoadURL reads a webhook URL from ref and parses it, returning a
 // Redactor for it either way. Its errors name the source, never the value.

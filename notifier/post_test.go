@@ -15,30 +15,20 @@ import (
 	"kpay-rotator/notifier"
 )
 
-func TestParseRetryAfter(t *testing.T) {
-	now := time.Date(2026, 1, 5, 10, 0, 0, 0, time.UTC)
+func TestSeconds(t *testing.T) {
 	for _, tt := range []struct {
-		in   string
+		in   float64
 		want time.Duration
 	}{
-		{"", 0},
-		{"7", 7 * time.Second},
-		{" 30 ", 30 * time.Second},
-		{"1.5", 1500 * time.Millisecond},
-		{"0", 0},
-		{"-5", 0},
-		{"soon", 0},
-		{now.Add(90 * time.Second).Format(http.TimeFormat), 90 * time.Second},
-		{now.Add(-time.Hour).Format(http.TimeFormat), 0},
-		{"99999999999999", notifier.MaxRetryAfter},
-		{now.Add(1000 * time.Hour).Format(http.TimeFormat), notifier.MaxRetryAfter},
+		{2.5, 2500 * time.Millisecond},
+		{0, 0},
+		{-1, 0},
+		{math.NaN(), 0},
+		{1e9, notifier.MaxRetryAfter},
 	} {
-		if got := notifier.ParseRetryAfter(tt.in, now); got != tt.want {
-			t.Errorf("ParseRetryAfter(%q) = %v, want %v", tt.in, got, tt.want)
+		if got := notifier.Seconds(tt.in); got != tt.want {
+			t.Errorf("Seconds(%v) = %v, want %v", tt.in, got, tt.want)
 		}
-	}
-	if got := notifier.Seconds(math.NaN()); got != 0 {
-		t.Errorf("Seconds(NaN) = %v", got)
 	}
 }
 

@@ -7,6 +7,11 @@
 // survives a crash of the process, but not of the host. They are for
 // files on tmpfs (where fsync does nothing) or that must not outlive a
 // reboot anyway, written where every millisecond counts.
+//
+// Hand-written rather than a dependency: temp file, fsync, rename and
+// directory fsync are a few lines over os, and google/renameio, the
+// closest library, always fsyncs, never syncs the directory and always
+// replaces, so neither the Volatile variants nor CreateExclusive would fit.
 package atomicfile
 
 import (

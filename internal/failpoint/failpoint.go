@@ -6,6 +6,10 @@
 // no-op: nothing in the configuration, environment or command line can
 // switch a failpoint on. Only a binary built with -tags failpoints reads
 // KPAY_ROTATOR_FAILPOINTS.
+//
+// Hand-written rather than a dependency: pingcap/failpoint rewrites the
+// source with a code generator, while a build tag and one environment
+// variable are all the crash tests need.
 package failpoint
 
 // Enabled reports whether failpoints are compiled in.

@@ -47,7 +47,11 @@ func StandardCases(ok Reply) []Case {
 		{Name: "410", Reply: Reply{Status: 410, Body: "channel_is_archived"}, Want: final(410)},
 		{Name: "429 Retry-After seconds", Reply: Reply{Status: 429, Header: map[string]string{"Retry-After": "7"}, Body: "rate_limited"},
 			Want: Want{Retry: true, RetryAfter: 7 * time.Second, Status: 429}},
-		{Name: "429 Retry-After date", Reply: Reply{Status: 429, Header: map[string]string{"Retry-After": At.Add(2 * time.Minute).Format(http.TimeFormat)}},
+		{Name: "429 Retry-After date", Reply: Reply{Status: 429, Header: map[string]string{"Retry-After": At.Add(2 * time.Minute).Format(http.TimeFormat), "Date": At.Format(http.TimeFormat)}},
+			Want: Want{Retry: true, RetryAfter: 2 * time.Minute, Status: 429}},
+		// Measured against the answer's Date, not the sender's clock: a
+		// receiver an hour ahead still means two minutes.
+		{Name: "429 Retry-After date against the answer's Date", Reply: Reply{Status: 429, Header: map[string]string{"Retry-After": At.Add(time.Hour + 2*time.Minute).Format(http.TimeFormat), "Date": At.Add(time.Hour).Format(http.TimeFormat)}},
 			Want: Want{Retry: true, RetryAfter: 2 * time.Minute, Status: 429}},
 		{Name: "429 without Retry-After", Reply: Reply{Status: 429}, Want: Want{Retry: true, Status: 429}},
 		{Name: "500", Reply: Reply{Status: 500, Body: "internal error"}, Want: Want{Retry: true, Status: 500}},

@@ -9,7 +9,10 @@ import (
 	"slices"
 	"time"
 
+	"golang.org/x/time/rate"
+
 	"kpay-rotator/event"
+	"kpay-rotator/internal/retry"
 	"kpay-rotator/notifier"
 	"kpay-rotator/store"
 )
@@ -30,16 +33,23 @@ const backoffCap = 30 * time.Second
 // of one alert.
 const probeTurn = 60
 
-// backoff is the wait after n failures in a row: 5 s doubling to
+// failureBackoff is the wait after n failures in a row: 5 s doubling to
 // backoffCap, less up to 20 % jitter, so that receivers failing together
 // are not retried in lockstep and the cap is never passed.
-func backoff(n int) time.Duration {
-	d := 5 * time.Second
-	for i := 1; i < n && d < backoffCap; i++ {
-		d *= 2
+var failureBackoff = retry.Backoff{Base: 5 * time.Second, Cap: backoffCap, Jitter: 0.2}
+
+func backoff(n int) time.Duration { return failureBackoff.Wait(n, rand.Float64()) }
+
+// take takes a token of bucket at now if one is there; if not, it takes
+// nothing and says how long until one is. Only rate's methods that take a
+// time are called: the others read time.Now, and the outbox runs on its
+// injected clock.
+func take(bucket *rate.Limiter, now time.Time) (wait time.Duration) {
+	r := bucket.ReserveN(now, 1)
+	if wait = r.DelayFrom(now); wait > 0 {
+		r.CancelAt(now)
 	}
-	d = min(d, backoffCap)
-	return time.Duration(float64(d) * (1 - 0.2*rand.Float64()))
+	return wait
 }
 
 // deliver does what is due for r at now and returns when it should run
@@ -75,7 +85,7 @@ func (o *Outbox) pass(ctx context.Context, r *receiver, now time.Time) (next tim
 			next = earliest(next, due)
 			continue
 		}
-		if wait, ok := r.bucket.Reserve(now, now); !ok {
+		if wait := take(r.bucket, now); wait > 0 {
 			return earliest(next, now.Add(wait)), false
 		}
 		if ctx.Err() != nil {
@@ -109,7 +119,7 @@ func (o *Outbox) probe(ctx context.Context, r *receiver, queue []store.Delivery,
 	if i < 0 {
 		return next, false
 	}
-	if wait, ok := r.bucket.Reserve(now, now); !ok {
+	if wait := take(r.bucket, now); wait > 0 {
 		return now.Add(wait), false
 	}
 	if ctx.Err() != nil {

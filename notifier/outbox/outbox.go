@@ -22,8 +22,9 @@ import (
 	"sync"
 	"time"
 
+	"golang.org/x/time/rate"
+
 	"kpay-rotator/event"
-	"kpay-rotator/internal/ratelimit"
 	"kpay-rotator/notifier"
 	"kpay-rotator/store"
 )
@@ -79,7 +80,9 @@ type Outbox struct {
 
 type receiver struct {
 	Receiver
-	bucket *ratelimit.Bucket
+	// bucket paces sends at the destination's rate; it is read only with
+	// the times the delivery loop is given (see take).
+	bucket *rate.Limiter
 	wake   chan struct{}
 	// split is set for a receiver that takes a burst in parts (fit).
 	split notifier.Splitter
@@ -120,7 +123,7 @@ func New(opts Options) (*Outbox, error) {
 		if r.MaxDeliveryAge <= 0 {
 			r.MaxDeliveryAge = 24 * time.Hour
 		}
-		rc := &receiver{Receiver: r, bucket: ratelimit.New(r.Every, r.Burst, opts.Now()), wake: make(chan struct{}, 1)}
+		rc := &receiver{Receiver: r, bucket: rate.NewLimiter(rate.Every(r.Every), max(1, r.Burst)), wake: make(chan struct{}, 1)}
 		rc.split, _ = r.Sender.(notifier.Splitter)
 		o.receivers[r.Name] = rc
 		o.order = append(o.order, r.Name)

@@ -369,6 +369,46 @@ func TestOutbox_RateLimitPerDestination(t *testing.T) {
 	}
 }
 
+// TestOutbox_RateLimitedPassSaysWhenTheNextTokenAccrues: after a long
+// idle spell a destination gets its burst at once and no more; the pass
+// that ran out of tokens says when the next one accrues, and the refused
+// send took nothing, so at that time it goes.
+func TestOutbox_RateLimitedPassSaysWhenTheNextTokenAccrues(t *testing.T) {
+	r := newRig(t, recv("ops", func(x *outbox.Receiver) { x.Every, x.Burst = 10*time.Second, 1 }))
+	down := true
+	r.send["ops"].answer = func(int) notifier.Result {
+		if down {
+			return notifier.Result{Retry: true, Status: 503}
+		}
+		return notifier.Result{Delivered: true}
+	}
+	// Two deliveries queue: the first alert, retried, and the later ones,
+	// grouped when the receiver is back.
+	for i := range 3 {
+		r.now = t0.Add(time.Duration(i) * time.Hour)
+		r.record(ev(event.KeyFailing, "checkout-test"))
+		r.flushAt(time.Duration(i)*time.Hour + 10*time.Second)
+	}
+	down = false
+	before := len(r.send["ops"].sent())
+	at := t0.Add(5 * time.Hour)
+	r.now = at
+	if next := r.ob.DeliverAt(context.Background(), "ops", at); !next.Equal(at.Add(10 * time.Second)) {
+		t.Errorf("pass out of tokens: next run at %s, want %s (one interval)", next, at.Add(10*time.Second))
+	}
+	if got := len(r.send["ops"].sent()) - before; got != 1 {
+		t.Errorf("sent %d after idling with burst 1, want 1", got)
+	}
+	at = at.Add(10 * time.Second)
+	r.now = at
+	if next := r.ob.DeliverAt(context.Background(), "ops", at); !next.IsZero() {
+		t.Errorf("after the last send: next run at %s, want none (nothing queued)", next)
+	}
+	if got := len(r.send["ops"].sent()) - before; got != 2 {
+		t.Errorf("sent %d once the next token accrued, want 2", got)
+	}
+}
+
 // countingStore counts write transactions.
 type countingStore struct {
 	store.Store
