@@ -48,7 +48,7 @@ var wordings = map[event.Kind]wording{
 	event.SecretsManagerRotationOn:  {one: "Secrets Manager rotation enabled on a KPay secret: %s", many: "Secrets Manager rotation enabled on %d KPay secrets", phrase: "Secrets Manager rotation enabled"},
 	event.SecretsManagerRotationOff: {one: "Secrets Manager rotation off again: %s", many: "Secrets Manager rotation off again on %d KPay secrets", phrase: "Secrets Manager rotation off"},
 	event.NotifierFailing:           {one: "Alerts to notifier %s keep failing", none: "Alerts to a notifier keep failing", many: "Alerts to %d notifiers keep failing", phrase: "alerts keep failing"},
-	event.NotifierRecovered:         {one: "Alerts reach notifier %s again", none: "Alerts reach a notifier again", many: "Alerts reach %d notifiers again", phrase: "alerts reach it again"},
+	event.NotifierRecovered:         {one: "Alerts reach notifier %s again", none: "Alerts reach a notifier again", many: "Alerts reach %d notifiers again", phrase: "alerts get through again"},
 	event.NotificationExpired:       {one: "Alert to notifier %s given up", none: "An alert was given up", many: "%d alerts given up", phrase: "alert given up"},
 	event.NotificationTest:          {one: "kpay-rotator test message to notifier %s", none: "kpay-rotator test message", many: "%d kpay-rotator test messages", phrase: "test message"},
 }
@@ -114,7 +114,7 @@ func Lead(a Alert) string {
 	if !Down(a) {
 		return ""
 	}
-	return fmt.Sprintf("Probes of %s keep failing without KPay rejecting any pair: KPay or this host's network is having trouble, not the keys. Nothing to change on the keys; the slots recover by themselves when KPay answers again.",
+	return fmt.Sprintf("Probes of %s keep failing without KPay rejecting any pair: KPay or this host's network is having trouble, not the keys. Nothing to change on the keys; each slot says it works again once KPay answers.",
 		Count(downSlots(a), "slot", "slots"))
 }
 
