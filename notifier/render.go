@@ -5,6 +5,8 @@ import (
 	"slices"
 	"strings"
 	"time"
+	"unicode"
+	"unicode/utf8"
 
 	"kpay-rotator/event"
 )
@@ -14,49 +16,111 @@ import (
 // plain, unescaped text, and everything taken from an event is untrusted:
 // slot names come from configuration, but messages quote provider errors.
 
-// wording names a kind for one slot ("KPay key failing: %s") and for a
-// group ("%d KPay keys failing").
-type wording struct{ one, many string }
+// wording names a kind: for one event about a subject ("KPay key
+// failing: %s", the subject being the slot, or the notifier for the
+// notifier's own events), for one without a subject (none; by default one
+// without its ": %s"), for a group ("%d KPay keys failing"), and in a few
+// words for a line of a group (phrase; by default one without "KPay" and
+// its subject).
+type wording struct{ one, none, many, phrase string }
 
 var wordings = map[event.Kind]wording{
-	event.KeyDue:                  {"KPay key due for rotation: %s", "%d KPay keys due for rotation"},
-	event.KeyOverdue:              {"KPay key overdue: %s", "%d KPay keys overdue"},
-	event.KeyFailing:              {"KPay key failing: %s", "%d KPay keys failing"},
-	event.KeyDegraded:             {"KPay key degraded: %s", "%d KPay keys degraded"},
-	event.KeyRecovered:            {"KPay key working again: %s", "%d KPay keys working again"},
-	event.RotationRejected:        {"KPay rotation rejected: %s", "%d KPay rotations rejected"},
-	event.KeyRotated:              {"KPay key rotated: %s", "%d KPay keys rotated"},
-	event.OldKeyRevoked:           {"Old KPay key revoked: %s", "%d old KPay keys revoked"},
-	event.OldKeyStillValid:        {"Old KPay key still valid: %s", "%d old KPay keys still valid"},
-	event.OldKeyUnwatched:         {"Old KPay key no longer watched: %s", "%d old KPay keys no longer watched"},
-	event.SecretChangedExternally: {"KPay secret changed outside kpay-rotator: %s", "%d KPay secrets changed outside kpay-rotator"},
-	event.RotationStalled:         {"KPay rotation stalled: %s", "%d KPay rotations stalled"},
-	event.SecretUnreadable:        {"KPay secret unreadable: %s", "%d KPay secrets unreadable"},
-	event.SecretReadable:          {"KPay secret readable again: %s", "%d KPay secrets readable again"},
-	event.SecretMissing:           {"KPay secret missing: %s", "%d KPay secrets missing"},
-	event.UnplannedRevocation:     {"KPay key revoked outside a rotation: %s", "%d KPay keys revoked outside a rotation"},
-	event.RotationCancelled:       {"KPay rotation cancelled: %s", "%d KPay rotations cancelled"},
+	event.KeyDue:                    {one: "KPay key due for rotation: %s", many: "%d KPay keys due for rotation"},
+	event.KeyOverdue:                {one: "KPay key overdue: %s", many: "%d KPay keys overdue"},
+	event.KeyFailing:                {one: "KPay key failing: %s", many: "%d KPay keys failing"},
+	event.KeyDegraded:               {one: "KPay key degraded: %s", many: "%d KPay keys degraded"},
+	event.KeyRecovered:              {one: "KPay key working again: %s", many: "%d KPay keys working again"},
+	event.RotationRejected:          {one: "KPay rotation rejected: %s", many: "%d KPay rotations rejected"},
+	event.KeyRotated:                {one: "KPay key rotated: %s", many: "%d KPay keys rotated"},
+	event.OldKeyRevoked:             {one: "Old KPay key revoked: %s", many: "%d old KPay keys revoked"},
+	event.OldKeyStillValid:          {one: "Old KPay key still valid: %s", many: "%d old KPay keys still valid"},
+	event.OldKeyUnwatched:           {one: "Old KPay key no longer watched: %s", many: "%d old KPay keys no longer watched"},
+	event.SecretChangedExternally:   {one: "KPay secret changed outside kpay-rotator: %s", many: "%d KPay secrets changed outside kpay-rotator"},
+	event.RotationStalled:           {one: "KPay rotation stalled: %s", many: "%d KPay rotations stalled"},
+	event.SecretUnreadable:          {one: "KPay secret unreadable: %s", many: "%d KPay secrets unreadable"},
+	event.SecretReadable:            {one: "KPay secret readable again: %s", many: "%d KPay secrets readable again"},
+	event.SecretMissing:             {one: "KPay secret missing: %s", many: "%d KPay secrets missing"},
+	event.UnplannedRevocation:       {one: "KPay key revoked outside a rotation: %s", many: "%d KPay keys revoked outside a rotation"},
+	event.RotationCancelled:         {one: "KPay rotation cancelled: %s", many: "%d KPay rotations cancelled"},
+	event.SecretFieldsLost:          {one: "KPay secret lost fields: %s", many: "%d KPay secrets lost fields"},
+	event.SecretFieldsRestored:      {one: "KPay secret fields restored: %s", many: "%d KPay secrets have their fields back"},
+	event.SecretFieldsAccepted:      {one: "KPay secret fields removed on purpose: %s", many: "%d KPay secrets have fields removed on purpose"},
+	event.SecretsManagerRotationOn:  {one: "Secrets Manager rotation enabled on a KPay secret: %s", many: "Secrets Manager rotation enabled on %d KPay secrets", phrase: "Secrets Manager rotation enabled"},
+	event.SecretsManagerRotationOff: {one: "Secrets Manager rotation off again: %s", many: "Secrets Manager rotation off again on %d KPay secrets", phrase: "Secrets Manager rotation off"},
+	event.NotifierFailing:           {one: "Alerts to notifier %s keep failing", none: "Alerts to a notifier keep failing", many: "Alerts to %d notifiers keep failing", phrase: "alerts keep failing"},
+	event.NotifierRecovered:         {one: "Alerts reach notifier %s again", none: "Alerts reach a notifier again", many: "Alerts reach %d notifiers again", phrase: "alerts get through again"},
+	event.NotificationExpired:       {one: "Alert to notifier %s given up", none: "An alert was given up", many: "%d alerts given up", phrase: "alert given up"},
+	event.NotificationTest:          {one: "kpay-rotator test message to notifier %s", none: "kpay-rotator test message", many: "%d kpay-rotator test messages", phrase: "test message"},
 }
 
 func wordingOf(k event.Kind) wording {
-	if w, ok := wordings[k]; ok {
-		return w
+	w, ok := wordings[k]
+	if !ok {
+		what := strings.ReplaceAll(string(k), "_", " ")
+		w = wording{one: "KPay " + what + ": %s", many: "%d KPay alerts: " + what}
 	}
-	return wording{"KPay " + strings.ReplaceAll(string(k), "_", " ") + ": %s", "%d KPay alerts: " + strings.ReplaceAll(string(k), "_", " ")}
+	if w.none == "" {
+		w.none = strings.TrimSuffix(w.one, ": %s")
+	}
+	if w.phrase == "" {
+		w.phrase = strings.Replace(strings.TrimPrefix(w.none, "KPay "), " KPay ", " ", 1)
+		if r, size := utf8.DecodeRuneInString(w.phrase); unicode.IsUpper(r) && !strings.HasPrefix(w.phrase, "KPay") {
+			w.phrase = string(unicode.ToLower(r)) + w.phrase[size:]
+		}
+	}
+	return w
 }
 
 // Phrase is a kind in a few words ("key failing"), for per-slot lines.
-func Phrase(k event.Kind) string {
-	s := strings.TrimSuffix(wordingOf(k).one, ": %s")
-	s = strings.TrimPrefix(s, "KPay ")
-	return strings.Replace(s, " KPay ", " ", 1)
+func Phrase(k event.Kind) string { return wordingOf(k).phrase }
+
+// Subject is what an event is about, as a reader names it: its slot, or
+// for the notifier's own events (which have none) the notifier; empty
+// when there is neither.
+func Subject(e event.Event) string {
+	if e.Slot != "" {
+		return e.Slot
+	}
+	return e.Fields["receiver"]
 }
 
 // Grouped reports whether a carries more than one event.
 func Grouped(a Alert) bool { return len(a.Events) > 1 }
 
+// Down reports whether a reads as a KPay outage rather than trouble with
+// keys: every event says a slot's probes keep failing without KPay
+// rejecting the pair (key_degraded), for at least two slots. One slot
+// degraded may be its network path or its application; all of a burst
+// degraded at once is KPay (or this host) being down, and a reader should
+// hear that once, not once per slot.
+func Down(a Alert) bool { return downSlots(a) >= 2 }
+
+// downSlots counts the slots of an alert made only of key_degraded
+// events; 0 when any event is something else.
+func downSlots(a Alert) int {
+	slots := map[string]bool{}
+	for _, e := range a.Events {
+		if e.Kind != event.KeyDegraded || e.Slot == "" {
+			return 0
+		}
+		slots[e.Slot] = true
+	}
+	return len(slots)
+}
+
+// Lead is the sentence a grouped alert opens with, before its list;
+// empty when the title says it all.
+func Lead(a Alert) string {
+	if !Down(a) {
+		return ""
+	}
+	return fmt.Sprintf("Probes of %s keep failing without KPay rejecting any pair: KPay or this host's network is having trouble, not the keys. Nothing to change on the keys; each slot says it works again once KPay answers.",
+		Count(downSlots(a), "slot", "slots"))
+}
+
 // Title is the alert's headline: "KPay key failing: payments-live" for
-// one event, "12 KPay keys failing" for a group of one kind, "12 KPay
+// one event, "12 KPay keys failing" for a group of one kind, "KPay
+// appears to be down: 12 keys degraded" for an outage (Down), "12 KPay
 // alerts" for a mix; prefixed "[TEST] ", "Reminder: " and "Resolved: " as
 // they apply, so the marker survives every platform's notification
 // preview, which shows only the first line.
@@ -67,11 +131,14 @@ func Title(a Alert) string {
 		head = "KPay alert"
 	case len(a.Events) == 1:
 		e := a.Events[0]
-		slot := e.Slot
-		if slot == "" {
-			slot = "(no slot)"
+		w := wordingOf(e.Kind)
+		if s := Subject(e); s != "" {
+			head = fmt.Sprintf(w.one, s)
+		} else {
+			head = w.none
 		}
-		head = fmt.Sprintf(wordingOf(e.Kind).one, slot)
+	case Down(a):
+		head = "KPay appears to be down: " + Count(downSlots(a), "key", "keys") + " degraded"
 	default:
 		kind := a.Events[0].Kind
 		for _, e := range a.Events[1:] {
@@ -150,15 +217,36 @@ func Facts(e event.Event) []Fact {
 // Summary is one event as one line of a grouped alert:
 // "payments-live (live): key failing · kpay_live_…9f2c · age 91d".
 func Summary(e event.Event) string {
-	slot := orNone(e.Slot)
-	if e.Environment != "" {
-		slot += " (" + e.Environment + ")"
+	lead := SummaryLead(e)
+	if lead == "" {
+		return Status(e)
 	}
-	return OneLine(slot + ": " + Status(e))
+	return OneLine(lead + ": " + Status(e))
 }
 
-// Status is Summary without the slot, for platforms that show the slot
-// in a column of its own: "key failing · kpay_live_…9f2c · age 91d".
+// SummaryLead is Summary's part before the colon, the subject and its
+// environment: "payments-live (live)"; empty for an event about nothing
+// in particular. Platforms that show the slot as code build the line
+// from Subject, SummaryEnv and Status instead.
+func SummaryLead(e event.Event) string {
+	s := Subject(e)
+	if s == "" {
+		return ""
+	}
+	return OneLine(s + SummaryEnv(e))
+}
+
+// SummaryEnv is " (live)", the environment as Summary shows it after the
+// subject; empty without one.
+func SummaryEnv(e event.Event) string {
+	if e.Environment == "" {
+		return ""
+	}
+	return " (" + OneLine(e.Environment) + ")"
+}
+
+// Status is Summary without the subject, for platforms that show the
+// slot in a column of its own: "key failing · kpay_live_…9f2c · age 91d".
 func Status(e event.Event) string {
 	var b strings.Builder
 	b.WriteString(Phrase(e.Kind))
@@ -180,35 +268,85 @@ func Status(e event.Event) string {
 	return OneLine(b.String())
 }
 
-func orNone(s string) string {
-	if s == "" {
-		return "(no slot)"
-	}
-	return s
-}
-
-// slotPlaceholder stands for the slot name in a grouped alert's next
-// steps, as in a command synopsis.
-const slotPlaceholder = "<slot>"
-
-// Actions lists the distinct next steps of an alert's events. For a group
-// the slot name in each is replaced by "<slot>", so 40 slots needing the
-// same command give one line instead of 40.
+// Actions lists the next steps of an alert's events, in order, one line
+// each. In a group each slot keeps its own command ("kpay-rotator stage
+// shop.live"), so a reader copies it as it is instead of filling in a
+// placeholder. Slots sharing a step that ends in a command ("generate a
+// new pair in the KPay dashboard, then run: kpay-rotator stage
+// payments-live") get its words once, then one command line per slot; a
+// step that names no slot ("check KPay's status") is listed once however
+// many events share it.
 func Actions(a Alert) []string {
-	var out []string
+	type step struct {
+		template string
+		events   []event.Event
+	}
+	var steps []*step
+	byTemplate := map[string]*step{}
 	for _, e := range a.Events {
 		act := OneLine(e.Action)
 		if act == "" {
 			continue
 		}
+		t := act
 		if Grouped(a) && e.Slot != "" {
-			act = replaceWord(act, e.Slot, slotPlaceholder)
+			t = replaceWord(act, e.Slot, slotMark)
 		}
-		if !slices.Contains(out, act) {
-			out = append(out, act)
+		st := byTemplate[t]
+		if st == nil {
+			st = &step{template: t}
+			byTemplate[t] = st
+			steps = append(steps, st)
+		}
+		st.events = append(st.events, e)
+	}
+	var out []string
+	add := func(line string) {
+		if !slices.Contains(out, line) {
+			out = append(out, line)
+		}
+	}
+	for _, st := range steps {
+		words, command, ok := splitCommand(st.template)
+		if !ok || len(st.events) < 2 {
+			for _, e := range st.events {
+				add(OneLine(e.Action))
+			}
+			continue
+		}
+		add(words)
+		for _, e := range st.events {
+			add(strings.ReplaceAll(command, slotMark, e.Slot))
 		}
 	}
 	return out
+}
+
+// slotMark stands for the slot while the steps of a group are compared;
+// it cannot occur in OneLine text.
+const slotMark = "\x00"
+
+// splitCommand cuts a step "words: command" whose command, the end of
+// the step, holds the slot once: "generate a new pair…, then run:" and
+// "kpay-rotator stage " and the slot. ok is false for any other shape, such as
+// "run kpay-rotator stage x first; when it asks…", which is then shown
+// whole for each slot.
+func splitCommand(t string) (words, command string, ok bool) {
+	mark := strings.Index(t, slotMark)
+	if mark < 0 || strings.Count(t, slotMark) != 1 {
+		return "", "", false
+	}
+	colon := strings.LastIndex(t[:mark], ": ")
+	if colon < 0 {
+		return "", "", false
+	}
+	words, command = t[:colon+1], t[colon+2:]
+	// A command runs to the end: prose after it ("; if nobody did…",
+	// "(add --dry-run…)") keeps the step whole.
+	if strings.ContainsAny(command, ";,(") || !strings.HasPrefix(command, "kpay-rotator ") && !strings.HasPrefix(command, "aws ") {
+		return "", "", false
+	}
+	return words, command, true
 }
 
 // replaceWord replaces whole-word occurrences of w in s, so that slot
@@ -251,6 +389,14 @@ func Latest(a Alert) time.Time {
 
 // More is the closing line of a clipped list.
 func More(n int) string { return fmt.Sprintf("… and %d more", n) }
+
+// Count is n with the noun that agrees with it: "1 event", "3 events".
+func Count(n int, one, many string) string {
+	if n == 1 {
+		return "1 " + one
+	}
+	return fmt.Sprintf("%d %s", n, many)
+}
 
 // Colours by severity, shared so every platform that shows one agrees.
 const (

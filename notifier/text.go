@@ -89,6 +89,24 @@ func EscapeHTML(r rune) string {
 	return string(r)
 }
 
+// Fence is the run of backticks that opens and closes a Markdown code
+// span or block holding s: longer than any run of backticks inside s, so
+// none of them ends it early, and at least min long. This is how
+// CommonMark (Mattermost) and Discord show a backtick in code byte for
+// byte, where a backslash would show as itself.
+func Fence(s string, min int) string {
+	longest, run := 0, 0
+	for i := 0; i < len(s); i++ {
+		if s[i] == '`' {
+			run++
+			longest = max(longest, run)
+		} else {
+			run = 0
+		}
+	}
+	return strings.Repeat("`", max(min, longest+1))
+}
+
 // List joins items with sep, keeping the total within max bytes: it stops
 // at the first item that would not fit together with a closing line more(n)
 // for the n items left out, and then appends that line. Items must already

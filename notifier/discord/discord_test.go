@@ -2,6 +2,7 @@ package discord_test
 
 import (
 	"context"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -65,7 +66,7 @@ func TestReceiver_Send_payload(t *testing.T) {
 	}
 	for name, want := range map[string]string{
 		"Slot": "`payments-live`", "Pair": "`kpay_live_…9f2c`", "Age": "91d", "Cutover gap": "3m", "Severity": "critical",
-		"Next step": "```\ngenerate a new pair in the KPay dashboard, then run: kpay-rotator stage payments-live```",
+		"Next step": "```\ngenerate a new pair in the KPay dashboard, then run: kpay-rotator stage payments-live\n```",
 	} {
 		if fields[name] != want {
 			t.Errorf("got field %s = %q, want %q", name, fields[name], want)
@@ -143,34 +144,153 @@ func TestReceiver_Send_group(t *testing.T) {
 	if e.Title != "40 KPay keys failing" {
 		t.Errorf("got title %q", e.Title)
 	}
-	if !strings.Contains(e.Description, `• slot\-00 \(live\)\: key failing · kpay\_live\_…9f2c · age 91d`) {
+	if !strings.Contains(e.Description, "• `slot-00` \\(live\\)\\: key failing · kpay\\_live\\_…9f2c · age 91d") {
 		t.Errorf("description lacks the first slot's line: %.300q", e.Description)
 	}
-	if n := strings.Count(e.Description, "• slot"); n != 40 && !strings.Contains(e.Description, "… and ") {
+	if n := strings.Count(e.Description, "• `slot"); n != 40 && !strings.Contains(e.Description, "… and ") {
 		t.Errorf("got %d slots listed and no '… and N more'", n)
 	}
+	code, _ := discordCode(e.Fields[len(e.Fields)-1].Value)
+	notifiertest.AssertCopies(t, code, "generate a new pair in the KPay dashboard, then run:", "kpay-rotator stage slot-00")
+}
+
+func TestReceiver_Send_copiesCodeByteForByte(t *testing.T) {
+	for name, a := range map[string]notifier.Alert{
+		"one event": notifiertest.CopyAlert(),
+		"group":     notifiertest.CopyGroup(),
+		"backticks": notifiertest.BacktickAlert(),
+	} {
+		t.Run(name, func(t *testing.T) {
+			_, _, p := send(t, plain, a)
+			code := embedCode(p.Embeds[0])
+			notifiertest.AssertCopies(t, code, notifiertest.Copyable(a)...)
+		})
+	}
+	_, _, p := send(t, plain, notifiertest.CopyGroup())
+	code := embedCode(p.Embeds[0])
+	for _, s := range notifiertest.CopySlots {
+		notifiertest.AssertCopies(t, code, s, "kpay-rotator stage "+s)
+	}
+	// Three backticks in a row end any Discord code, so such a value is
+	// escaped text, which Discord shows as it was.
+	a := notifiertest.CopyAlert()
+	a.Events[0].SecretID = "a```b_c"
+	_, _, p = send(t, plain, a)
+	var shown []string
+	for _, f := range p.Embeds[0].Fields {
+		_, out := discordCode(f.Value)
+		shown = append(shown, out)
+	}
+	notifiertest.AssertCopies(t, shown, "a```b_c")
+}
+
+func embedCode(e discord.Embed) []string {
+	code, _ := discordCode(e.Description)
+	for _, f := range e.Fields {
+		c, _ := discordCode(f.Value)
+		code = append(code, c...)
+	}
+	return code
+}
+
+// discordCode splits Discord markdown as its parser (simple-markdown)
+// reads it: code blocks (```, an optional language line, up to the next
+// ```, blank lines trimmed) and inline code (a run of n backticks up to
+// the next run of exactly n, a space next to a backtick at either end
+// dropped), and the text outside them with backslash escapes resolved.
+func discordCode(s string) (code []string, outside string) { return scan(s, true) }
+
+// scan is discordCode, resolving backslash escapes outside code or
+// keeping them as typed.
+func scan(s string, resolve bool) (code []string, outside string) {
+	var out strings.Builder
+	for i := 0; i < len(s); {
+		switch {
+		case s[i] == '\\' && i+1 < len(s) && strings.ContainsRune("\\*_~`|><#-[]():.!", rune(s[i+1])):
+			if !resolve {
+				out.WriteByte('\\')
+			}
+			out.WriteByte(s[i+1])
+			i += 2
+		case strings.HasPrefix(s[i:], "```") && strings.Contains(s[i+3:], "```"):
+			end := i + 3 + strings.Index(s[i+3:], "```")
+			body := s[i+3 : end]
+			if lang := regexp.MustCompile(`(?i)^[a-z0-9_+\-.#]+?\n`).FindString(body); lang != "" {
+				body = body[len(lang):]
+			}
+			code = append(code, strings.Split(strings.Trim(body, "\n"), "\n")...)
+			i = end + 3
+		case s[i] == '`':
+			n := runAt(s, i)
+			end := -1
+			for j := i + n + 1; j+n <= len(s); j++ {
+				if s[j-1] != '`' && s[j:j+n] == strings.Repeat("`", n) && (j+n == len(s) || s[j+n] != '`') {
+					end = j
+					break
+				}
+			}
+			if end < 0 {
+				out.WriteString(s[i : i+n])
+				i += n
+				continue
+			}
+			c := s[i+n : end]
+			// /^ (?= *`)/: a leading space before spaces and a backtick.
+			if strings.HasPrefix(strings.TrimLeft(c, " "), "`") && strings.HasPrefix(c, " ") {
+				c = c[1:]
+			}
+			if strings.HasSuffix(c, "` ") {
+				c = strings.TrimSuffix(c, " ")
+			}
+			code = append(code, c)
+			i = end + n
+		default:
+			out.WriteByte(s[i])
+			i++
+		}
+	}
+	return code, out.String()
+}
+
+func runAt(s string, i int) int {
+	n := 0
+	for i+n < len(s) && s[i+n] == '`' {
+		n++
+	}
+	return n
 }
 
 func TestReceiver_Send_escapesUntrustedText(t *testing.T) {
 	_, _, p := send(t, plain, notifiertest.HostileAlert())
-	var rendered []string
+	var rendered, code []string
 	for _, e := range p.Embeds {
-		rendered = append(rendered, e.Title, e.Description, e.Footer.Text)
-		for _, f := range e.Fields {
-			if !strings.HasPrefix(f.Value, "`") {
-				rendered = append(rendered, f.Value)
-			}
+		rendered = append(rendered, e.Title, e.Footer.Text)
+		for _, s := range append([]string{e.Description}, fieldValues(e)...) {
+			c, _ := discordCode(s)
+			code = append(code, c...)
+			rendered = append(rendered, outsideCode(s))
 		}
 	}
 	notifiertest.AssertAbsent(t, rendered, notifiertest.Mentions...)
 	notifiertest.AssertAbsent(t, rendered, "**bold**", "](http://evil)", "[click]", "http://evil", "~~s~~", "<script>", "\n- list")
 	notifiertest.AssertPresent(t, rendered, "@\u200beveryone", `\*\*bold\*\*`, "\\<@\u200b123456789\\>")
-	// Code spans keep their text but not a backtick that would end them.
-	for _, f := range p.Embeds[0].Fields {
-		if strings.HasPrefix(f.Value, "`") && strings.Count(f.Value, "`") != 2 && strings.Count(f.Value, "`") != 6 {
-			t.Errorf("code field %s has stray backticks: %.200q", f.Name, f.Value)
-		}
+	// Code shows the text as it is, backticks and all; no ping fires
+	// from it (allowed_mentions, checked in the payload test).
+	notifiertest.AssertCopies(t, code, notifier.OneLine(notifiertest.Hostile))
+}
+
+func fieldValues(e discord.Embed) []string {
+	var out []string
+	for _, f := range e.Fields {
+		out = append(out, f.Value)
 	}
+	return out
+}
+
+// outsideCode is s without its code, as typed (escapes kept).
+func outsideCode(s string) string {
+	_, out := scan(s, false)
+	return out
 }
 
 func TestReceiver_Send_classification(t *testing.T) {
@@ -209,4 +329,9 @@ func TestNew_requiresURL(t *testing.T) {
 	if _, err := discord.New(discord.Options{}); err == nil || !strings.Contains(err.Error(), "webhook URL is required") {
 		t.Errorf("got %v, want a missing-URL error", err)
 	}
+}
+
+func TestReceiver_Send_kpayDown(t *testing.T) {
+	_, req, _ := send(t, plain, notifiertest.Down())
+	notifiertest.AssertDown(t, notifiertest.Texts(t, req.Body))
 }

@@ -1,7 +1,10 @@
 package discord
 
 import (
+	"strings"
 	"time"
+
+	"kpay-rotator/event"
 
 	"kpay-rotator/notifier"
 )
@@ -81,13 +84,48 @@ func escapeTitle(r rune) string {
 	return string(r)
 }
 
-// escapeCode is for text inside a code span, where escapes are shown
-// literally and only a backtick matters: it would end the span.
-func escapeCode(r rune) string {
-	if r == '`' {
-		return "ˋ"
+// Inside code Discord shows every byte as it is, backslashes included,
+// so nothing is escaped there; allowed_mentions (parse: []) already stops
+// every ping, in code or not. Only a backtick needs care, as it could end
+// the code early: codeSpan and nextStep pick fences that no backtick
+// inside can close.
+
+// codeSpan is s as an inline code span of at most about max bytes: a
+// fence longer than any backtick run in s, and a space between fence and
+// text on a side where s has a backtick, which Discord drops again. Three
+// backticks in a row start a code block whatever fence surrounds them, so
+// s holding them is escaped text instead, which Discord shows as the
+// original bytes (it hides a backslash before punctuation).
+func codeSpan(s string, max int) string {
+	if strings.Contains(s, "```") {
+		return notifier.EscapeClip(s, max, Escape)
 	}
-	return string(r)
+	s = notifier.Clip(s, max)
+	f, open, end := notifier.Fence(s, 1), "", ""
+	if strings.HasPrefix(s, "`") {
+		open = " "
+	}
+	if strings.HasSuffix(s, "`") {
+		end = " "
+	}
+	return f + open + s + end + f
+}
+
+// nextStep is the action lines as one code block, or, if a line holds
+// three backticks in a row (which end a Discord code block whatever
+// fence opened it), as one code span per line.
+func nextStep(lines []string, max int) string {
+	text := notifier.List(lines, "\n", max-8, notifier.More)
+	if !strings.Contains(text, "```") {
+		// The newline before the closing fence keeps a trailing
+		// backtick inside.
+		return "```\n" + text + "\n```"
+	}
+	spans := make([]string, len(lines))
+	for i, l := range lines {
+		spans[i] = codeSpan(l, len(l))
+	}
+	return notifier.List(spans, "\n", max, notifier.More)
 }
 
 // Render builds the message for a, within every embed limit.
@@ -109,7 +147,7 @@ func Render(a notifier.Alert) Payload {
 		for _, f := range notifier.Facts(a.Events[0]) {
 			v := notifier.EscapeClip(f.Value, maxFact, Escape)
 			if f.Code {
-				v = "`" + notifier.EscapeClip(f.Value, maxFact, escapeCode) + "`"
+				v = codeSpan(f.Value, maxFact)
 			}
 			e.Fields = append(e.Fields, Field{Name: f.Label, Value: v, Inline: true})
 		}
@@ -117,9 +155,9 @@ func Render(a notifier.Alert) Payload {
 	if acts := notifier.Actions(a); len(acts) > 0 {
 		lines := make([]string, len(acts))
 		for i, act := range acts {
-			lines[i] = notifier.EscapeClip(act, maxFieldValue-8, escapeCode)
+			lines[i] = notifier.Clip(act, maxFieldValue-16)
 		}
-		e.Fields = append(e.Fields, Field{Name: "Next step", Value: "```\n" + notifier.List(lines, "\n", maxFieldValue-8, notifier.More) + "```"})
+		e.Fields = append(e.Fields, Field{Name: "Next step", Value: nextStep(lines, maxFieldValue)})
 	}
 	// The description gets what the 6000 total leaves, less a margin for
 	// Discord counting some characters differently from bytes.
@@ -129,13 +167,27 @@ func Render(a notifier.Alert) Payload {
 	}
 	room := min(maxDescription, maxTotal-used-100)
 	if notifier.Grouped(a) {
+		lead := ""
+		if l := notifier.Lead(a); l != "" {
+			lead = notifier.EscapeClip(l, maxItem*4, Escape) + "\n\n"
+		}
 		items := make([]string, len(a.Events))
 		for i, ev := range a.Events {
-			items[i] = "• " + notifier.EscapeClip(notifier.Summary(ev), maxItem, Escape)
+			items[i] = "• " + summary(ev)
 		}
-		e.Description = notifier.List(items, "\n", room, notifier.More)
+		e.Description = lead + notifier.List(items, "\n", room-len(lead), notifier.More)
 	} else if len(a.Events) == 1 {
 		e.Description = notifier.EscapeClip(notifier.OneLine(notifier.Message(a.Events[0])), room, Escape)
 	}
 	return Payload{AllowedMentions: AllowedMentions{Parse: []string{}}, Embeds: []Embed{e}}
+}
+
+// summary is one event of a group as a list line: its subject as code, so
+// it copies as it is, then the rest escaped.
+func summary(e event.Event) string {
+	s := notifier.Subject(e)
+	if s == "" {
+		return notifier.EscapeClip(notifier.Status(e), maxItem, Escape)
+	}
+	return codeSpan(s, maxItem/2) + notifier.EscapeClip(notifier.SummaryEnv(e)+": "+notifier.Status(e), maxItem, Escape)
 }

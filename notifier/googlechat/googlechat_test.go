@@ -2,6 +2,7 @@ package googlechat_test
 
 import (
 	"context"
+	"html"
 	"strings"
 	"testing"
 
@@ -120,6 +121,45 @@ func TestReceiver_Send_limits(t *testing.T) {
 	}
 }
 
+// cardText is every DecoratedText and every line of every TextParagraph
+// of the card as Chat shows it: card text is HTML, so entities are
+// decoded and <br> ends a line; nothing else changes a byte.
+func cardText(m googlechat.Message) []string {
+	var out []string
+	for _, s := range m.CardsV2[0].Card.Sections {
+		for _, w := range s.Widgets {
+			if w.DecoratedText != nil {
+				out = append(out, html.UnescapeString(w.DecoratedText.Text))
+			}
+			if w.TextParagraph != nil {
+				for _, l := range strings.Split(w.TextParagraph.Text, "<br>") {
+					out = append(out, html.UnescapeString(l))
+				}
+			}
+		}
+	}
+	return out
+}
+
+func TestReceiver_Send_copiesCodeByteForByte(t *testing.T) {
+	for name, a := range map[string]notifier.Alert{
+		"one event": notifiertest.CopyAlert(),
+		"backticks": notifiertest.BacktickAlert(),
+	} {
+		t.Run(name, func(t *testing.T) {
+			_, _, m := send(t, a)
+			notifiertest.AssertCopies(t, cardText(m), notifiertest.Copyable(a)...)
+		})
+	}
+	// A group lists its slots as text, with each slot's command as a
+	// line of its own.
+	_, _, m := send(t, notifiertest.CopyGroup())
+	notifiertest.AssertCopies(t, cardText(m), notifier.Actions(notifiertest.CopyGroup())...)
+	for _, s := range notifiertest.CopySlots {
+		notifiertest.AssertCopies(t, cardText(m), "kpay-rotator stage "+s)
+	}
+}
+
 func TestReceiver_Send_escapesUntrustedText(t *testing.T) {
 	_, req, m := send(t, notifiertest.HostileAlert())
 	texts := notifiertest.Texts(t, req.Body)
@@ -146,5 +186,13 @@ func TestReceiver_Send_noLeak(t *testing.T) { notifiertest.NoLeak(t, factory) }
 func TestNew_requiresURL(t *testing.T) {
 	if _, err := googlechat.New(googlechat.Options{}); err == nil || !strings.Contains(err.Error(), "URL is required") {
 		t.Errorf("got %v, want a missing-URL error", err)
+	}
+}
+
+func TestReceiver_Send_kpayDown(t *testing.T) {
+	_, req, m := send(t, notifiertest.Down())
+	notifiertest.AssertDown(t, notifiertest.Texts(t, req.Body))
+	if got := m.CardsV2[0].Card.Header.Subtitle; !strings.Contains(got, "3 events") {
+		t.Errorf("got subtitle %q", got)
 	}
 }

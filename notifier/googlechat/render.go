@@ -128,7 +128,10 @@ func Render(a notifier.Alert) Message {
 	subtitle := sev.String()
 	var sections []Section
 	if notifier.Grouped(a) {
-		subtitle += fmt.Sprintf(" · %d events", len(a.Events))
+		subtitle += " · " + notifier.Count(len(a.Events), "event", "events")
+		if lead := notifier.Lead(a); lead != "" {
+			sections = append(sections, Section{Widgets: []Widget{paragraph(notifier.EscapeClip(lead, maxMessage, notifier.EscapeHTML))}})
+		}
 		items := make([]string, len(a.Events))
 		for i, e := range a.Events {
 			items[i] = "• " + notifier.EscapeClip(notifier.Summary(e), maxItem, notifier.EscapeHTML)

@@ -85,47 +85,140 @@ func TestReceiver_Send_group(t *testing.T) {
 	if at.Title != "40 KPay keys failing" {
 		t.Errorf("got title %q", at.Title)
 	}
-	if n := strings.Count(at.Text, "\n- slot") + strings.Count(at.Text[:2], "- "); n != 40 {
+	if n := strings.Count(at.Text, "\n- `slot") + strings.Count(at.Text[:3], "- `"); n != 40 {
 		t.Errorf("got %d list lines, want 40:\n%.500s", n, at.Text)
 	}
-	if !strings.Contains(at.Text, "kpay-rotator stage ‹slot›") {
-		t.Errorf("group next step lacks the slot placeholder:\n%.300s", at.Text[len(at.Text)-300:])
+	code, _ := commonMarkCode(at.Text)
+	notifiertest.AssertCopies(t, code, "generate a new pair in the KPay dashboard, then run:", "kpay-rotator stage slot-00", "kpay-rotator stage slot-39")
+}
+
+func TestReceiver_Send_copiesCodeByteForByte(t *testing.T) {
+	for name, a := range map[string]notifier.Alert{
+		"one event": notifiertest.CopyAlert(),
+		"group":     notifiertest.CopyGroup(),
+		"backticks": notifiertest.BacktickAlert(),
+	} {
+		t.Run(name, func(t *testing.T) {
+			_, at := send(t, a)
+			code, _ := commonMarkCode(at.Text)
+			for _, f := range at.Fields {
+				c, _ := commonMarkCode(f.Value)
+				code = append(code, c...)
+			}
+			notifiertest.AssertCopies(t, code, notifiertest.Copyable(a)...)
+		})
+	}
+	_, at := send(t, notifiertest.CopyGroup())
+	code, _ := commonMarkCode(at.Text)
+	for _, s := range notifiertest.CopySlots {
+		notifiertest.AssertCopies(t, code, s, "kpay-rotator stage "+s)
 	}
 }
 
 func TestReceiver_Send_escapesUntrustedText(t *testing.T) {
 	req, at := send(t, notifiertest.HostileAlert())
 	texts := notifiertest.Texts(t, req.Body)
-	// Mentions are neutralised everywhere, code included: the server
-	// expands <!channel> before it parses any Markdown.
-	notifiertest.AssertAbsent(t, texts, notifiertest.Mentions...)
-	notifiertest.AssertAbsent(t, texts, "<script>", "<a href", "\n- list", "\n# head")
-	// Markdown is neutralised where it renders: outside code, and not in
-	// the plain fallback.
-	rendered := []string{outsideCode(at.Title), outsideCode(at.Text)}
-	for _, f := range at.Fields {
-		rendered = append(rendered, outsideCode(f.Value))
+	// The server rewrites Slack-style tokens before any Markdown, code
+	// included: <!channel> would become @channel and <@id> a username.
+	notifiertest.AssertAbsent(t, texts, "<!channel>", "<!here>", "<@123456789>", "<@&987>")
+	// Outside code, mentions, HTML and Markdown are neutralised; inside
+	// code they are shown as typed and do not fire.
+	var rendered, code []string
+	for _, s := range append([]string{at.Title, at.Text}, fieldValues(at)...) {
+		c, out := commonMarkCode(s)
+		rendered, code = append(rendered, out), append(code, c...)
 	}
-	notifiertest.AssertAbsent(t, rendered, "**bold**", "[click](", "~~s~~", "_it_")
+	notifiertest.AssertAbsent(t, rendered, notifiertest.Mentions...)
+	notifiertest.AssertAbsent(t, rendered, "<script>", "<a href", "\n- list", "\n# head", "**bold**", "[click](", "~~s~~", "_it_")
 	notifiertest.AssertPresent(t, rendered, "@\u200bchannel", `\*\*bold\*\*`, "&lt;script&gt;")
+	notifiertest.AssertPresent(t, code, "@everyone @here @channel", "**bold** __u__ _it_ ~~s~~ `tick`")
+	notifiertest.AssertAbsent(t, []string{at.Fallback}, notifiertest.Mentions...)
 }
 
-// outsideCode drops code blocks and spans, where Markdown is shown as
-// typed. An escaped backtick opens nothing.
-func outsideCode(s string) string {
-	s = strings.ReplaceAll(s, "\\`", "\\'")
-	var b strings.Builder
-	for i, part := range strings.Split(s, "```") {
-		if i%2 == 1 {
+func fieldValues(at mattermost.Attachment) []string {
+	var out []string
+	for _, f := range at.Fields {
+		out = append(out, f.Value)
+	}
+	return out
+}
+
+// commonMarkCode splits Markdown as CommonMark (Mattermost's renderer)
+// reads it: the lines of fenced code blocks and the contents of code
+// spans, and the text outside them. A fence closes only on a line of at
+// least as many backticks; a span only on a run of exactly as many, with
+// one space dropped from each end when both ends have one.
+func commonMarkCode(s string) (code []string, outside string) {
+	var out strings.Builder
+	lines := strings.Split(s, "\n")
+	for i := 0; i < len(lines); i++ {
+		// A backtick in the info string makes the line no fence.
+		if f := fenceOf(lines[i]); f >= 3 && !strings.Contains(lines[i][f:], "`") {
+			j := i + 1
+			for j < len(lines) && !(fenceOf(lines[j]) >= f && strings.Trim(lines[j], "`") == "") {
+				code = append(code, lines[j])
+				j++
+			}
+			i = j
 			continue
 		}
-		for j, p := range strings.Split(part, "`") {
-			if j%2 == 0 {
-				b.WriteString(p)
-			}
-		}
+		spans, rest := codeSpans(lines[i])
+		code = append(code, spans...)
+		out.WriteString(rest + "\n")
 	}
-	return b.String()
+	return code, out.String()
+}
+
+func fenceOf(line string) int { return len(line) - len(strings.TrimLeft(line, "`")) }
+
+func codeSpans(s string) (spans []string, rest string) {
+	var out strings.Builder
+	for i := 0; i < len(s); {
+		if s[i] == '\\' && i+1 < len(s) {
+			out.WriteString(s[i : i+2])
+			i += 2
+			continue
+		}
+		if s[i] != '`' {
+			out.WriteByte(s[i])
+			i++
+			continue
+		}
+		n := runAt(s, i)
+		end := -1
+		for j := i + n; j < len(s); {
+			if s[j] == '`' {
+				m := runAt(s, j)
+				if m == n {
+					end = j
+					break
+				}
+				j += m
+				continue
+			}
+			j++
+		}
+		if end < 0 {
+			out.WriteString(s[i : i+n])
+			i += n
+			continue
+		}
+		c := s[i+n : end]
+		if len(c) >= 2 && c[0] == ' ' && c[len(c)-1] == ' ' && strings.Trim(c, " ") != "" {
+			c = c[1 : len(c)-1]
+		}
+		spans = append(spans, c)
+		i = end + n
+	}
+	return spans, out.String()
+}
+
+func runAt(s string, i int) int {
+	n := 0
+	for i+n < len(s) && s[i+n] == '`' {
+		n++
+	}
+	return n
 }
 
 func TestReceiver_Send_classification(t *testing.T) {
@@ -146,4 +239,9 @@ func TestNew_requiresURL(t *testing.T) {
 	if _, err := mattermost.New(mattermost.Options{}); err == nil || !strings.Contains(err.Error(), "URL is required") {
 		t.Errorf("got %v, want a missing-URL error", err)
 	}
+}
+
+func TestReceiver_Send_kpayDown(t *testing.T) {
+	req, _ := send(t, notifiertest.Down())
+	notifiertest.AssertDown(t, notifiertest.Texts(t, req.Body))
 }

@@ -3,6 +3,7 @@ package notifiertest
 import (
 	"fmt"
 	"strings"
+	"testing"
 	"time"
 	"unicode/utf8"
 
@@ -109,3 +110,39 @@ func HostileAlert() notifier.Alert {
 // Mentions are the strings that, left intact in rendered text, would
 // notify people on some platform.
 var Mentions = []string{"<!channel>", "<!here>", "@everyone", "@here", "@channel", "@all", "<@123456789>", "<@&987>", "<users/all>"}
+
+// DegradedAction is the next step of every event of Down.
+const DegradedAction = "check KPay's status and this host's network; nothing to change on the key yet"
+
+// Down is a KPay outage as a burst: three slots degraded at once.
+func Down() notifier.Alert {
+	a := Group(3, event.KeyDegraded)
+	for i := range a.Events {
+		a.Events[i].Action = DegradedAction
+	}
+	return a
+}
+
+// AssertDown fails unless texts, every string of a message for Down, read
+// as one outage: "KPay appears to be down", each slot listed, and the
+// one next step said once, not once per slot.
+func AssertDown(t testing.TB, texts []string) {
+	t.Helper()
+	AssertPresent(t, texts, "KPay appears to be down: 3 keys degraded", "Probes of 3 slots keep failing", "slot-00", "slot-01", "slot-02")
+	n := 0
+	for _, s := range texts {
+		n += strings.Count(s, "nothing to change on the key yet")
+	}
+	if n != 1 {
+		t.Errorf("the next step is said %d times, want once", n)
+	}
+}
+
+// NotifierFailing is an alert about a notifier, not a slot: it has no
+// slot, only the notifier's name in its fields.
+func NotifierFailing() notifier.Alert {
+	e := event.New(event.NotifierFailing, At, "", "alerts to teams-ops keep failing (3 attempts in a row since 2026-01-05 09:58:00 UTC): HTTP 503")
+	e.Fields = map[string]string{"receiver": "teams-ops"}
+	e.Action = "check the webhook or token of notifier teams-ops, then: kpay-rotator notify-test teams-ops; queued alerts are kept and retried"
+	return Alert(e)
+}

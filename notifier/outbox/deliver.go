@@ -213,8 +213,8 @@ func (o *Outbox) expire(r *receiver, queue []store.Delivery, now time.Time) []st
 			continue
 		}
 		e := event.New(event.NotificationExpired, now, "", fmt.Sprintf(
-			"an alert (%d events, first: %s) could not be delivered to %s within max_delivery_age %s and was given up after %d attempts; last error: %s",
-			len(d.Events), firstKind(d), r.Name, r.MaxDeliveryAge, d.Attempts, d.LastError))
+			"an alert (%s, first: %s) could not be delivered to %s within max_delivery_age %s and was given up after %s; last error: %s",
+			notifier.Count(len(d.Events), "event", "events"), firstKind(d), r.Name, r.MaxDeliveryAge, notifier.Count(d.Attempts, "attempt", "attempts"), d.LastError))
 		e.Fields = map[string]string{"receiver": r.Name, "alert": d.ID}
 		e.Action = fmt.Sprintf("check notifier %s (kpay-rotator notify-test %s); kpay-rotator status shows the current state of every slot", r.Name, r.Name)
 		if err := o.emit(e); err != nil {
@@ -426,7 +426,7 @@ func (o *Outbox) receiverFailing(r *receiver, h store.ReceiverState, now time.Ti
 		return
 	}
 	e := event.New(event.NotifierFailing, now, "", fmt.Sprintf(
-		"alerts to %s keep failing (%d attempts in a row since %s): %s", r.Name, h.ConsecutiveFailures, h.FailingSince.UTC().Format(time.DateTime+" UTC"), h.LastError))
+		"alerts to %s keep failing (%s in a row since %s): %s", r.Name, notifier.Count(h.ConsecutiveFailures, "attempt", "attempts"), h.FailingSince.UTC().Format(time.DateTime+" UTC"), h.LastError))
 	e.Fields = map[string]string{"receiver": r.Name}
 	e.Condition = "receiver:" + r.Name
 	e.Action = fmt.Sprintf("check the webhook or token of notifier %s, then: kpay-rotator notify-test %s; queued alerts are kept and retried", r.Name, r.Name)

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"path/filepath"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -289,6 +290,9 @@ func TestOutbox_ExpiresAfterMaxDeliveryAgeAndSaysSo(t *testing.T) {
 		for _, e := range a.Events {
 			expired = expired || e.Kind == event.NotificationExpired
 			failing = failing || e.Kind == event.NotifierFailing
+			if e.Kind == event.NotificationExpired && !strings.Contains(e.Message, "an alert (1 event, first: key_failing)") {
+				t.Errorf("got %q, want the one event counted in the singular", e.Message)
+			}
 		}
 	}
 	if !expired || !failing {

@@ -1,6 +1,7 @@
 package slack
 
 import (
+	"kpay-rotator/event"
 	"kpay-rotator/notifier"
 )
 
@@ -14,10 +15,11 @@ const (
 	maxField    = 250
 	maxFields   = 10 // Block Kit's limit per section
 	maxAction   = 1000
-	maxList     = 2800
+	maxList     = 6800 // every list block's JSON together
 	maxItem     = 200
 	maxContext  = 300
 	maxFallback = 300
+	maxBlocks   = 50 // Block Kit's limit per message
 )
 
 // Payload is the webhook body.
@@ -42,9 +44,13 @@ type Text struct {
 
 // mrkdwn text is escaped with notifier.EscapeHTML: '&', '<' and '>' are
 // the control characters of links and mentions (<!channel>, <@U…>), and
-// Slack asks for exactly these three to be escaped. escapeCode does the
-// same inside a code span, where a backtick would end the span early; it
-// becomes a look-alike.
+// Slack asks for exactly these three to be escaped. Slack decodes the
+// three entities inside code as well, so code shows (and copies) the
+// original bytes, and nothing else is special there: '*', '_', '~' and
+// '@' stay as they are. escapeCode adds what code needs: mrkdwn has no
+// escape for a backtick, which would end the span early, so one becomes a
+// look-alike. Identifiers never hold one (slot names are [a-z0-9._-],
+// secret ids [A-Za-z0-9/_+=.@-]); only hostile text pays for it.
 func escapeCode(r rune) string {
 	if r == '`' {
 		return "ˋ"
@@ -60,11 +66,10 @@ func Render(a notifier.Alert) Payload {
 	p := Payload{Blocks: []Block{{Type: "header", Text: &Text{Type: "plain_text", Text: notifier.Clip(title, maxHeader)}}}}
 	fallback := title
 	if notifier.Grouped(a) {
-		items := make([]string, len(a.Events))
-		for i, e := range a.Events {
-			items[i] = "• " + notifier.EscapeClip(notifier.Summary(e), maxItem, notifier.EscapeHTML)
+		if lead := notifier.Lead(a); lead != "" {
+			p.Blocks = append(p.Blocks, Block{Type: "section", Text: mrkdwn(notifier.EscapeClip(lead, maxSection, notifier.EscapeHTML))})
 		}
-		p.Blocks = append(p.Blocks, Block{Type: "section", Text: mrkdwn(notifier.List(items, "\n", maxList, notifier.More))})
+		p.Blocks = append(p.Blocks, list(a, maxBlocks-len(p.Blocks)-2)...)
 	} else if len(a.Events) == 1 {
 		e := a.Events[0]
 		msg := notifier.OneLine(notifier.Message(e))
@@ -100,6 +105,38 @@ func Render(a notifier.Alert) Payload {
 	p.Blocks = append(p.Blocks, Block{Type: "context", Elements: []Text{*mrkdwn(notifier.EscapeClip(small, maxContext, notifier.EscapeHTML))}})
 	p.Text = notifier.EscapeClip(fallback, maxFallback, notifier.EscapeHTML)
 	return p
+}
+
+// list is a group's events, one section block each, in order, while
+// there are blocks (at most room) and bytes (maxList) left: a reader sees
+// every slot of a burst that Slack can carry, and a last context block
+// says how many more there were.
+func list(a notifier.Alert, room int) []Block {
+	var out []Block
+	used := 0
+	for i, e := range a.Events {
+		b := Block{Type: "section", Text: mrkdwn("• " + summary(e))}
+		cost := len(b.Text.Text) + 52 // the block's JSON around the text
+		left := len(a.Events) - i
+		// The last block may hold an event only if it is the last one;
+		// otherwise it is kept for the count of the rest.
+		if left > 1 && (len(out)+2 > room || used+cost+100 > maxList) || left == 1 && (len(out)+1 > room || used+cost > maxList) {
+			return append(out, Block{Type: "context", Elements: []Text{*mrkdwn(notifier.More(left))}})
+		}
+		used += cost
+		out = append(out, b)
+	}
+	return out
+}
+
+// summary is one event of a group as a line: its subject as code, so it
+// copies as it is, then the rest escaped.
+func summary(e event.Event) string {
+	s := notifier.Subject(e)
+	if s == "" {
+		return notifier.EscapeClip(notifier.Status(e), maxItem, notifier.EscapeHTML)
+	}
+	return "`" + notifier.EscapeClip(s, maxItem/2, escapeCode) + "`" + notifier.EscapeClip(notifier.SummaryEnv(e)+": "+notifier.Status(e), maxItem, notifier.EscapeHTML)
 }
 
 // okBody is what Slack answers on success.

@@ -126,22 +126,121 @@ func TestReceiver_Send_group(t *testing.T) {
 	if got := p.Blocks[0].Text.Text; got != "40 KPay keys failing" {
 		t.Errorf("got header %q", got)
 	}
-	list := p.Blocks[1].Text.Text
-	if n := strings.Count(list, "• slot-"); n+countMore(list) != 40 || n == 0 {
-		t.Errorf("list shows %d slots and %q; want all 40 accounted for", n, list[strings.LastIndex(list, "\n")+1:])
-	}
-	if !strings.Contains(list, "slot-00 (live): key failing · kpay_live_…9f2c · age 91d") {
-		t.Errorf("list line lacks the facts: %q", strings.SplitN(list, "\n", 2)[0])
-	}
-	// Forty identical commands become one, with the slot as a placeholder.
-	var next string
+	// One block per event while blocks are left: 40 fit in Slack's 50.
+	var items []string
 	for _, b := range p.Blocks {
-		if b.Text != nil && strings.HasPrefix(b.Text.Text, "*Next step*") {
-			next = b.Text.Text
+		if b.Text != nil && strings.HasPrefix(b.Text.Text, "• ") {
+			items = append(items, b.Text.Text)
 		}
 	}
-	if want := "kpay-rotator stage &lt;slot&gt;```"; !strings.HasSuffix(next, want) || strings.Count(next, "stage") != 1 {
-		t.Errorf("got next step %q, want one line ending %q", next, want)
+	if len(items) != 40 {
+		t.Errorf("got %d event blocks, want all 40", len(items))
+	}
+	if len(items) > 0 && items[0] != "• `slot-00` (live): key failing · kpay_live_…9f2c · age 91d · cutover gap 3m" {
+		t.Errorf("got first line %q, want the slot as code and its facts", items[0])
+	}
+	next := nextStep(p)
+	code, _ := slackCode(next)
+	notifiertest.AssertCopies(t, code, "generate a new pair in the KPay dashboard, then run:", "kpay-rotator stage slot-00", "kpay-rotator stage slot-01")
+	if strings.Contains(next, "&lt;slot&gt;") {
+		t.Errorf("next step has a placeholder: %q", next)
+	}
+}
+
+func TestReceiver_Send_groupBeyondBlocks(t *testing.T) {
+	_, p := send(t, notifiertest.Group(120, event.KeyFailing))
+	if len(p.Blocks) != 50 {
+		t.Errorf("got %d blocks, want all 50 used", len(p.Blocks))
+	}
+	n := 0
+	for _, b := range p.Blocks {
+		if b.Text != nil && strings.HasPrefix(b.Text.Text, "• ") {
+			n++
+		}
+	}
+	var more string
+	for _, b := range p.Blocks {
+		for _, el := range b.Elements {
+			if strings.HasPrefix(el.Text, "… and ") {
+				more = el.Text
+			}
+		}
+	}
+	if n+countMore(more) != 120 || n < 40 {
+		t.Errorf("got %d events listed and %q, want as many as the blocks hold and the rest counted", n, more)
+	}
+}
+
+func nextStep(p slack.Payload) string {
+	for _, b := range p.Blocks {
+		if b.Text != nil && strings.HasPrefix(b.Text.Text, "*Next step*") {
+			return b.Text.Text
+		}
+	}
+	return ""
+}
+
+func TestReceiver_Send_copiesCodeByteForByte(t *testing.T) {
+	for name, a := range map[string]notifier.Alert{
+		"one event": notifiertest.CopyAlert(),
+		"group":     notifiertest.CopyGroup(),
+	} {
+		t.Run(name, func(t *testing.T) {
+			_, p := send(t, a)
+			notifiertest.AssertCopies(t, payloadCode(p), notifiertest.Copyable(a)...)
+		})
+	}
+	_, p := send(t, notifiertest.CopyGroup())
+	for _, s := range notifiertest.CopySlots {
+		notifiertest.AssertCopies(t, payloadCode(p), s, "kpay-rotator stage "+s)
+	}
+}
+
+func payloadCode(p slack.Payload) []string {
+	var code []string
+	for _, b := range p.Blocks {
+		for _, t := range append(b.Fields, b.Elements...) {
+			c, _ := slackCode(t.Text)
+			code = append(code, c...)
+		}
+		if b.Text != nil && b.Text.Type == "mrkdwn" {
+			c, _ := slackCode(b.Text.Text)
+			code = append(code, c...)
+		}
+	}
+	return code
+}
+
+// slackCode splits mrkdwn as Slack shows it: the lines of ``` blocks and
+// the contents of `code` spans, with the three entities decoded (Slack
+// decodes them in code too), and the text outside them as sent.
+func slackCode(s string) (code []string, outside string) {
+	dec := strings.NewReplacer("&lt;", "<", "&gt;", ">", "&amp;", "&")
+	var out strings.Builder
+	for {
+		i := strings.Index(s, "`")
+		if i < 0 {
+			out.WriteString(s)
+			return code, out.String()
+		}
+		out.WriteString(s[:i])
+		if strings.HasPrefix(s[i:], "```") {
+			end := strings.Index(s[i+3:], "```")
+			if end < 0 {
+				out.WriteString(s[i:])
+				return code, out.String()
+			}
+			code = append(code, strings.Split(dec.Replace(s[i+3:i+3+end]), "\n")...)
+			s = s[i+3+end+3:]
+			continue
+		}
+		end := strings.Index(s[i+1:], "`")
+		if end < 0 {
+			out.WriteString(s[i:])
+			return code, out.String()
+		}
+		code = append(code, dec.Replace(s[i+1:i+1+end]))
+		s = s[i+1+end+1:]
 	}
 }
 
@@ -177,7 +276,16 @@ func TestReceiver_Send_escapesUntrustedText(t *testing.T) {
 		}
 	}
 	mrk = append(mrk, p.Text)
+	// In code and out: the three entities are all Slack needs, in code too.
 	notifiertest.AssertAbsent(t, mrk, "<!channel>", "<!here>", "<@123456789>", "<script>", "<a href", "<users/all>")
+	var code []string
+	for _, m := range mrk {
+		c, _ := slackCode(m)
+		code = append(code, c...)
+	}
+	// Code shows the text as it is, but for the backtick, which mrkdwn
+	// cannot escape.
+	notifiertest.AssertCopies(t, code, strings.ReplaceAll(notifier.OneLine(notifiertest.Hostile), "`", "ˋ"))
 	notifiertest.AssertPresent(t, texts, "&lt;!channel&gt;", "&lt;script&gt;", "&amp;amp;")
 	// A backtick in a code value would end the span early and let the
 	// rest render as mrkdwn: each code span keeps only its own backticks.
@@ -278,4 +386,17 @@ func TestReceiver_Send_refusesAURLFileTurnedPlainHTTP(t *testing.T) {
 	if res.Delivered || !res.Retry || !strings.Contains(res.Detail, "plain http") || strings.Contains(res.Detail, "/services/") {
 		t.Errorf("got %+v, want a retryable refusal naming plain http and not quoting the URL", res)
 	}
+}
+
+func TestReceiver_Send_kpayDown(t *testing.T) {
+	req, _ := send(t, notifiertest.Down())
+	notifiertest.AssertDown(t, notifiertest.Texts(t, req.Body))
+}
+
+func TestReceiver_Send_aboutANotifier(t *testing.T) {
+	req, p := send(t, notifiertest.NotifierFailing())
+	if got := p.Blocks[0].Text.Text; got != "Alerts to notifier teams-ops keep failing" {
+		t.Errorf("got header %q", got)
+	}
+	notifiertest.AssertAbsent(t, notifiertest.Texts(t, req.Body), "(no slot)")
 }

@@ -1,8 +1,6 @@
 package teams
 
 import (
-	"fmt"
-
 	"kpay-rotator/event"
 	"kpay-rotator/notifier"
 )
@@ -42,7 +40,7 @@ type Card struct {
 	Body    []Element         `json:"body"`
 }
 
-// Element is a TextBlock or a FactSet.
+// Element is a TextBlock, a RichTextBlock or a FactSet.
 type Element struct {
 	Type     string `json:"type"`
 	Text     string `json:"text,omitempty"`
@@ -54,7 +52,37 @@ type Element struct {
 	Wrap     bool   `json:"wrap,omitempty"`
 	Spacing  string `json:"spacing,omitempty"`
 	Facts    []Fact `json:"facts,omitempty"`
+	// Inlines are a RichTextBlock's runs.
+	Inlines []TextRun `json:"inlines,omitempty"`
 }
+
+// TextRun is one run of a RichTextBlock. Its text is never parsed as
+// Markdown (Adaptive Cards 1.2), so it needs no escaping and shows every
+// byte as it is: the one way a card carries a command or an identifier
+// that copies back exactly, where TextBlock and Fact text are Markdown
+// and a backslash escape shows up as a backslash on some clients.
+type TextRun struct {
+	Type     string `json:"type"`
+	Text     string `json:"text"`
+	Weight   string `json:"weight,omitempty"`
+	Size     string `json:"size,omitempty"`
+	Color    string `json:"color,omitempty"`
+	FontType string `json:"fontType,omitempty"`
+}
+
+// run is a TextRun of untrusted text: one line, at most max bytes.
+func run(s string, max int) TextRun {
+	return TextRun{Type: "TextRun", Text: notifier.Clip(notifier.OneLine(s), max)}
+}
+
+// mono is run in a monospace font, for commands and identifiers.
+func mono(s string, max int) TextRun {
+	r := run(s, max)
+	r.FontType = "Monospace"
+	return r
+}
+
+func rich(runs ...TextRun) Element { return Element{Type: "RichTextBlock", Inlines: runs} }
 
 // Fact is one row of a FactSet.
 type Fact struct {
@@ -66,7 +94,9 @@ type Fact struct {
 // in TextBlock and Fact text: emphasis (* _), links ([ ]) and the
 // backslash itself. CommonMark backslash escapes are what the renderers
 // implement; some mobile clients draw the backslash, which is the price
-// of a link that cannot be forged.
+// of a link that cannot be forged. So only fixed wording and short facts
+// go through Markdown; the title, the message, slot names, commands and
+// identifiers go in TextRuns, which need no escaping.
 func Escape(r rune) string {
 	switch r {
 	case '\\', '*', '_', '[', ']', '~', '`':
@@ -117,44 +147,66 @@ func color(s event.Severity) string {
 
 // Render builds the message for a.
 func Render(a notifier.Alert) Message {
-	body := []Element{{Type: "TextBlock", Text: text(notifier.Title(a), maxTitle), Weight: "Bolder", Size: "Medium", Color: color(a.Severity()), Wrap: true}}
+	title := run(notifier.Title(a), maxTitle)
+	title.Weight, title.Size, title.Color = "Bolder", "Medium", color(a.Severity())
+	body := []Element{rich(title)}
 	if notifier.Grouped(a) {
-		var facts []Fact
+		if lead := notifier.Lead(a); lead != "" {
+			body = append(body, Element{Type: "TextBlock", Text: text(lead, maxMessage), Wrap: true})
+		}
 		used := 0
 		for i, e := range a.Events {
-			slot := e.Slot
-			if slot == "" {
-				slot = "(no slot)"
+			line := rich(run(notifier.Status(e), maxFact))
+			if s := notifier.Subject(e); s != "" {
+				// Not run: OneLine would trim the space that leads the rest.
+				rest := TextRun{Type: "TextRun", Text: notifier.Clip(notifier.SummaryEnv(e)+": "+notifier.Status(e), maxFact)}
+				line = rich(mono(s, maxFact), rest)
 			}
-			f := Fact{Title: text(slot, maxFact), Value: text(notifier.Status(e), maxFact)}
-			cost := len(f.Title) + len(f.Value) + 40 // JSON punctuation
+			cost := 120 // the element's JSON around the text
+			for _, r := range line.Inlines {
+				cost += len(r.Text)
+			}
 			if used+cost > maxList {
-				facts = append(facts, Fact{Title: "…", Value: fmt.Sprintf("and %d more", len(a.Events)-i)})
+				body = append(body, rich(run(notifier.More(len(a.Events)-i), maxFact)))
 				break
 			}
 			used += cost
-			facts = append(facts, f)
+			body = append(body, line)
 		}
-		body = append(body, Element{Type: "FactSet", Facts: facts})
 	} else if len(a.Events) == 1 {
 		e := a.Events[0]
-		body = append(body, Element{Type: "TextBlock", Text: text(notifier.Message(e), maxMessage), Wrap: true})
+		// The message quotes pairs and provider errors: a TextRun shows
+		// them as they are, with no Markdown to forge and nothing to
+		// escape.
+		body = append(body, rich(run(notifier.Message(e), maxMessage)))
 		var facts []Fact
+		var codes []Element
 		for _, f := range notifier.Facts(e) {
+			if f.Code {
+				label := run(f.Label+": ", maxFact)
+				label.Weight = "Bolder"
+				codes = append(codes, rich(label, mono(f.Value, maxFact)))
+				continue
+			}
 			facts = append(facts, Fact{Title: f.Label, Value: text(f.Value, maxFact)})
 		}
 		body = append(body, Element{Type: "FactSet", Facts: facts})
+		body = append(body, codes...)
 	}
 	if acts := notifier.Actions(a); len(acts) > 0 {
-		lines := make([]string, len(acts))
+		body = append(body, Element{Type: "TextBlock", Text: "Next step", Weight: "Bolder", Wrap: true, Spacing: "Medium"})
+		// One block per command, so each is a line of its own and
+		// copies on its own.
+		used := 0
 		for i, act := range acts {
-			lines[i] = text(act, maxAction)
+			r := mono(act, maxAction)
+			if used+len(r.Text) > maxAction && i > 0 {
+				body = append(body, rich(run(notifier.More(len(acts)-i), maxFact)))
+				break
+			}
+			used += len(r.Text)
+			body = append(body, rich(r))
 		}
-		body = append(body,
-			Element{Type: "TextBlock", Text: "Next step", Weight: "Bolder", Wrap: true, Spacing: "Medium"},
-			// Markdown lines need a blank line between them to stay
-			// apart; one action per line.
-			Element{Type: "TextBlock", Text: notifier.List(lines, "\n\n", maxAction, notifier.More), FontType: "Monospace", Wrap: true})
 	}
 	note := "kpay-rotator"
 	if n := notifier.Note(a); n != "" {

@@ -55,29 +55,73 @@ func TestReceiver_Send_payload(t *testing.T) {
 		t.Errorf("got %q / %q / %q", at.ContentType, c.Type, c.Version)
 	}
 	title := c.Body[0]
-	if title.Type != "TextBlock" || title.Text != "KPay key failing: payments-live" || !title.Wrap || title.Color != "attention" || title.Weight != "Bolder" {
+	if title.Type != "RichTextBlock" || len(title.Inlines) != 1 || title.Inlines[0] != (teams.TextRun{Type: "TextRun", Text: "KPay key failing: payments-live", Weight: "Bolder", Size: "Medium", Color: "attention"}) {
 		t.Errorf("got title block %+v", title)
 	}
-	var facts map[string]string
-	var action *teams.Element
-	for i, el := range c.Body {
+	facts := map[string]string{}
+	for _, el := range c.Body {
 		if el.Type == "FactSet" {
-			facts = map[string]string{}
 			for _, f := range el.Facts {
 				facts[f.Title] = f.Value
 			}
 		}
-		if el.FontType == "Monospace" {
-			action = &c.Body[i]
-		}
 	}
-	for k, want := range map[string]string{"Slot": "payments-live", "Pair": "kpay\\_live\\_…9f2c", "Age": "91d", "Cutover gap": "3m", "Environment": "live"} {
+	for k, want := range map[string]string{"Age": "91d", "Cutover gap": "3m", "Environment": "live"} {
 		if facts[k] != want {
 			t.Errorf("got fact %s = %q, want %q", k, facts[k], want)
 		}
 	}
-	if action == nil || action.Text != "generate a new pair in the KPay dashboard, then run: kpay-rotator stage payments-live" || !action.Wrap {
-		t.Errorf("got action block %+v", action)
+	// Identifiers and the command are monospace runs, never Markdown.
+	notifiertest.AssertCopies(t, monoRuns(m), "payments-live", "kpay_live_…9f2c", "prod/payments-live/kpay",
+		"generate a new pair in the KPay dashboard, then run: kpay-rotator stage payments-live")
+}
+
+// monoRuns are the card's monospace TextRuns: its code, shown exactly
+// as sent, since a TextRun is never parsed as Markdown.
+func monoRuns(m teams.Message) []string {
+	var out []string
+	for _, el := range m.Attachments[0].Content.Body {
+		for _, r := range el.Inlines {
+			if r.FontType == "Monospace" {
+				out = append(out, r.Text)
+			}
+		}
+	}
+	return out
+}
+
+// markdown is every text of the card that Teams parses as Markdown:
+// TextBlocks and facts.
+func markdown(m teams.Message) []string {
+	var out []string
+	for _, el := range m.Attachments[0].Content.Body {
+		if el.Type == "TextBlock" {
+			out = append(out, el.Text)
+		}
+		for _, f := range el.Facts {
+			out = append(out, f.Title, f.Value)
+		}
+	}
+	return out
+}
+
+func TestReceiver_Send_copiesCodeByteForByte(t *testing.T) {
+	for name, a := range map[string]notifier.Alert{
+		"one event": notifiertest.CopyAlert(),
+		"group":     notifiertest.CopyGroup(),
+		"backticks": notifiertest.BacktickAlert(),
+	} {
+		t.Run(name, func(t *testing.T) {
+			_, _, m := send(t, a)
+			notifiertest.AssertCopies(t, monoRuns(m), notifiertest.Copyable(a)...)
+			// No identifier goes through Markdown, where an escape would
+			// show as a backslash on some clients.
+			notifiertest.AssertAbsent(t, markdown(m), `\_`)
+		})
+	}
+	_, _, m := send(t, notifiertest.CopyGroup())
+	for _, s := range notifiertest.CopySlots {
+		notifiertest.AssertCopies(t, monoRuns(m), s, "kpay-rotator stage "+s)
 	}
 }
 
@@ -86,7 +130,7 @@ func TestReceiver_Send_colourBySeverity(t *testing.T) {
 		event.KeyFailing: "attention", event.KeyDue: "warning", event.KeyRecovered: "good", event.KeyRotated: "accent",
 	} {
 		_, _, m := send(t, notifiertest.Alert(notifiertest.Event(kind, "payments-live")))
-		if got := m.Attachments[0].Content.Body[0].Color; got != want {
+		if got := m.Attachments[0].Content.Body[0].Inlines[0].Color; got != want {
 			t.Errorf("%s: got colour %q, want %q", kind, got, want)
 		}
 	}
@@ -110,17 +154,23 @@ func TestReceiver_Send_limits(t *testing.T) {
 func TestReceiver_Send_group(t *testing.T) {
 	_, _, m := send(t, notifiertest.Group(40, event.KeyFailing))
 	body := m.Attachments[0].Content.Body
-	if body[0].Text != "40 KPay keys failing" {
-		t.Errorf("got title %q", body[0].Text)
+	if got := body[0].Inlines[0].Text; got != "40 KPay keys failing" {
+		t.Errorf("got title %q", got)
 	}
-	if facts := body[1].Facts; len(facts) != 40 || facts[0].Title != "slot-00" || facts[0].Value != `key failing · kpay\_live\_…9f2c · age 91d · cutover gap 3m` {
-		t.Errorf("got %d facts, first %+v", len(facts), facts)
+	var lines []string
+	for _, el := range body[1:] {
+		if el.Type == "RichTextBlock" && len(el.Inlines) == 2 {
+			lines = append(lines, el.Inlines[0].Text+el.Inlines[1].Text)
+		}
+	}
+	if len(lines) != 40 || lines[0] != "slot-00 (live): key failing · kpay_live_…9f2c · age 91d · cutover gap 3m" {
+		t.Errorf("got %d lines, first %q", len(lines), lines)
 	}
 }
 
 func TestReceiver_Send_escapesUntrustedText(t *testing.T) {
-	_, req, _ := send(t, notifiertest.HostileAlert())
-	texts := notifiertest.Texts(t, req.Body)
+	_, _, m := send(t, notifiertest.HostileAlert())
+	texts := markdown(m)
 	notifiertest.AssertAbsent(t, texts, "**bold**", "[click]", "_it_", "\n- list", "\n# head")
 	// A link needs "](" with the bracket unescaped.
 	for _, s := range texts {
@@ -129,11 +179,13 @@ func TestReceiver_Send_escapesUntrustedText(t *testing.T) {
 		}
 	}
 	notifiertest.AssertPresent(t, texts, `\*\*bold\*\*`, `\[click\](http://evil)`, `\_it\_`)
+	// In a TextRun nothing is parsed: the text is shown as it is.
+	notifiertest.AssertCopies(t, monoRuns(m), notifier.OneLine(notifiertest.Hostile))
 }
 
 func TestReceiver_Send_escapesLeadingListMarker(t *testing.T) {
 	e := notifiertest.Event(event.KeyFailing, "payments-live")
-	e.Message = "- not a list"
+	e.Fields["age"] = "- not a list"
 	_, req, _ := send(t, notifiertest.Alert(e))
 	notifiertest.AssertPresent(t, notifiertest.Texts(t, req.Body), `\- not a list`)
 }
@@ -179,4 +231,19 @@ func TestNew_requiresURL(t *testing.T) {
 	if _, err := teams.New(teams.Options{}); err == nil || !strings.Contains(err.Error(), "URL is required") {
 		t.Errorf("got %v, want a missing-URL error", err)
 	}
+}
+
+func TestReceiver_Send_kpayDown(t *testing.T) {
+	_, req, _ := send(t, notifiertest.Down())
+	notifiertest.AssertDown(t, notifiertest.Texts(t, req.Body))
+}
+
+func TestReceiver_Send_aboutANotifier(t *testing.T) {
+	a := notifiertest.NotifierFailing()
+	a.Events = append(a.Events, notifiertest.Event(event.KeyFailing, "payments-live"))
+	_, req, m := send(t, a)
+	texts := notifiertest.Texts(t, req.Body)
+	notifiertest.AssertAbsent(t, texts, "(no slot)")
+	notifiertest.AssertPresent(t, texts, "alerts keep failing")
+	notifiertest.AssertCopies(t, monoRuns(m), "teams-ops", "payments-live")
 }

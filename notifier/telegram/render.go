@@ -3,6 +3,8 @@ package telegram
 import (
 	"strings"
 
+	"kpay-rotator/event"
+
 	"kpay-rotator/notifier"
 )
 
@@ -25,6 +27,20 @@ const (
 // requires outside attributes, and all it takes to keep text from opening
 // a tag.
 func esc(s string, max int) string { return notifier.EscapeClip(s, max, notifier.EscapeHTML) }
+
+// In <code> and <pre> Telegram shows the text as it is once its three
+// entities are decoded, and makes no mention, link or hashtag of it, so
+// code is escaped exactly like the rest and copies back byte for byte.
+
+// summary is one event of a group as a line: its subject as code, so it
+// copies as it is, then the rest.
+func summary(e event.Event) string {
+	s := notifier.Subject(e)
+	if s == "" {
+		return esc(notifier.Status(e), maxItem)
+	}
+	return "<code>" + esc(s, maxItem/2) + "</code>" + esc(notifier.SummaryEnv(e)+": "+notifier.Status(e), maxItem)
+}
 
 // Render builds the HTML text for a, at most MaxText bytes. Every cut is
 // made by EscapeClip on unescaped text or by List between whole lines,
@@ -56,11 +72,15 @@ func Render(a notifier.Alert) string {
 	room := MaxText - fixed - 8 // the separators joined below
 	var body string
 	if notifier.Grouped(a) {
+		lead := ""
+		if l := notifier.Lead(a); l != "" {
+			lead = esc(l, maxNote) + "\n\n"
+		}
 		items := make([]string, len(a.Events))
 		for i, e := range a.Events {
-			items[i] = "• " + esc(notifier.Summary(e), maxItem)
+			items[i] = "• " + summary(e)
 		}
-		body = notifier.List(items, "\n", room, notifier.More)
+		body = lead + notifier.List(items, "\n", room-len(lead), notifier.More)
 	} else if len(a.Events) == 1 {
 		body = esc(notifier.OneLine(notifier.Message(a.Events[0])), room)
 	}

@@ -2,7 +2,9 @@ package telegram_test
 
 import (
 	"context"
+	"html"
 	"regexp"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -127,21 +129,60 @@ func TestReceiver_Send_limits(t *testing.T) {
 
 func TestReceiver_Send_group(t *testing.T) {
 	_, _, m := send(t, notifiertest.Group(40, event.KeyFailing))
-	if !strings.HasPrefix(m.Text, "<b>40 KPay keys failing</b>\n• slot-00 (live): key failing") {
+	if !strings.HasPrefix(m.Text, "<b>40 KPay keys failing</b>\n• <code>slot-00</code> (live): key failing") {
 		t.Errorf("got %.200q", m.Text)
 	}
-	if n := strings.Count(m.Text, "• slot-"); n != 40 {
-		t.Errorf("got %d slot lines, want 40", n)
+	n := strings.Count(m.Text, "• <code>slot-")
+	more := regexp.MustCompile(`\n… and (\d+) more\n`).FindStringSubmatch(m.Text)
+	if more != nil {
+		k, _ := strconv.Atoi(more[1])
+		n += k
 	}
-	if !strings.Contains(m.Text, "kpay-rotator stage &lt;slot&gt;</pre>") {
-		t.Errorf("next step lacks the placeholder: %.200q", m.Text[len(m.Text)-200:])
+	if n != 40 {
+		t.Errorf("got %d slots listed or counted, want 40:\n%s", n, m.Text)
 	}
+	notifiertest.AssertCopies(t, htmlCode(m.Text), "generate a new pair in the KPay dashboard, then run:", "kpay-rotator stage slot-00")
+}
+
+func TestReceiver_Send_copiesCodeByteForByte(t *testing.T) {
+	for name, a := range map[string]notifier.Alert{
+		"one event": notifiertest.CopyAlert(),
+		"group":     notifiertest.CopyGroup(),
+		"backticks": notifiertest.BacktickAlert(),
+	} {
+		t.Run(name, func(t *testing.T) {
+			_, _, m := send(t, a)
+			notifiertest.AssertCopies(t, htmlCode(m.Text), notifiertest.Copyable(a)...)
+		})
+	}
+	_, _, m := send(t, notifiertest.CopyGroup())
+	for _, s := range notifiertest.CopySlots {
+		notifiertest.AssertCopies(t, htmlCode(m.Text), s, "kpay-rotator stage "+s)
+	}
+}
+
+var codeRE = regexp.MustCompile(`(?s)<(code|pre)>(.*?)</(?:code|pre)>`)
+
+// htmlCode is the text of every <code> and <pre> (each line of one) as
+// Telegram shows it: entities decoded, nothing else changed.
+func htmlCode(s string) []string {
+	var out []string
+	for _, m := range codeRE.FindAllStringSubmatch(s, -1) {
+		text := html.UnescapeString(m[2])
+		if m[1] == "pre" {
+			out = append(out, strings.Split(text, "\n")...)
+		} else {
+			out = append(out, text)
+		}
+	}
+	return out
 }
 
 func TestReceiver_Send_escapesUntrustedText(t *testing.T) {
 	_, _, m := send(t, notifiertest.HostileAlert())
 	notifiertest.AssertAbsent(t, []string{m.Text}, "<script>", "<a href", "<b>bold</b>", "<!channel>")
 	notifiertest.AssertPresent(t, []string{m.Text}, "&lt;script&gt;", "&lt;b&gt;bold&lt;/b&gt;", "&amp;amp;")
+	notifiertest.AssertCopies(t, htmlCode(m.Text), notifier.OneLine(notifiertest.Hostile))
 }
 
 func TestReceiver_Send_classification(t *testing.T) {
@@ -218,4 +259,9 @@ func TestCheckChatID(t *testing.T) {
 	if err := telegram.CheckChatID("https://t.me/kpayalerts"); err == nil || !strings.HasPrefix(err.Error(), `did you mean "@kpayalerts"? `) {
 		t.Errorf("a t.me link: got %v, want a suggestion", err)
 	}
+}
+
+func TestReceiver_Send_kpayDown(t *testing.T) {
+	_, _, m := send(t, notifiertest.Down())
+	notifiertest.AssertDown(t, []string{m.Text})
 }

@@ -97,6 +97,37 @@ func TestReceiver_Send_signedPayload(t *testing.T) {
 	}
 }
 
+// The signed body is JSON for machines: identifiers and commands arrive
+// exactly as the event had them, with no markup to undo.
+func TestReceiver_Send_keepsIdentifiersByteForByte(t *testing.T) {
+	for name, a := range map[string]notifier.Alert{
+		"one event": notifiertest.BacktickAlert(),
+		"group":     notifiertest.CopyGroup(),
+	} {
+		t.Run(name, func(t *testing.T) {
+			srv := notifiertest.NewServer(t, notifiertest.Reply{Status: 204})
+			s, err := factory(srv.Destination())
+			if err != nil {
+				t.Fatal(err)
+			}
+			if res := s.Send(context.Background(), a); !res.Delivered {
+				t.Fatalf("got %+v", res)
+			}
+			var p webhook.Payload
+			srv.Last(t).DecodeJSON(t, &p)
+			if len(p.Data.Events) != len(a.Events) {
+				t.Fatalf("got %d events, want %d", len(p.Data.Events), len(a.Events))
+			}
+			for i, e := range p.Data.Events {
+				w := a.Events[i]
+				if e.Slot != w.Slot || e.SecretID != w.SecretID || e.Pair != w.Pair || e.Action != w.Action {
+					t.Errorf("got event %d %q %q %q %q, want %q %q %q %q", i, e.Slot, e.SecretID, e.Pair, e.Action, w.Slot, w.SecretID, w.Pair, w.Action)
+				}
+			}
+		})
+	}
+}
+
 // stepClock advances a second per reading, as retries would.
 type stepClock struct {
 	mu sync.Mutex
