@@ -156,9 +156,10 @@ const startWait = 5 * time.Second
 func ReadStatus(cfg *config.Config, now time.Time) (rotator.Status, error) {
 	dbPath := filepath.Join(cfg.Daemon.StateDir, bboltstore.FileName)
 	if _, err := os.Stat(dbPath); errors.Is(err, os.ErrNotExist) {
-		doc := rotator.Status{GeneratedAt: now.UTC(), Source: "config", ConfigPath: cfg.Path}
+		doc := rotator.NewStatus(cfg, now)
+		doc.Source = "config"
 		for _, s := range cfg.Slots {
-			doc.Slots = append(doc.Slots, rotator.SlotStatus{Name: s.Name, Environment: string(s.Environment), SecretID: s.SecretID, Health: string(store.HealthUnknown)})
+			doc.Slots = append(doc.Slots, rotator.NewSlotStatus(s))
 		}
 		return doc, nil
 	}

@@ -175,12 +175,13 @@ func Run(ctx context.Context, o Options) (err error) {
 		dirty:  make(chan struct{}, 1),
 		notify: o.Notify,
 	}
-	d.metrics = newMetrics(d)
+	d.metrics = newMetrics(d, o.Version)
 	gen, err := d.build(ctx, cfg, nil)
 	if err != nil {
 		return err
 	}
 	d.gen = gen
+	d.metrics.configure(cfg)
 	d.setReloadError("")
 	stopHTTP, err := d.serveHTTP(cfg.Daemon.Listen)
 	if err != nil {
@@ -416,6 +417,7 @@ func (d *Daemon) reload(ctx context.Context) {
 	d.mu.Lock()
 	d.gen = gen
 	d.mu.Unlock()
+	d.metrics.configure(cfg)
 	gen.start()
 	d.setReloadError("")
 	d.log.Info("configuration reloaded", "config", cfg.Path, "slots", len(cfg.Slots))

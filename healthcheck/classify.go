@@ -38,6 +38,12 @@ const (
 	Transient Outcome = "transient"
 )
 
+// Outcomes lists every outcome Probe gives, so a metric can start each
+// at 0 (an alert on its increase then fires on the first one).
+func Outcomes() []Outcome {
+	return []Outcome{Healthy, Rejected, WrongEnvironment, WrongApplication, Unexpected, Transient}
+}
+
 // IsRejection reports whether KPay's answer counts against the pair: it
 // refused the keys, or accepted them for another environment or
 // application.

@@ -127,11 +127,18 @@ type Options struct {
 	HoldRoutine time.Duration
 }
 
-// Observer watches probes and rotations for metrics.
+// Observer watches probes and rotations for metrics. A probe's outcome
+// is a healthcheck.Outcome, prefixed "retired_" for a retired pair; a
+// rotation's result is one of RotationResults.
 type Observer interface {
 	Probe(slot, outcome string, latency time.Duration)
 	Rotation(slot, result string, gap time.Duration)
 }
+
+// RotationResults lists every result Observer.Rotation is told: written
+// by the daemon, rejected before writing, stalled, or external (a pair
+// pasted into the secret by hand ended an outage).
+func RotationResults() []string { return []string{"written", "rejected", "stalled", "external"} }
 
 type nopObserver struct{}
 

@@ -7,21 +7,32 @@ import (
 	"kpay-rotator/store"
 )
 
+// StatusSchemaVersion is Status.SchemaVersion: docs/status.schema.json
+// describes it. A change that removes or retypes a key, or gives one a
+// new meaning, takes the next number; adding a key does too, since the
+// schema refuses keys it does not list.
+const StatusSchemaVersion = 1
+
 // Status is the document `status` prints and the daemon publishes: one
-// entry per configured slot. It holds masks and fingerprints only.
+// entry per configured slot. It holds masks and fingerprints only. Every
+// key is always present (no omitempty): "", 0, null or [] when there is
+// nothing to say, so a script reads the same keys whether the daemon or
+// the database answered.
 type Status struct {
-	GeneratedAt time.Time `json:"generated_at"`
+	SchemaVersion int       `json:"schema_version"`
+	GeneratedAt   time.Time `json:"generated_at"`
 	// Source is "daemon" when a running daemon wrote it, "database" when
-	// read straight from a state database no daemon holds.
+	// read straight from a state database no daemon holds, "config" when
+	// there is no database yet.
 	Source string `json:"source"`
-	PID    int    `json:"pid,omitempty"`
+	PID    int    `json:"pid"`
 	// ReloadError is why the last reload was refused (the daemon runs the
 	// previous configuration); empty when it worked.
-	ReloadError string `json:"reload_error,omitempty"`
+	ReloadError string `json:"reload_error"`
 	// StateError says the state database cannot be written (a full
 	// disk): what the daemon learns meanwhile is not recorded.
-	StateError string       `json:"state_error,omitempty"`
-	ConfigPath string       `json:"config_path,omitempty"`
+	StateError string       `json:"state_error"`
+	ConfigPath string       `json:"config_path"`
 	Slots      []SlotStatus `json:"slots"`
 }
 
@@ -31,64 +42,94 @@ type SlotStatus struct {
 	Environment string `json:"environment"`
 	SecretID    string `json:"secret_id"`
 
-	Pair        string     `json:"pair,omitempty"`
-	Fingerprint string     `json:"fingerprint,omitempty"`
-	Born        *time.Time `json:"born,omitempty"`
-	BornSource  string     `json:"born_source,omitempty"`
-	AgeSeconds  int64      `json:"age_seconds,omitempty"`
-	Age         string     `json:"age,omitempty"`
-	AgeState    string     `json:"age_state,omitempty"`
+	Pair        string     `json:"pair"`
+	Fingerprint string     `json:"fingerprint"`
+	Born        *time.Time `json:"born"`
+	BornSource  string     `json:"born_source"`
+	AgeSeconds  int64      `json:"age_seconds"`
+	Age         string     `json:"age"`
+	AgeState    string     `json:"age_state"`
 
 	Health      string     `json:"health"`
-	HealthSince *time.Time `json:"health_since,omitempty"`
+	HealthSince *time.Time `json:"health_since"`
 	// FailingSince is the first of the rejections in a row of the current
 	// pair: from then on, payments using it fail.
-	FailingSince *time.Time `json:"failing_since,omitempty"`
+	FailingSince *time.Time `json:"failing_since"`
 	// CutoverGap is how long payments could not authenticate before the
 	// current pair was in the secret, when an outage preceded it.
-	CutoverGap string `json:"cutover_gap,omitempty"`
+	CutoverGap string `json:"cutover_gap"`
 
-	LastProbe *store.ProbeRecord `json:"last_probe,omitempty"`
-	NextProbe *time.Time         `json:"next_probe,omitempty"`
+	LastProbe *ProbeStatus `json:"last_probe"`
+	NextProbe *time.Time   `json:"next_probe"`
 
-	ApplicationID string `json:"application_id,omitempty"`
-	SourceError   string `json:"source_error,omitempty"`
+	ApplicationID string `json:"application_id"`
+	SourceError   string `json:"source_error"`
 	// SourceState is "missing" (deleted, or scheduled for deletion) or
 	// "unreadable" while the secret cannot be read; the health beside it
 	// is that of the last pair read.
-	SourceState string `json:"source_state,omitempty"`
+	SourceState string `json:"source_state"`
 	// FieldsLost names the fields a change made outside kpay-rotator
 	// dropped (FieldsLostFrom is the last version that had them).
-	FieldsLost     []string `json:"fields_lost,omitempty"`
-	FieldsLostFrom string   `json:"fields_lost_from,omitempty"`
+	FieldsLost     []string `json:"fields_lost"`
+	FieldsLostFrom string   `json:"fields_lost_from"`
 	// SecretsManagerRotation is the Lambda of Secrets Manager's own
 	// rotation when it is enabled for the secret; stage refuses the slot
 	// unless it sets allow_secrets_manager_rotation.
-	SecretsManagerRotation string `json:"secrets_manager_rotation,omitempty"`
+	SecretsManagerRotation string `json:"secrets_manager_rotation"`
 
-	Retired []RetiredStatus `json:"retired,omitempty"`
+	Retired []RetiredStatus `json:"retired"`
 	// Rotation is the slot's latest rotation: in flight, or finished in
 	// the last week.
-	Rotation *RotationStatus `json:"rotation,omitempty"`
+	Rotation *RotationStatus `json:"rotation"`
+}
+
+// ProbeStatus is the last probe of a slot's current pair.
+type ProbeStatus struct {
+	At      time.Time `json:"at"`
+	Outcome string    `json:"outcome"`
+	// Status is KPay's HTTP status; 0 when none came (a timeout).
+	Status int `json:"status"`
+	// Latency is the last attempt's, in nanoseconds.
+	Latency  time.Duration `json:"latency"`
+	Attempts int           `json:"attempts"`
+	Detail   string        `json:"detail"`
+}
+
+func probeStatus(p *store.ProbeRecord) *ProbeStatus {
+	if p == nil {
+		return nil
+	}
+	return &ProbeStatus{At: p.At.UTC(), Outcome: p.Outcome, Status: p.Status, Latency: p.Latency, Attempts: p.Attempts, Detail: p.Detail}
+}
+
+// NewStatus is the document's envelope for cfg at now, without slots.
+func NewStatus(cfg *config.Config, now time.Time) Status {
+	return Status{SchemaVersion: StatusSchemaVersion, GeneratedAt: now.UTC(), ConfigPath: cfg.Path, Slots: make([]SlotStatus, 0, len(cfg.Slots))}
+}
+
+// NewSlotStatus is slot s's line before anything is known of it.
+func NewSlotStatus(s config.Slot) SlotStatus {
+	return SlotStatus{Name: s.Name, Environment: string(s.Environment), SecretID: s.SecretID, Health: string(store.HealthUnknown),
+		FieldsLost: []string{}, Retired: []RetiredStatus{}}
 }
 
 // RotationStatus is one rotation as status shows it.
 type RotationStatus struct {
 	ID         string     `json:"id"`
 	State      string     `json:"state"`
-	NewPair    string     `json:"new_pair,omitempty"`
-	OldPair    string     `json:"old_pair,omitempty"`
-	OpenedAt   *time.Time `json:"opened_at,omitempty"` // set for every rotation
-	OpenedBy   string     `json:"opened_by,omitempty"`
-	StagedAt   *time.Time `json:"staged_at,omitempty"`
-	WrittenAt  *time.Time `json:"written_at,omitempty"`
-	DoneAt     *time.Time `json:"done_at,omitempty"`
-	RejectedAt *time.Time `json:"rejected_at,omitempty"`
-	VersionID  string     `json:"version_id,omitempty"`
-	Reason     string     `json:"reason,omitempty"`
-	LastError  string     `json:"last_error,omitempty"`
-	Attempts   int        `json:"write_attempts,omitempty"`
-	CutoverGap string     `json:"cutover_gap,omitempty"`
+	NewPair    string     `json:"new_pair"`
+	OldPair    string     `json:"old_pair"`
+	OpenedAt   *time.Time `json:"opened_at"` // set for every rotation
+	OpenedBy   string     `json:"opened_by"`
+	StagedAt   *time.Time `json:"staged_at"`
+	WrittenAt  *time.Time `json:"written_at"`
+	DoneAt     *time.Time `json:"done_at"`
+	RejectedAt *time.Time `json:"rejected_at"`
+	VersionID  string     `json:"version_id"`
+	Reason     string     `json:"reason"`
+	LastError  string     `json:"last_error"`
+	Attempts   int        `json:"write_attempts"`
+	CutoverGap string     `json:"cutover_gap"`
 }
 
 // RetiredStatus is a previous pair still watched, or recently revoked or
@@ -97,10 +138,10 @@ type RetiredStatus struct {
 	Pair         string     `json:"pair"`
 	Fingerprint  string     `json:"fingerprint"`
 	Role         string     `json:"role"`
-	RetiredAt    *time.Time `json:"retired_at,omitempty"`
-	RevokedAt    *time.Time `json:"revoked_at,omitempty"`
-	UnwatchedAt  *time.Time `json:"unwatched_at,omitempty"`
-	LastAccepted *time.Time `json:"last_accepted,omitempty"`
+	RetiredAt    *time.Time `json:"retired_at"`
+	RevokedAt    *time.Time `json:"revoked_at"`
+	UnwatchedAt  *time.Time `json:"unwatched_at"`
+	LastAccepted *time.Time `json:"last_accepted"`
 }
 
 // revokedShown is how long a revoked or unwatched pair, or a finished
@@ -113,7 +154,7 @@ const revokedShown = config.RevokedShown
 // serves it through a StatusCache instead, which reads a slot again only
 // when it changed.
 func BuildStatus(st store.Store, cfg *config.Config, now time.Time, next func(slot string) time.Time) (Status, error) {
-	out := Status{GeneratedAt: now.UTC(), ConfigPath: cfg.Path, Slots: make([]SlotStatus, 0, len(cfg.Slots))}
+	out := NewStatus(cfg, now)
 	err := st.View(func(tx store.Tx) error {
 		for _, s := range cfg.Slots {
 			ss, _, err := readSlotStatus(tx, s, now)
@@ -132,7 +173,7 @@ func BuildStatus(st store.Store, cfg *config.Config, now time.Time, next func(sl
 // it); zero if never. Ages and the next probe, which move with the clock,
 // are at's to fill in.
 func readSlotStatus(tx store.Tx, s config.Slot, now time.Time) (ss SlotStatus, until time.Time, err error) {
-	ss = SlotStatus{Name: s.Name, Environment: string(s.Environment), SecretID: s.SecretID, Health: string(store.HealthUnknown)}
+	ss = NewSlotStatus(s)
 	state, ok, err := tx.Slot(s.Name)
 	if err != nil || !ok {
 		return ss, until, err
@@ -142,7 +183,7 @@ func readSlotStatus(tx store.Tx, s config.Slot, now time.Time) (ss SlotStatus, u
 	if state.Rejections > 0 {
 		ss.FailingSince = timePtr(state.FirstRejectedAt)
 	}
-	ss.LastProbe = state.LastProbe
+	ss.LastProbe = probeStatus(state.LastProbe)
 	ss.ApplicationID = state.ApplicationID
 	ss.SourceError = state.SourceError
 	switch {
@@ -152,7 +193,10 @@ func readSlotStatus(tx store.Tx, s config.Slot, now time.Time) (ss SlotStatus, u
 		ss.SourceState = "unreadable"
 	}
 	ss.AgeState = string(state.Age)
-	ss.FieldsLost, ss.FieldsLostFrom = store.ParseNames(state.FieldsLost), state.FieldsLostFrom
+	if lost := store.ParseNames(state.FieldsLost); lost != nil {
+		ss.FieldsLost = lost
+	}
+	ss.FieldsLostFrom = state.FieldsLostFrom
 	ss.SecretsManagerRotation = state.SMRotation
 	pairs, err := tx.Pairs(s.Name)
 	if err != nil {

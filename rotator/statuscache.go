@@ -53,7 +53,7 @@ func (c *StatusCache) Invalidate(slot string) {
 func (c *StatusCache) Status(st store.Store, cfg *config.Config, now time.Time, next func(slot string) time.Time) (Status, error) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	out := Status{GeneratedAt: now.UTC(), ConfigPath: cfg.Path, Slots: make([]SlotStatus, 0, len(cfg.Slots))}
+	out := NewStatus(cfg, now)
 	if err := c.refresh(st, cfg, now); err != nil {
 		return out, err
 	}

@@ -58,10 +58,15 @@ type Options struct {
 	FailureThreshold int
 	// SendTimeout bounds one send. Default 30s.
 	SendTimeout time.Duration
-	// OnResult, when set, is told every attempt's result ("delivered",
-	// "retry", "failed", "expired") for metrics.
+	// OnResult, when set, is told every attempt's result (one of
+	// Results) for metrics.
 	OnResult func(receiver, result string)
 }
+
+// Results lists every delivery result OnResult is told: delivered,
+// retry (to be tried again), failed (final; to the fallback) and expired
+// (past max_delivery_age).
+func Results() []string { return []string{"delivered", "retry", "failed", "expired"} }
 
 // Outbox routes, queues and delivers alerts. It implements the rotator's
 // event sink.
