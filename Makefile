@@ -5,6 +5,7 @@
 #   make check-systemd              .ci/systemd-checks (verify + security score)
 #   sudo make install               install on this host (see below)
 #   make install DESTDIR=/tmp/pkg   stage a package tree, no root needed
+#   make man                        regenerate docs/kpay-rotator.8 from the help
 #   sudo make uninstall             remove what install laid out
 #
 # Variables: PREFIX (default /usr), DESTDIR (default empty), VERSION
@@ -17,17 +18,24 @@
 #   $(DESTDIR)/usr/lib/tmpfiles.d/kpay-rotator.conf               0644
 #   $(DESTDIR)/usr/share/doc/kpay-rotator/{runbook.md,install.md,
 #       iam-policy.json,prometheus-alerts.yml}                    0644
+#   $(DESTDIR)/usr/share/man/man8/kpay-rotator.8                  0644
+#   $(DESTDIR)/usr/share/bash-completion/completions/kpay-rotator 0644
+#   $(DESTDIR)/usr/share/zsh/vendor-completions/_kpay-rotator     0644
+#   $(DESTDIR)/usr/share/fish/vendor_completions.d/kpay-rotator.fish 0644
 #   $(DESTDIR)/etc/kpay-rotator/                                  0755
 #   $(DESTDIR)/etc/kpay-rotator/config.toml.example               0644 (always refreshed)
-#   $(DESTDIR)/etc/kpay-rotator/config.toml       0640 root:kpay-rotator, only
-#       when absent: an existing configuration is never overwritten
 #   $(DESTDIR)/etc/kpay-rotator/credentials/                      0700 root
-# The unit's /usr/bin and /usr/share/doc paths follow PREFIX. Configuration
-# stays in /etc/kpay-rotator whatever PREFIX is (ConfigurationDirectory=).
+# No config.toml: an installed example would pass check-config, and an
+# enabled unit would then watch the example's secrets. The admin copies
+# the example and edits it (docs/install.md); until then `run` exits 78
+# and says so. An existing config.toml is never touched.
+# The unit's /usr/bin path follows PREFIX. Configuration stays in
+# /etc/kpay-rotator whatever PREFIX is (ConfigurationDirectory=).
+# The completion scripts are written by the binary being installed
+# (`kpay-rotator completion SHELL`), so they always match its commands.
 #
 # Owners and the post-install steps (systemd-sysusers to create the
-# kpay-rotator user, chown root:kpay-rotator of a new config.toml,
-# systemd-tmpfiles --create, systemctl daemon-reload) run only as root with
+# kpay-rotator user, systemd-tmpfiles --create, systemctl daemon-reload) run only as root with
 # DESTDIR empty, i.e. when installing onto this very host. Otherwise they
 # are skipped without a word, and files belong to whoever ran make: a
 # package applies the owner in its own manifest and runs systemd-sysusers
@@ -45,6 +53,12 @@ UNITDIR     ?= $(PREFIX)/lib/systemd/system
 SYSUSERSDIR ?= $(PREFIX)/lib/sysusers.d
 TMPFILESDIR ?= $(PREFIX)/lib/tmpfiles.d
 DOCDIR      ?= $(PREFIX)/share/doc/kpay-rotator
+MANDIR      ?= $(PREFIX)/share/man
+BASHCOMPDIR ?= $(PREFIX)/share/bash-completion/completions
+# Debian's zsh looks in vendor-completions for packaged completions; set
+# ZSHCOMPDIR=/usr/local/share/zsh/site-functions for a local install.
+ZSHCOMPDIR  ?= $(PREFIX)/share/zsh/vendor-completions
+FISHCOMPDIR ?= $(PREFIX)/share/fish/vendor_completions.d
 CONFDIR     := /etc/kpay-rotator
 
 GO      ?= go
@@ -59,7 +73,7 @@ GOBUILD = CGO_ENABLED=0 $(GO) build -trimpath -ldflags "-X main.version=$(VERSIO
 # Installing onto this host: root and no DESTDIR.
 HOST_INSTALL := $(if $(DESTDIR),,$(filter 0,$(shell id -u)))
 
-.PHONY: all build test check-systemd install uninstall clean
+.PHONY: all build test check-systemd man install uninstall clean
 
 all: build
 
@@ -78,32 +92,32 @@ test:
 check-systemd:
 	bash .ci/systemd-checks
 
+# The page is checked in (a test fails when it is stale), so building a
+# package needs no Go run of the help.
+man:
+	$(GO) run ./cmd/kpay-rotator man > docs/kpay-rotator.8
+
 install: $(BIN)
 	install -d -m 0755 $(DESTDIR)$(BINDIR) $(DESTDIR)$(UNITDIR) $(DESTDIR)$(SYSUSERSDIR) \
-		$(DESTDIR)$(TMPFILESDIR) $(DESTDIR)$(DOCDIR) $(DESTDIR)$(CONFDIR)
+		$(DESTDIR)$(TMPFILESDIR) $(DESTDIR)$(DOCDIR) $(DESTDIR)$(CONFDIR) \
+		$(DESTDIR)$(MANDIR)/man8 $(DESTDIR)$(BASHCOMPDIR) $(DESTDIR)$(ZSHCOMPDIR) $(DESTDIR)$(FISHCOMPDIR)
 	install -m 0755 $(BIN) $(DESTDIR)$(BINDIR)/kpay-rotator
 	sed -e 's|/usr/bin/kpay-rotator|$(BINDIR)/kpay-rotator|g' \
-		-e 's|/usr/share/doc/kpay-rotator|$(DOCDIR)|g' \
 		systemd/kpay-rotator.service > $(DESTDIR)$(UNITDIR)/kpay-rotator.service
 	chmod 0644 $(DESTDIR)$(UNITDIR)/kpay-rotator.service
 	install -m 0644 systemd/kpay-rotator.sysusers $(DESTDIR)$(SYSUSERSDIR)/kpay-rotator.conf
 	install -m 0644 systemd/kpay-rotator.tmpfiles $(DESTDIR)$(TMPFILESDIR)/kpay-rotator.conf
 	install -m 0644 $(DOCS) $(DESTDIR)$(DOCDIR)/
+	install -m 0644 docs/kpay-rotator.8 $(DESTDIR)$(MANDIR)/man8/kpay-rotator.8
+	$(BIN) completion bash > $(DESTDIR)$(BASHCOMPDIR)/kpay-rotator
+	$(BIN) completion zsh > $(DESTDIR)$(ZSHCOMPDIR)/_kpay-rotator
+	$(BIN) completion fish > $(DESTDIR)$(FISHCOMPDIR)/kpay-rotator.fish
+	chmod 0644 $(DESTDIR)$(BASHCOMPDIR)/kpay-rotator $(DESTDIR)$(ZSHCOMPDIR)/_kpay-rotator $(DESTDIR)$(FISHCOMPDIR)/kpay-rotator.fish
 	install -m 0644 config.toml $(DESTDIR)$(CONFDIR)/config.toml.example
 	install -d -m 0700 $(DESTDIR)$(CONFDIR)/credentials
 	@if [ -n "$(HOST_INSTALL)" ] && command -v systemd-sysusers >/dev/null; then \
 		echo "systemd-sysusers $(SYSUSERSDIR)/kpay-rotator.conf"; \
 		systemd-sysusers $(SYSUSERSDIR)/kpay-rotator.conf; \
-	fi
-	@if [ -e $(DESTDIR)$(CONFDIR)/config.toml ]; then \
-		echo "keeping the existing $(DESTDIR)$(CONFDIR)/config.toml (the new example is config.toml.example)"; \
-	else \
-		echo "install -m 0640 config.toml $(DESTDIR)$(CONFDIR)/config.toml"; \
-		install -m 0640 config.toml $(DESTDIR)$(CONFDIR)/config.toml; \
-		if [ -n "$(HOST_INSTALL)" ] && getent group kpay-rotator >/dev/null; then \
-			echo "chown root:kpay-rotator $(CONFDIR)/config.toml"; \
-			chown root:kpay-rotator $(CONFDIR)/config.toml; \
-		fi; \
 	fi
 	@if [ -n "$(HOST_INSTALL)" ]; then \
 		if command -v systemd-tmpfiles >/dev/null; then \
@@ -112,7 +126,12 @@ install: $(BIN)
 		fi; \
 		if [ -d /run/systemd/system ]; then echo "systemctl daemon-reload"; systemctl daemon-reload; fi; \
 		echo; \
-		echo "Next: edit $(CONFDIR)/config.toml, then see $(DOCDIR)/install.md"; \
+		if [ -e $(CONFDIR)/config.toml ]; then \
+			echo "Kept $(CONFDIR)/config.toml; the new example is $(CONFDIR)/config.toml.example."; \
+		else \
+			echo "Next: cp $(CONFDIR)/config.toml.example $(CONFDIR)/config.toml, edit it,"; \
+			echo "then kpay-rotator check-config (see $(DOCDIR)/install.md)."; \
+		fi; \
 	fi
 
 uninstall:
@@ -125,6 +144,8 @@ uninstall:
 	rm -f $(DESTDIR)$(SYSUSERSDIR)/kpay-rotator.conf
 	rm -f $(DESTDIR)$(TMPFILESDIR)/kpay-rotator.conf
 	rm -f $(addprefix $(DESTDIR)$(DOCDIR)/,$(notdir $(DOCS)))
+	rm -f $(DESTDIR)$(MANDIR)/man8/kpay-rotator.8 $(DESTDIR)$(BASHCOMPDIR)/kpay-rotator \
+		$(DESTDIR)$(ZSHCOMPDIR)/_kpay-rotator $(DESTDIR)$(FISHCOMPDIR)/kpay-rotator.fish
 	rmdir $(DESTDIR)$(DOCDIR) 2>/dev/null || true
 	rm -f $(DESTDIR)$(CONFDIR)/config.toml.example
 	rmdir $(DESTDIR)$(CONFDIR)/credentials $(DESTDIR)$(CONFDIR) 2>/dev/null || true

@@ -257,7 +257,8 @@ func (c *Config) Notifier(name string) (Notifier, bool) {
 }
 
 // Resolve picks the configuration file: the --config flag when set, else
-// DefaultPath when it exists, else ./config.toml.
+// DefaultPath when it exists, else ./config.toml when that exists, else
+// DefaultPath (so the error names the file a host needs).
 func Resolve(flagValue string) string { return resolvePath(flagValue, DefaultPath) }
 
 func resolvePath(flagValue, defaultPath string) string {
@@ -270,7 +271,10 @@ func resolvePath(flagValue, defaultPath string) string {
 	if _, err := os.Stat(defaultPath); !errors.Is(err, fs.ErrNotExist) {
 		return defaultPath
 	}
-	return "./config.toml"
+	if _, err := os.Stat("./config.toml"); !errors.Is(err, fs.ErrNotExist) {
+		return "./config.toml"
+	}
+	return defaultPath
 }
 
 // Load reads and parses the file at path. Besides Parse's checks, it

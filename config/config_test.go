@@ -225,16 +225,22 @@ func TestResolve(t *testing.T) {
 		t.Fatal(err)
 	}
 	missing := filepath.Join(dir, "missing.toml")
+	withLocal, withoutLocal := t.TempDir(), t.TempDir()
+	if err := os.WriteFile(filepath.Join(withLocal, "config.toml"), nil, 0o600); err != nil {
+		t.Fatal(err)
+	}
 	tests := []struct {
-		name, flag, def, want string
+		name, cwd, flag, def, want string
 	}{
-		{"flag wins", "/srv/k.toml", exists, "/srv/k.toml"},
-		{"flag wins even if missing", missing, exists, missing},
-		{"default when it exists", "", exists, exists},
-		{"./config.toml otherwise", "", missing, "./config.toml"},
+		{"flag wins", withLocal, "/srv/k.toml", exists, "/srv/k.toml"},
+		{"flag wins even if missing", withLocal, missing, exists, missing},
+		{"default when it exists", withLocal, "", exists, exists},
+		{"./config.toml when only it exists", withLocal, "", missing, "./config.toml"},
+		{"default when neither exists, so the error names it", withoutLocal, "", missing, missing},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
+			t.Chdir(tt.cwd)
 			if got := resolvePath(tt.flag, tt.def); got != tt.want {
 				t.Errorf("got %q, want %q", got, tt.want)
 			}

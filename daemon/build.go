@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io/fs"
 	"log/slog"
+	"os"
 	"slices"
 	"time"
 
@@ -27,13 +28,26 @@ func LoadConfig(path string) (*config.Config, error) {
 	cfg, err := config.Load(path)
 	switch {
 	case errors.Is(err, fs.ErrNotExist):
-		return nil, fmt.Errorf("%w: configuration file %s does not exist; pass --config FILE, or start from the commented config.toml shipped with kpay-rotator", ErrConfig, path)
+		return nil, fmt.Errorf("%w: %s", ErrConfig, missingConfig(path))
 	case errors.Is(err, fs.ErrPermission):
 		return nil, fmt.Errorf("%w: cannot read configuration file %s: permission denied; run as the kpay-rotator user or fix the file's owner", ErrConfig, path)
 	case err != nil:
 		return nil, err
 	}
 	return cfg, nil
+}
+
+// missingConfig says which file is missing and how to make it. make
+// install lays out only the example (config.toml.example), so that an
+// enabled unit never runs, and alerts for, the example's slots.
+func missingConfig(path string) string {
+	example := path + ".example"
+	if _, err := os.Stat(example); err == nil {
+		return fmt.Sprintf("configuration file %s does not exist; create it from the example: cp %s %s, edit it ([aws] region, the slots, the notifiers), then check it: kpay-rotator check-config --config %s",
+			path, example, path, path)
+	}
+	return fmt.Sprintf("configuration file %s does not exist; copy the commented example there (%s.example once installed, config.toml in the source tree), edit it ([aws] region, the slots, the notifiers), then check it: kpay-rotator check-config --config %s; or pass --config FILE",
+		path, config.DefaultPath, path)
 }
 
 // secretRef turns a configured secret source into the notifier's.

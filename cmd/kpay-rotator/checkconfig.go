@@ -9,7 +9,7 @@ import (
 )
 
 func cmdCheckConfig(_ context.Context, e *env, args []string) error {
-	fs, c := newFlagSet("check-config", "[--config FILE]", `
+	fs, c := newFlagSet(e, "check-config", "[--config FILE]", `
 Validate a configuration file: syntax, unknown keys, durations, cron
 schedules, names, URLs and file permissions; build the probe, receivers
 and schedules as the daemon would; and read every notifier's credential
@@ -18,12 +18,12 @@ signing-secret formats). Prints every problem with its file and
 line, and exits 78 if there is any; exits 0 and prints a summary
 otherwise. A systemd credential or environment variable it cannot see
 from here is a warning. systemd runs it before starting the daemon
-(ExecStartPre).`, e.stderr)
+(ExecStartPre).`)
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
 	if fs.NArg() > 0 {
-		return usageError{msg: fmt.Sprintf("check-config takes no arguments (got %q); use --config FILE", fs.Arg(0))}
+		return usageError{cmd: "check-config", msg: fmt.Sprintf("check-config takes no arguments (got %q); use --config FILE", fs.Arg(0))}
 	}
 	cfg, err := loadConfig(c)
 	if err != nil {
@@ -34,7 +34,7 @@ from here is a warning. systemd runs it before starting the daemon
 	}
 	warnings, errs := daemon.CheckCredentials(cfg)
 	for _, w := range warnings {
-		fmt.Fprintf(e.stderr, "warning: %s\n", w)
+		e.warnf("warning: %s", w)
 	}
 	if len(errs) > 0 {
 		return fmt.Errorf("%w: %s: %v", daemon.ErrConfig, cfg.Path, errors.Join(errs...))

@@ -48,16 +48,18 @@ func TestCLI_ExitCodesAndHelp(t *testing.T) {
 		stdout []string
 		stderr []string
 	}{
-		{"no arguments", nil, exitUsage, []string{"Commands:", "check-config", "status"}, nil},
+		{"no arguments", nil, exitUsage, nil, []string{"Commands:", "check-config", "status"}},
 		{"help", []string{"--help"}, exitOK, []string{"Usage: kpay-rotator COMMAND", "Exit codes"}, nil},
 		{"unknown command", []string{"rotat"}, exitUsage, nil, []string{`unknown command "rotat"`, "Try: kpay-rotator --help"}},
-		{"unknown flag", []string{"status", "--jsno"}, exitUsage, nil, []string{"flag provided but not defined: -jsno", "Try:"}},
-		{"command help", []string{"status", "--help"}, exitOK, nil, []string{"Usage: kpay-rotator status", "-json"}},
+		{"flag before the command", []string{"--config", good, "status"}, exitUsage, nil, []string{`unknown flag "--config" before the command`}},
+		{"unknown flag", []string{"status", "--jsno"}, exitUsage, nil, []string{"flag provided but not defined: -jsno", "Try: kpay-rotator status --help"}},
+		{"command help", []string{"status", "--help"}, exitOK, []string{"Usage: kpay-rotator status", "-json"}, nil},
+		{"help COMMAND", []string{"help", "stage"}, exitOK, []string{"Usage: kpay-rotator stage", "-dry-run"}, nil},
 		{"stray argument", []string{"check-config", "extra"}, exitUsage, nil, []string{"takes no arguments"}},
 		{"bad log level", []string{"run", "--config", good, "--log-level", "loud"}, exitUsage, nil, []string{"--log-level", "debug, info, warn or error"}},
 		{"good config", []string{"check-config", "--config", good}, exitOK, []string{"ok (1 slots, 0 notifiers)"}, nil},
 		{"bad config lists every problem", []string{"check-config", "--config", bad}, exitConfig, nil, []string{"bad.toml:3", "environment", "bad.toml:5", "max_age"}},
-		{"missing config", []string{"check-config", "--config", filepath.Join(dir, "none.toml")}, exitConfig, nil, []string{"does not exist", "--config"}},
+		{"missing config", []string{"check-config", "--config", filepath.Join(dir, "none.toml")}, exitConfig, nil, []string{filepath.Join(dir, "none.toml") + " does not exist", "config.toml.example", "kpay-rotator check-config --config " + filepath.Join(dir, "none.toml")}},
 		{"status before first run", []string{"status", "--config", good}, exitOK, []string{"has not run yet", "a  "}, nil},
 		{"stage --application not a uuid", []string{"stage", "a", "--application", "shop", "--config", good}, exitUsage, nil, []string{`--application "shop" is not a KPay application id`}},
 		{"missing url_file", []string{"check-config", "--config", missing}, exitConfig, nil, []string{"notifier[ops]", filepath.Join(dir, "gone.url"), "no such file"}},
@@ -88,7 +90,7 @@ func TestCLI_ExitCodesAndHelp(t *testing.T) {
 
 func TestRedactAttr_MasksSecretKeys(t *testing.T) {
 	var b bytes.Buffer
-	log := newLogger(&b, false, 0)
+	log := newLogger(&b, logPlain, 0)
 	log.Info("m", "secret_key", "sk_live_leak", "token", "123:abc", "secret_id", "prod/payments/kpay")
 	out := b.String()
 	if strings.Contains(out, "sk_live_leak") || strings.Contains(out, "123:abc") {

@@ -16,26 +16,62 @@ type commonFlags struct {
 	logLevel string
 }
 
-func newFlagSet(name, synopsis, help string, w io.Writer) (*flag.FlagSet, *commonFlags) {
-	fs := flag.NewFlagSet(name, flag.ContinueOnError)
-	fs.SetOutput(w)
+// flagSet is one command's flags together with its synopsis and help, so
+// that --help, the man page and the shell completions are all read from
+// the same definitions.
+type flagSet struct {
+	*flag.FlagSet
+	synopsis string
+	help     string
+	e        *env
+}
+
+func newFlagSet(e *env, name, synopsis, help string) (*flagSet, *commonFlags) {
+	fs := &flagSet{FlagSet: flag.NewFlagSet(name, flag.ContinueOnError), synopsis: synopsis, help: strings.TrimSpace(help), e: e}
+	// The flag package would print its error and the usage to one writer;
+	// parseFlags prints help to stdout and errors to stderr instead.
+	fs.SetOutput(io.Discard)
+	fs.Usage = func() {}
 	c := &commonFlags{}
-	fs.StringVar(&c.config, "config", "", "configuration file (default "+config.DefaultPath+", then ./config.toml)")
-	fs.StringVar(&c.logLevel, "log-level", "info", "log level: debug, info, warn or error")
-	fs.Usage = func() {
-		fmt.Fprintf(w, "Usage: kpay-rotator %s %s\n\n%s\n\nFlags:\n", name, synopsis, strings.TrimSpace(help))
-		fs.PrintDefaults()
-	}
+	fs.StringVar(&c.config, "config", "", "configuration `FILE` (default "+config.DefaultPath+", then ./config.toml)")
+	fs.StringVar(&c.logLevel, "log-level", "info", "log `LEVEL`: debug, info, warn or error")
 	return fs, c
 }
 
-// parseFlags parses args, turning flag errors into usage errors.
-func parseFlags(fs *flag.FlagSet, args []string) error {
-	if err := fs.Parse(args); err != nil {
-		if err == flag.ErrHelp {
-			return errHelp
+// printUsage writes the command's help as --help shows it.
+func (fs *flagSet) printUsage(w io.Writer) {
+	fmt.Fprintf(w, "Usage: kpay-rotator %s %s\n\n%s\n\nFlags:\n", fs.Name(), fs.synopsis, fs.help)
+	fs.SetOutput(w)
+	fs.PrintDefaults()
+	fs.SetOutput(io.Discard)
+}
+
+// parseFlags parses args. --help prints the command's help to stdout (or
+// hands the flag set to e.describe) and returns errHelp; a bad flag
+// becomes a usage error.
+func parseFlags(fs *flagSet, args []string) error {
+	err := fs.Parse(args)
+	switch {
+	case err == flag.ErrHelp:
+		if fs.e.describe != nil {
+			fs.e.describe(fs)
+		} else {
+			fs.printUsage(fs.e.stdout)
 		}
-		return usageError{msg: fmt.Sprintf("%s: %v", fs.Name(), err)}
+		return errHelp
+	case err != nil:
+		return usageError{cmd: fs.Name(), msg: fmt.Sprintf("%s: %v", fs.Name(), err)}
+	}
+	return nil
+}
+
+// parseNoArgs parses flags for a command that takes no argument.
+func parseNoArgs(fs *flagSet, args []string) error {
+	if err := parseFlags(fs, args); err != nil {
+		return err
+	}
+	if fs.NArg() > 0 {
+		return usageError{cmd: fs.Name(), msg: fmt.Sprintf("%s takes no arguments (got %q)", fs.Name(), fs.Arg(0))}
 	}
 	return nil
 }
@@ -46,11 +82,9 @@ func loadConfig(c *commonFlags) (*config.Config, error) {
 	return daemon.LoadConfig(c.configPath())
 }
 
-// parseWithArg parses flags around one positional argument, so both
-// "stage SLOT --no-wait" and "stage --no-wait SLOT" work.
 // loadSlot parses fs's flags and its SLOT argument, then loads the
 // configuration and finds the slot in it.
-func loadSlot(fs *flag.FlagSet, args []string, c *commonFlags) (*config.Config, config.Slot, error) {
+func loadSlot(fs *flagSet, args []string, c *commonFlags) (*config.Config, config.Slot, error) {
 	name, err := parseWithArg(fs, args, "SLOT")
 	if err != nil {
 		return nil, config.Slot{}, err
@@ -67,19 +101,21 @@ func loadSlot(fs *flag.FlagSet, args []string, c *commonFlags) (*config.Config, 
 }
 
 func unknownSlot(cmd, name string, cfg *config.Config) error {
-	return usageError{msg: fmt.Sprintf("%s: unknown slot %q; %s has: %s", cmd, name, cfg.Path, slotNames(cfg))}
+	return usageError{cmd: cmd, msg: fmt.Sprintf("%s: unknown slot %q; %s has: %s", cmd, name, cfg.Path, slotNames(cfg))}
 }
 
-func parseWithArg(fs *flag.FlagSet, args []string, what string) (string, error) {
+// parseWithArg parses flags around one positional argument, so both
+// "stage SLOT --no-wait" and "stage --no-wait SLOT" work.
+func parseWithArg(fs *flagSet, args []string, what string) (string, error) {
 	arg, err := parseOptionalArg(fs, args, what)
 	if err == nil && arg == "" {
-		err = usageError{msg: fmt.Sprintf("%s: missing %s", fs.Name(), what)}
+		err = usageError{cmd: fs.Name(), msg: fmt.Sprintf("%s: missing %s", fs.Name(), what)}
 	}
 	return arg, err
 }
 
 // parseOptionalArg is parseWithArg for an argument that may be absent.
-func parseOptionalArg(fs *flag.FlagSet, args []string, what string) (string, error) {
+func parseOptionalArg(fs *flagSet, args []string, what string) (string, error) {
 	if err := parseFlags(fs, args); err != nil {
 		return "", err
 	}
@@ -92,7 +128,7 @@ func parseOptionalArg(fs *flag.FlagSet, args []string, what string) (string, err
 		return "", err
 	}
 	if extra := fs.Args(); len(extra) > 0 {
-		return "", usageError{msg: fmt.Sprintf("%s takes one %s (got also %q)", fs.Name(), what, extra[0])}
+		return "", usageError{cmd: fs.Name(), msg: fmt.Sprintf("%s takes one %s (got also %q)", fs.Name(), what, extra[0])}
 	}
 	return arg, nil
 }

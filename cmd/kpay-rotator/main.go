@@ -12,6 +12,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"os"
 	"os/signal"
 	"syscall"
@@ -36,15 +37,23 @@ type env struct {
 	stdin  io.Reader
 	stdout io.Writer
 	stderr io.Writer
-	// isTerminal reports whether stderr is a terminal (tint colours).
+	// stderrTTY reports whether stderr is a terminal (tint colours).
 	stderrTTY bool
-	getenv    func(string) string
+	// stderrJournal reports whether stderr is journald's stream
+	// (JOURNAL_STREAM names it): lines then carry a <N> priority prefix.
+	stderrJournal bool
+	getenv        func(string) string
+	// describe, when set, receives a command's flag set instead of
+	// --help printing it: the man page and completions are built from it.
+	describe func(*flagSet)
 }
 
 type command struct {
 	name    string
 	summary string
 	run     func(ctx context.Context, e *env, args []string) error
+	// hidden commands are left out of the usage and the completions.
+	hidden bool
 }
 
 var commands []command
@@ -53,20 +62,23 @@ func init() {
 	// Registered here rather than in a literal so each command's file can
 	// refer to the list (help) without an initialisation cycle.
 	commands = []command{
-		{"run", "run the daemon", cmdRun},
-		{"check-config", "validate a configuration file", cmdCheckConfig},
-		{"status", "show every slot's pair, age, health and probes", cmdStatus},
-		{"stage", "hand over a new pair from the KPay dashboard and wait until it is written", cmdStage},
-		{"repair", "put back fields of a secret that a change made outside kpay-rotator dropped", cmdRepair},
-		{"rotate", "signal the daemon to take staged pairs and probe now", cmdRotate},
-		{"notify-test", "send a test message through the notifiers and print each answer", cmdNotifyTest},
-		{"version", "print version and build information", cmdVersion},
+		{name: "run", summary: "run the daemon", run: cmdRun},
+		{name: "check-config", summary: "validate a configuration file", run: cmdCheckConfig},
+		{name: "status", summary: "show every slot's pair, age, health and probes", run: cmdStatus},
+		{name: "stage", summary: "hand over a new pair from the KPay dashboard and wait until it is written", run: cmdStage},
+		{name: "repair", summary: "put back fields of a secret that a change made outside kpay-rotator dropped", run: cmdRepair},
+		{name: "rotate", summary: "signal the daemon to take staged pairs and probe now", run: cmdRotate},
+		{name: "notify-test", summary: "send a test message through the notifiers and print each answer", run: cmdNotifyTest},
+		{name: "completion", summary: "print a bash, zsh or fish completion script", run: cmdCompletion},
+		{name: "version", summary: "print version and build information", run: cmdVersion},
+		{name: "man", summary: "print the kpay-rotator(8) manual page (roff)", run: cmdMan, hidden: true},
 	}
 }
 
 func main() {
 	noCoreDumps()
-	e := &env{stdin: os.Stdin, stdout: os.Stdout, stderr: os.Stderr, stderrTTY: isTerminal(os.Stderr), getenv: os.Getenv}
+	e := &env{stdin: os.Stdin, stdout: os.Stdout, stderr: os.Stderr, stderrTTY: isTerminal(os.Stderr),
+		stderrJournal: isJournalStream(os.Getenv("JOURNAL_STREAM"), os.Stderr), getenv: os.Getenv}
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
 	code := runMain(ctx, e, os.Args[1:])
 	stop()
@@ -84,38 +96,52 @@ func noCoreDumps() {
 }
 
 func runMain(ctx context.Context, e *env, args []string) int {
-	if len(args) == 0 || args[0] == "-h" || args[0] == "--help" || args[0] == "help" {
-		usage(e.stdout)
-		if len(args) == 0 {
-			return exitUsage
-		}
-		return exitOK
+	if len(args) == 0 {
+		// Not asked for help: a mistake, so stderr and exit 2.
+		usage(e.stderr)
+		return exitUsage
 	}
-	if args[0] == "--version" || args[0] == "-version" {
-		args = []string{"version"}
+	switch args[0] {
+	case "-h", "-help", "--help":
+		usage(e.stdout)
+		return exitOK
+	case "help":
+		if len(args) == 1 {
+			usage(e.stdout)
+			return exitOK
+		}
+		// help COMMAND is COMMAND --help.
+		args = []string{args[1], "--help"}
+	case "-version", "--version":
+		args = append([]string{"version"}, args[1:]...)
 	}
 	for _, c := range commands {
 		if c.name == args[0] {
 			return exitCode(e, c.run(ctx, e, args[1:]))
 		}
 	}
-	fmt.Fprintf(e.stderr, "kpay-rotator: unknown command %q\nTry: kpay-rotator --help\n", args[0])
-	return exitUsage
+	if len(args[0]) > 1 && args[0][0] == '-' {
+		return exitCode(e, usageError{msg: fmt.Sprintf("unknown flag %q before the command; flags go after it: kpay-rotator COMMAND [flags]", args[0])})
+	}
+	return exitCode(e, usageError{msg: fmt.Sprintf("unknown command %q", args[0])})
 }
 
 func usage(w io.Writer) {
 	fmt.Fprintln(w, "kpay-rotator keeps KPay API key pairs in AWS Secrets Manager alive and safe.")
 	fmt.Fprintln(w, "\nUsage: kpay-rotator COMMAND [flags]\n\nCommands:")
 	for _, c := range commands {
-		fmt.Fprintf(w, "  %-13s %s\n", c.name, c.summary)
+		if !c.hidden {
+			fmt.Fprintf(w, "  %-13s %s\n", c.name, c.summary)
+		}
 	}
 	fmt.Fprintln(w, "\nEvery command takes --config FILE (default "+config.DefaultPath+", then ./config.toml).")
-	fmt.Fprintln(w, "Run 'kpay-rotator COMMAND --help' for a command's flags.")
+	fmt.Fprintln(w, "Run 'kpay-rotator COMMAND --help' for a command's flags; 'man kpay-rotator' for the manual.")
 	fmt.Fprintln(w, "\nExit codes: 0 ok, 1 failure, 2 usage error, 78 bad configuration.")
 }
 
-// usageError marks a command-line mistake (exit 2).
-type usageError struct{ msg string }
+// usageError marks a command-line mistake (exit 2). cmd, when set, is the
+// command whose --help the hint points at.
+type usageError struct{ cmd, msg string }
 
 func (u usageError) Error() string { return u.msg }
 
@@ -130,15 +156,19 @@ func exitCode(e *env, err error) int {
 	case err == nil, errors.Is(err, errHelp):
 		return exitOK
 	case errors.As(err, &ue):
-		fmt.Fprintf(e.stderr, "kpay-rotator: %s\nTry: kpay-rotator --help\n", ue.msg)
+		try := "kpay-rotator --help"
+		if ue.cmd != "" {
+			try = "kpay-rotator " + ue.cmd + " --help"
+		}
+		e.printLevel(slog.LevelError, fmt.Sprintf("kpay-rotator: %s\nTry: %s", ue.msg, try))
 		return exitUsage
 	case errors.As(err, &problems), errors.Is(err, config.ErrInvalid), errors.Is(err, daemon.ErrConfig),
 		errors.Is(err, inbox.ErrLooseDir): // others could read staged pairs: as bad as a secret in the config
-		fmt.Fprintf(e.stderr, "kpay-rotator: %v\n", err)
+		e.printLevel(slog.LevelError, fmt.Sprintf("kpay-rotator: %v", err))
 		return exitConfig
 	case errors.Is(err, context.Canceled):
 		return exitOK
 	}
-	fmt.Fprintf(e.stderr, "kpay-rotator: %v\n", err)
+	e.printLevel(slog.LevelError, fmt.Sprintf("kpay-rotator: %v", err))
 	return exitFail
 }

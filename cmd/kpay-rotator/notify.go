@@ -11,7 +11,7 @@ import (
 )
 
 func cmdNotifyTest(ctx context.Context, e *env, args []string) error {
-	fs, c := newFlagSet("notify-test", "[NAME] [flags]", `
+	fs, c := newFlagSet(e, "notify-test", "[NAME] [flags]", `
 Send a test message through one notifier (or every one) exactly as the
 daemon would — same rendering, credentials and classification — and print
 each platform's answer. Exits 0 when every message was accepted.
@@ -20,7 +20,7 @@ Run it as the daemon's user on the daemon's host so it reads the same
 credential files; credentials passed by systemd (LoadCredential=) are only
 visible inside the service: run it there with
   systemd-run -P --property=LoadCredential=... kpay-rotator notify-test NAME
-or check them through the running daemon's log.`, e.stderr)
+or check them through the running daemon's log.`)
 	name, err := parseOptionalArg(fs, args, "NAME")
 	if err != nil {
 		return err
@@ -31,7 +31,7 @@ or check them through the running daemon's log.`, e.stderr)
 	}
 	if name != "" {
 		if _, ok := cfg.Notifier(name); !ok {
-			return usageError{msg: fmt.Sprintf("notify-test: unknown notifier %q; %s has: %s", name, cfg.Path, notifierNames(cfg))}
+			return usageError{cmd: "notify-test", msg: fmt.Sprintf("notify-test: unknown notifier %q; %s has: %s", name, cfg.Path, notifierNames(cfg))}
 		}
 	}
 	if len(cfg.Notifiers) == 0 {

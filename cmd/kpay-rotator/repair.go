@@ -28,7 +28,7 @@ func (f *fieldList) Set(v string) error {
 }
 
 func cmdRepair(ctx context.Context, e *env, args []string) error {
-	fs, c := newFlagSet("repair", "SLOT [flags]", `
+	fs, c := newFlagSet(e, "repair", "SLOT [flags]", `
 Put back fields of SLOT's secret that a change made outside kpay-rotator
 dropped (the secret_fields_lost alert): a pair pasted alone in the console
 leaves services without DATABASE_URL and the like.
@@ -47,10 +47,10 @@ nothing is written to the secret.
 Run it on the daemon's host with the daemon's AWS identity (it needs
 secretsmanager:GetSecretValue and PutSecretValue on the secret). The daemon
 clears the alert at its next look at the secret (drift_schedule, hourly by
-default; kpay-rotator rotate SLOT: now).`, e.stderr)
-	from := fs.String("from", "", "version id to copy the fields from (the alert names it); default the AWSPREVIOUS version")
+default; kpay-rotator rotate SLOT: now).`)
+	from := fs.String("from", "", "`VERSION` id to copy the fields from (the alert names it); default the AWSPREVIOUS version")
 	var only fieldList
-	fs.Var(&only, "field", "copy only this field (repeatable); default every field the earlier version has and the current one lacks")
+	fs.Var(&only, "field", "copy only this `FIELD` (repeatable); default every field the earlier version has and the current one lacks")
 	dryRun := fs.Bool("dry-run", false, "say what would be copied and write nothing")
 	accept := fs.Bool("accept", false, "the fields were removed on purpose: end the alert for the current version, write nothing to the secret")
 	cfg, slot, err := loadSlot(fs, args, c)
@@ -59,11 +59,11 @@ default; kpay-rotator rotate SLOT: now).`, e.stderr)
 	}
 	for _, f := range only {
 		if f == slot.APIKeyField || f == slot.SecretKeyField {
-			return usageError{msg: fmt.Sprintf("repair: --field %s is half of the pair; repair never writes a pair (hand a new one over with kpay-rotator stage %s)", f, slot.Name)}
+			return usageError{cmd: "repair", msg: fmt.Sprintf("repair: --field %s is half of the pair; repair never writes a pair (hand a new one over with kpay-rotator stage %s)", f, slot.Name)}
 		}
 	}
 	if *accept && (*from != "" || len(only) > 0 || *dryRun) {
-		return usageError{msg: "repair: --accept cannot be combined with --from, --field or --dry-run"}
+		return usageError{cmd: "repair", msg: "repair: --accept cannot be combined with --from, --field or --dry-run"}
 	}
 	if err := rotationInFlight(cfg, slot); err != nil {
 		return err
@@ -97,7 +97,7 @@ default; kpay-rotator rotate SLOT: now).`, e.stderr)
 		return fmt.Errorf("repair %s: read the version to copy from: %w", slot.Name, err)
 	}
 	if src.VersionID == cur.VersionID {
-		return usageError{msg: fmt.Sprintf("repair: --from %s is the current version of %s; name the earlier version that had the fields", src.VersionID, slot.SecretID)}
+		return usageError{cmd: "repair", msg: fmt.Sprintf("repair: --from %s is the current version of %s; name the earlier version that had the fields", src.VersionID, slot.SecretID)}
 	}
 	curNames, err := cur.FieldNames()
 	if err != nil {

@@ -9,12 +9,12 @@ import (
 )
 
 func cmdRotate(ctx context.Context, e *env, args []string) error {
-	fs, c := newFlagSet("rotate", "[SLOT] [flags]", `
+	fs, c := newFlagSet(e, "rotate", "[SLOT] [flags]", `
 Signal the running daemon (SIGUSR1) to take staged pairs, look at every
 slot's secret (a change made outside kpay-rotator is seen at once) and
 probe every slot now; 'systemctl kill -s USR1 --kill-who=main kpay-rotator' does the
 same. With SLOT, wait until that slot's probe after the signal is recorded
-and print its state.`, e.stderr)
+and print its state.`)
 	noWait := fs.Bool("no-wait", false, "return once the daemon is signalled")
 	timeout := fs.Duration("timeout", time.Minute, "how long to wait for SLOT's probe")
 	slot, err := parseOptionalArg(fs, args, "SLOT")

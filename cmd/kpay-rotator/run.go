@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"fmt"
 	"os"
 	"os/signal"
 	"syscall"
@@ -11,7 +10,7 @@ import (
 )
 
 func cmdRun(ctx context.Context, e *env, args []string) error {
-	fs, c := newFlagSet("run", "[--config FILE] [--log-level LEVEL]", `
+	fs, c := newFlagSet(e, "run", "[--config FILE] [--log-level LEVEL]", `
 Run the daemon: track, date and probe every configured slot on its
 schedules, record states and events in the state database, and answer
 'kpay-rotator status' on the loopback HTTP endpoint.
@@ -19,18 +18,15 @@ schedules, record states and events in the state database, and answer
 Signals: SIGHUP reloads the configuration (a broken one is refused and the
 running one kept); SIGUSR1 takes staged pairs and probes every slot now;
 SIGUSR2 takes staged pairs only (kpay-rotator stage sends it); SIGTERM or
-SIGINT stop gracefully within 10 seconds (a second one exits at once).`, e.stderr)
-	if err := parseFlags(fs, args); err != nil {
+SIGINT stop gracefully within 10 seconds (a second one exits at once).`)
+	if err := parseNoArgs(fs, args); err != nil {
 		return err
-	}
-	if fs.NArg() > 0 {
-		return usageError{msg: fmt.Sprintf("run takes no arguments (got %q)", fs.Arg(0))}
 	}
 	level, err := parseLevel(c.logLevel)
 	if err != nil {
 		return err
 	}
-	log := newLogger(e.stderr, e.stderrTTY, level)
+	log := newLogger(e.stderr, e.logStyle(), level)
 
 	// Signals stay here: the daemon receives plain channel sends, so tests
 	// reload and rotate without signals.

@@ -29,7 +29,7 @@ import (
 const maxInput = 64 << 10
 
 func cmdStage(ctx context.Context, e *env, args []string) error {
-	fs, c := newFlagSet("stage", "SLOT [flags] < pair", `
+	fs, c := newFlagSet(e, "stage", "SLOT [flags] < pair", `
 Hand over a pair an admin generated in the KPay dashboard.
 
 Run it before you regenerate. On a terminal, stage first opens a rotation
@@ -50,20 +50,20 @@ pairs, no probe pass). The daemon verifies it against KPay (same
 environment and application as the slot), writes it into the slot's
 secret keeping every other field, and watches the old pair until KPay
 rejects it. stage waits for that outcome and exits 0 when the pair is
-written, 1 when it was rejected (with the reason) or is still pending.`, e.stderr)
+written, 1 when it was rejected (with the reason) or is still pending.`)
 	noWait := fs.Bool("no-wait", false, "return once the pair is staged and the daemon signalled")
 	dryRun := fs.Bool("dry-run", false, "verify the pair (local checks and KPay) and stop: nothing is staged or written")
 	open := fs.Bool("open", false, "open the rotation of SLOT and return, for scripts: regenerate the pair next, then run stage again with the pair on stdin")
 	cancel := fs.Bool("cancel", false, "close a rotation of SLOT left open (by --open or an interrupted stage); nothing else changes")
-	bornFlag := fs.String("born", "", "when the pair was created (YYYY-MM-DD or RFC 3339), if known, so its age starts there")
-	appFlag := fs.String("application", "", "the KPay application id (UUID) the pair must belong to, for a slot whose own is not known yet (no application_id, and its pair never answered)")
+	bornFlag := fs.String("born", "", "when the pair was created, if known, so its age starts there: a `DATE` (YYYY-MM-DD) or an RFC 3339 time")
+	appFlag := fs.String("application", "", "the KPay application `ID` (a UUID) the pair must belong to, for a slot whose own is not known yet (no application_id, and its pair never answered)")
 	timeout := fs.Duration("timeout", 2*time.Minute, "how long to wait for the outcome")
 	cfg, slot, err := loadSlot(fs, args, c)
 	if err != nil {
 		return err
 	}
 	if *open && (*cancel || *dryRun) {
-		return usageError{msg: "stage: --open cannot be combined with --cancel or --dry-run"}
+		return usageError{cmd: "stage", msg: "stage: --open cannot be combined with --cancel or --dry-run"}
 	}
 	if *cancel {
 		return cancelStage(e, cfg, slot)
@@ -73,7 +73,7 @@ written, 1 when it was rejected (with the reason) or is still pending.`, e.stder
 		return err
 	}
 	if *appFlag != "" && !kpay.IsApplicationID(*appFlag) {
-		return usageError{msg: fmt.Sprintf("--application %q is not a KPay application id (a UUID, 8-4-4-4-12 hex digits); copy it from the dashboard or from the refusal that asked for it", *appFlag)}
+		return usageError{cmd: "stage", msg: fmt.Sprintf("--application %q is not a KPay application id (a UUID, 8-4-4-4-12 hex digits); copy it from the dashboard or from the refusal that asked for it", *appFlag)}
 	}
 	if *dryRun {
 		if err := rotationConflict(cfg, slot); err != nil {
@@ -351,11 +351,11 @@ func parseBorn(s string, now time.Time) (time.Time, error) {
 	}
 	switch {
 	case err != nil:
-		return time.Time{}, usageError{msg: fmt.Sprintf("--born %q: use a date (2026-09-01) or RFC 3339 time (2026-09-01T10:00:00Z)", s)}
+		return time.Time{}, usageError{cmd: "stage", msg: fmt.Sprintf("--born %q: use a date (2026-09-01) or RFC 3339 time (2026-09-01T10:00:00Z)", s)}
 	case t.After(now):
-		return time.Time{}, usageError{msg: fmt.Sprintf("--born %s is in the future", s)}
+		return time.Time{}, usageError{cmd: "stage", msg: fmt.Sprintf("--born %s is in the future", s)}
 	case t.Year() < 2015:
-		return time.Time{}, usageError{msg: fmt.Sprintf("--born %s is before KPay existed", s)}
+		return time.Time{}, usageError{cmd: "stage", msg: fmt.Sprintf("--born %s is before KPay existed", s)}
 	}
 	return t.UTC(), nil
 }

@@ -15,17 +15,14 @@ import (
 )
 
 func cmdStatus(_ context.Context, e *env, args []string) error {
-	fs, c := newFlagSet("status", "[--config FILE] [--json]", `
+	fs, c := newFlagSet(e, "status", "[--config FILE] [--json]", `
 Show every configured slot: environment, masked pair, age, health and age
 state, last and next probe, and retired pairs still watched. Works whether
 or not the daemon runs (while it runs, it holds the database, and its
-HTTP endpoint answers instead).`, e.stderr)
+HTTP endpoint answers instead).`)
 	asJSON := fs.Bool("json", false, "print the status document as JSON")
-	if err := parseFlags(fs, args); err != nil {
+	if err := parseNoArgs(fs, args); err != nil {
 		return err
-	}
-	if fs.NArg() > 0 {
-		return usageError{msg: fmt.Sprintf("status takes no arguments (got %q)", fs.Arg(0))}
 	}
 	cfg, err := loadConfig(c)
 	if err != nil {

@@ -11,8 +11,8 @@ import (
 var version = ""
 
 func cmdVersion(_ context.Context, e *env, args []string) error {
-	fs, _ := newFlagSet("version", "", "Print the version and build information.", e.stderr)
-	if err := parseFlags(fs, args); err != nil {
+	fs, _ := newFlagSet(e, "version", "", "Print the version and build information.")
+	if err := parseNoArgs(fs, args); err != nil {
 		return err
 	}
 	fmt.Fprintf(e.stdout, "kpay-rotator %s\n", versionString())

@@ -322,6 +322,14 @@ func (m *machine) journal(unit string) []string {
 	return strings.Split(strings.TrimRight(out, "\n"), "\n")
 }
 
+// journalAt is the unit's journal at priority prio or more urgent
+// (journalctl -p), as an operator filters it.
+func (m *machine) journalAt(unit, prio string) []string {
+	m.t.Helper()
+	out := m.must("", "journalctl", "-u", unit, "-p", prio, "-o", "cat", "--no-pager")
+	return strings.Split(strings.TrimRight(out, "\n"), "\n")
+}
+
 // hostPID is the host PID of the process the machine knows as nsPID: the
 // one whose NSpid line in /proc ends with it, found in the unit's cgroup.
 func (m *machine) hostPID(unit string, nsPID int) int {

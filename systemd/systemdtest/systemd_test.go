@@ -99,24 +99,32 @@ func (s *suite) postInstall(t *testing.T) {
 	// `make install` lays these out (Makefile, docs/install.md); the
 	// tmpfiles entries make the last three.
 	want := map[string]string{
-		"/usr/bin/kpay-rotator":                        "755 root:root",
-		"/usr/lib/systemd/system/kpay-rotator.service": "644 root:root",
-		"/usr/lib/sysusers.d/kpay-rotator.conf":        "644 root:root",
-		"/usr/lib/tmpfiles.d/kpay-rotator.conf":        "644 root:root",
-		"/usr/share/doc/kpay-rotator/runbook.md":       "644 root:root",
-		"/etc/kpay-rotator":                            "755 root:root",
-		"/etc/kpay-rotator/config.toml.example":        "644 root:root",
-		"/etc/kpay-rotator/config.toml":                "640 root:root",
-		credDir:                                        "700 root:root",
-		"/run/kpay-rotator":                            "700 kpay-rotator:kpay-rotator",
-		"/run/kpay-rotator/inbox":                      "700 kpay-rotator:kpay-rotator",
+		"/usr/bin/kpay-rotator":                                  "755 root:root",
+		"/usr/lib/systemd/system/kpay-rotator.service":           "644 root:root",
+		"/usr/lib/sysusers.d/kpay-rotator.conf":                  "644 root:root",
+		"/usr/lib/tmpfiles.d/kpay-rotator.conf":                  "644 root:root",
+		"/usr/share/doc/kpay-rotator/runbook.md":                 "644 root:root",
+		"/usr/share/man/man8/kpay-rotator.8":                     "644 root:root",
+		"/usr/share/bash-completion/completions/kpay-rotator":    "644 root:root",
+		"/usr/share/zsh/vendor-completions/_kpay-rotator":        "644 root:root",
+		"/usr/share/fish/vendor_completions.d/kpay-rotator.fish": "644 root:root",
+		"/etc/kpay-rotator":                                      "755 root:root",
+		"/etc/kpay-rotator/config.toml.example":                  "644 root:root",
+		credDir:                                                  "700 root:root",
+		"/run/kpay-rotator":                                      "700 kpay-rotator:kpay-rotator",
+		"/run/kpay-rotator/inbox":                                "700 kpay-rotator:kpay-rotator",
 	}
 	for path, mode := range want {
 		if got := strings.TrimSpace(m.must("", "stat", "-c", "%a %U:%G", path)); got != mode {
 			t.Errorf("%s: %s, want %s", path, got, mode)
 		}
 	}
-	m.must("", "chown", "root:kpay-rotator", cfgPath)
+	// Only the example: an installed config.toml would pass check-config
+	// and an enabled unit would watch the example's secrets.
+	if _, _, code := m.run("", "test", "-e", cfgPath); code == 0 {
+		t.Errorf("make install laid out %s; it must install only config.toml.example", cfgPath)
+	}
+	t.Run("MissingConfigExit78SaysWhatToCopy", s.missingConfig)
 	s.writeConfig(t, "")
 	m.writeFile(credDir+"/hook-url", "0600", "root:root", w.hookURL+"\n")
 	m.writeFile(credDir+"/hook-secret", "0600", "root:root", w.hookSecret+"\n")
@@ -624,6 +632,17 @@ func (s *suite) reload(t *testing.T) {
 	if p := m.show(unit, props...); p["ActiveState"] != "active" || p["MainPID"] != pid {
 		t.Errorf("after a refused SIGHUP: %s MainPID %s, want active %s", p["ActiveState"], p["MainPID"], pid)
 	}
+	// The refusal is an error to journald too (the <3> prefix), so
+	// `journalctl -p err` finds it and `-p warning` leaves info lines out.
+	if len(grep(m.journalAt(unit, "err"), "reload refused")) == 0 {
+		t.Errorf("journalctl -p err lacks the refused reload:\n%s", tail(m.journal(unit), 20))
+	}
+	if l := grep(m.journalAt(unit, "warning"), "kpay-rotator started"); len(l) > 0 {
+		t.Errorf("an info line is logged at warning or above: %s", l[0])
+	}
+	if l := grep(m.journal(unit), "<6>"); len(l) > 0 {
+		t.Errorf("journald kept a priority prefix in the message: %s", l[0])
+	}
 
 	// Fixed again: the next reload clears it.
 	s.writeConfig(t, "")
@@ -904,6 +923,27 @@ max_age = "ninety days"
 	}
 	if l := grep(j, "Scheduled restart job"); len(l) > 0 {
 		t.Errorf("systemd scheduled a restart: %s", l[0])
+	}
+}
+
+// missingConfig: started before the admin made config.toml, the unit
+// fails once with 78 (no restart loop), and the journal, at priority err,
+// says which file is missing and what to copy.
+func (s *suite) missingConfig(t *testing.T) {
+	m := s.m.in(t)
+	t.Cleanup(func() { m.run("", "systemctl", "reset-failed", unit) })
+	if _, _, code := m.run("", "systemctl", "start", unit); code == 0 {
+		t.Fatalf("systemctl start without %s succeeded", cfgPath)
+	}
+	p := m.show(unit, props...)
+	for k, v := range map[string]string{"ActiveState": "failed", "Result": "exit-code", "ExecMainStatus": "78", "NRestarts": "0"} {
+		if p[k] != v {
+			t.Errorf("%s=%s, want %s", k, p[k], v)
+		}
+	}
+	want := "cp " + cfgPath + ".example " + cfgPath
+	if l := grep(m.journalAt(unit, "err"), want); len(l) == 0 || !strings.Contains(l[0], "does not exist") {
+		t.Errorf("the journal at priority err lacks %q:\n%s", want, tail(m.journal(unit), 20))
 	}
 }
 
