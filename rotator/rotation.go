@@ -15,6 +15,7 @@ import (
 	"kpay-rotator/healthcheck"
 	"kpay-rotator/inbox"
 	"kpay-rotator/internal/failpoint"
+	"kpay-rotator/internal/retry"
 	"kpay-rotator/kpay"
 	"kpay-rotator/secretdoc"
 	"kpay-rotator/store"
@@ -418,13 +419,17 @@ func (r *Rotator) verify(ctx context.Context, s config.Slot, v *slotView, rot *s
 	return true, nil
 }
 
+// attempts says n attempts in words.
+func attempts(n int) string {
+	if n == 1 {
+		return "1 attempt"
+	}
+	return fmt.Sprintf("%d attempts", n)
+}
+
 // writeBackoff is the wait before the next write attempt after n failures.
 func writeBackoff(n int) time.Duration {
-	d := 5 * time.Second
-	for i := 1; i < n && d < 2*time.Minute; i++ {
-		d *= 2
-	}
-	return min(d, 2*time.Minute)
+	return retry.Backoff{Base: 5 * time.Second, Cap: 2 * time.Minute}.Ceiling(n)
 }
 
 // write is DESIGN §4 step 3: read, replace the two fields, put with the
@@ -520,8 +525,8 @@ func (r *Rotator) writeFailed(s config.Slot, rot *store.Rotation, cause error, n
 	if rot.StalledAt.IsZero() && now.Sub(rot.StagedAt) >= s.StallAfter {
 		rot.StalledAt = now
 		e := newEvent(event.RotationStalled, now, s, rot.NewMask, rot.NewFingerprint, fmt.Sprintf(
-			"%s: the staged pair %s is still not in secret %s after %s (%d attempts): %s",
-			s.Name, rot.NewMask, s.SecretID, FormatAge(now.Sub(rot.StagedAt)), rot.WriteAttempts, cause))
+			"%s: the staged pair %s is still not in secret %s after %s (%s): %s",
+			s.Name, rot.NewMask, s.SecretID, FormatAge(now.Sub(rot.StagedAt)), attempts(rot.WriteAttempts), cause))
 		e.Action = stallAction(s, cause)
 		e.Condition = "rotation"
 		e.Fields = map[string]string{"rotation": rot.ID, "attempts": fmt.Sprint(rot.WriteAttempts)}

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"kpay-rotator/daemon"
+	"kpay-rotator/notifier"
 	"kpay-rotator/rotator"
 	"kpay-rotator/store"
 )
@@ -117,7 +118,7 @@ func renderStatus(w io.Writer, doc rotator.Status, now time.Time) {
 				notes = append(notes, note)
 			}
 			if r.LastError != "" && (r.State == "staged" || r.State == "verified") {
-				notes = append(notes, fmt.Sprintf("%s: rotation %s not written yet (%d attempts): %s", s.Name, r.ID, r.Attempts, r.LastError))
+				notes = append(notes, fmt.Sprintf("%s: rotation %s not written yet (%s): %s", s.Name, r.ID, notifier.Count(r.Attempts, "attempt", "attempts"), r.LastError))
 			}
 			if r.State == "rejected" {
 				notes = append(notes, fmt.Sprintf("%s: rotation %s rejected: %s", s.Name, r.ID, r.Reason))
