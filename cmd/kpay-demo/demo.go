@@ -286,6 +286,19 @@ func run(ctx context.Context, rotatorBin string, keep bool) error {
 		return err
 	}
 
+	step("Alert rules can fire on the first event: every series they read starts at 0")
+	if err := d.showHTTP(ctx, filepath.Join(dir, "state"), "/metrics", `kpay_rotator_rotations_total{result="rejected"`); err != nil {
+		return err
+	}
+	if err := d.showHTTP(ctx, filepath.Join(dir, "state"), "/metrics", "kpay_rotator_build_info"); err != nil {
+		return err
+	}
+	st, err := d.status(ctx)
+	if err != nil {
+		return err
+	}
+	say("status --json is schema_version %d, every key present (docs/status.schema.json)", st.SchemaVersion)
+
 	step("Adding a slot to the configuration and reloading with SIGHUP")
 	if err := os.WriteFile(cfgPath, []byte(fmt.Sprintf(demoConfig, kp.URL, extraSlot)), 0o600); err != nil {
 		return err
