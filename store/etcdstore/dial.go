@@ -29,12 +29,11 @@ type ClientOptions struct {
 // anything: http or https, a host and a port, nothing else.
 func CheckEndpoint(s string) error {
 	u, err := url.Parse(s)
-	if err != nil || u.Host == "" {
-		return fmt.Errorf("%q is not a URL; e.g. \"https://10.0.0.1:2379\"", s)
-	}
 	switch {
-	case u.Scheme != "http" && u.Scheme != "https":
-		return fmt.Errorf("%q has scheme %q; etcd client URLs are http:// or https://, e.g. \"https://10.0.0.1:2379\"", s, u.Scheme)
+	case err == nil && u.Scheme != "" && u.Scheme != "http" && u.Scheme != "https":
+		return fmt.Errorf("%q has scheme %q; etcd client URLs are http:// or https://, e.g. \"https://10.0.0.1:2379\"", u.Redacted(), u.Scheme)
+	case err != nil || u.Host == "" || u.Scheme == "":
+		return fmt.Errorf("%q is not a URL with a scheme and host; e.g. \"https://10.0.0.1:2379\"", s)
 	case u.User != nil:
 		return fmt.Errorf("%q holds a user name; etcd authenticates kpay-rotator by TLS client certificate (cert_file, key_file)", u.Redacted())
 	case u.Port() == "":
