@@ -17,24 +17,26 @@ func probePrefix(slot, fp string) string { return pProbes + join(slot, fp, "") }
 // RecordProbe appends p to the pair's probe history, then drops what is
 // past the retention: at most store.PruneStep of the oldest records. The
 // history's numbers follow its newest record, which pruning never drops.
+// One read fetches the whole history (bounded by the retention): its
+// newest record numbers the new one, its oldest are pruned.
 func (t *txn) RecordProbe(slot, fp string, p store.ProbeRecord) error {
 	prefix := probePrefix(slot, fp)
-	last, err := t.scanPrefix(prefix, 1, true)
+	hist, err := t.scanPrefix(prefix, 0, false)
 	if err != nil {
 		return fmt.Errorf("probe history of %s/%s: %w", slot, fp, err)
 	}
 	seq := uint64(1)
-	if len(last) == 1 {
-		n, ok := parseSeq(last[0].key[len(prefix):])
+	if len(hist) > 0 {
+		n, ok := parseSeq(hist[len(hist)-1].key[len(prefix):])
 		if !ok {
-			return fmt.Errorf("probe history of %s/%s: unreadable key %q", slot, fp, last[0].key)
+			return fmt.Errorf("probe history of %s/%s: unreadable key %q", slot, fp, hist[len(hist)-1].key)
 		}
 		seq = n + 1
 	}
 	if err := t.putJSON(prefix+seqKey(seq), p); err != nil {
 		return fmt.Errorf("record probe of %s/%s: %w", slot, fp, err)
 	}
-	if err := t.prune(prefix, seq, t.keep.ProbeHistory, cutoff(p.At, t.keep.ProbeAge)); err != nil {
+	if _, _, err := t.dropOldest(hist, prefix, seq, t.keep.ProbeHistory, cutoff(p.At, t.keep.ProbeAge), store.PruneStep); err != nil {
 		return fmt.Errorf("trim probe history of %s/%s: %w", slot, fp, err)
 	}
 	return nil
@@ -42,10 +44,9 @@ func (t *txn) RecordProbe(slot, fp string, p store.ProbeRecord) error {
 
 // prune drops from the records under prefix, numbered up to last (the
 // record just written), the oldest beyond the keep newest or dated before
-// notBefore (zero: no age bound), at most store.PruneStep of them.
-// Records only go from the front, so the numbers left are contiguous and
-// last-first+1 is their count. It reads the two oldest first: in the
-// steady state one write drops one record.
+// notBefore (zero: no age bound), at most store.PruneStep of them. It
+// reads the two oldest first: in the steady state one write drops one
+// record.
 func (t *txn) prune(prefix string, last uint64, keep int, notBefore time.Time) error {
 	dropped, limit := 0, 2
 	for dropped < store.PruneStep {
@@ -53,27 +54,38 @@ func (t *txn) prune(prefix string, last uint64, keep int, notBefore time.Time) e
 		if err != nil {
 			return err
 		}
-		for _, e := range olds {
-			first, ok := parseSeq(e.key[len(prefix):])
-			if !ok {
-				return fmt.Errorf("unreadable key %q", e.key)
-			}
-			if last-first < uint64(keep) && !datedBefore(e.val, notBefore) {
-				return nil // the oldest is within both bounds, so all the rest are
-			}
-			if err := t.del(e.key); err != nil {
-				return err
-			}
-			if dropped++; dropped == store.PruneStep {
-				return nil
-			}
+		n, done, err := t.dropOldest(olds, prefix, last, keep, notBefore, store.PruneStep-dropped)
+		if err != nil || done || len(olds) < limit {
+			return err
 		}
-		if len(olds) < limit {
-			return nil
-		}
+		dropped += n
 		limit = store.PruneStep - dropped + 1
 	}
 	return nil
+}
+
+// dropOldest deletes from olds (the oldest records under prefix, oldest
+// first) those past the bounds, at most most of them; done when it met
+// one within them. Records only go from the front, so the numbers left
+// are contiguous and last-first+1 is their count.
+func (t *txn) dropOldest(olds []kv, prefix string, last uint64, keep int, notBefore time.Time, most int) (n int, done bool, err error) {
+	for _, e := range olds {
+		if n == most {
+			return n, true, nil
+		}
+		first, ok := parseSeq(e.key[len(prefix):])
+		if !ok {
+			return n, true, fmt.Errorf("unreadable key %q", e.key)
+		}
+		if last-first < uint64(keep) && !datedBefore(e.val, notBefore) {
+			return n, true, nil // the oldest is within both bounds, so all the rest are
+		}
+		if err := t.del(e.key); err != nil {
+			return n, true, err
+		}
+		n++
+	}
+	return n, n == most, nil
 }
 
 // cutoff is the oldest time kept when the newest record is dated at and
