@@ -87,14 +87,20 @@ func openEtcd(ctx context.Context, s config.Store, opts etcdstore.Options) (*etc
 	if err != nil {
 		return nil, fmt.Errorf("%w: [store] %v", ErrConfig, err)
 	}
-	cli, err := etcdstore.Dial(ctx, co)
+	cli, err := etcdstore.Dial(co)
 	if err != nil {
 		return nil, err
 	}
 	opts.Prefix, opts.RequestTimeout, opts.CloseClient = s.Prefix, s.RequestTimeout, true
-	st, err := etcdstore.Open(ctx, cli, opts)
+	// Open's first request also connects: it gets the dial timeout too.
+	octx, cancel := context.WithTimeout(ctx, s.DialTimeout+s.RequestTimeout)
+	defer cancel()
+	st, err := etcdstore.Open(octx, cli, opts)
 	if err != nil {
 		cli.Close()
+		if errors.Is(err, context.DeadlineExceeded) {
+			err = fmt.Errorf("%w; check endpoints and the TLS settings in [store], and that the cluster has quorum", err)
+		}
 		return nil, err
 	}
 	return st, nil

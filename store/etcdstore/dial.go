@@ -1,7 +1,6 @@
 package etcdstore
 
 import (
-	"context"
 	"crypto/tls"
 	"crypto/x509"
 	"errors"
@@ -44,10 +43,9 @@ func CheckEndpoint(s string) error {
 	return nil
 }
 
-// Dial connects to the cluster. It checks the connection with one request
-// (the client itself connects lazily), so a wrong endpoint or certificate
-// fails here, with its cause.
-func Dial(ctx context.Context, o ClientOptions) (*clientv3.Client, error) {
+// Dial makes a client for the cluster. The client connects lazily: Open's
+// first request is what finds a wrong endpoint or certificate.
+func Dial(o ClientOptions) (*clientv3.Client, error) {
 	if len(o.Endpoints) == 0 {
 		return nil, errors.New("etcd: no endpoints")
 	}
@@ -75,13 +73,6 @@ func Dial(ctx context.Context, o ClientOptions) (*clientv3.Client, error) {
 	cli, err := clientv3.New(cfg)
 	if err != nil {
 		return nil, fmt.Errorf("etcd %s: %w", strings.Join(o.Endpoints, ","), err)
-	}
-	cctx, cancel := context.WithTimeout(ctx, o.DialTimeout)
-	defer cancel()
-	if _, err := cli.Get(cctx, "health-check-by-kpay-rotator", clientv3.WithCountOnly()); err != nil {
-		cli.Close()
-		return nil, fmt.Errorf("etcd %s did not answer within %s: %w; check endpoints and TLS settings in [store], and that the cluster has quorum",
-			strings.Join(o.Endpoints, ","), o.DialTimeout, err)
 	}
 	return cli, nil
 }

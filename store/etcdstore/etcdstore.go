@@ -164,13 +164,19 @@ func Open(ctx context.Context, cli *clientv3.Client, opts Options) (*DB, error) 
 	return s, nil
 }
 
+// init checks and records the schema: the first requests, which also
+// connect, so they get ctx's deadline when it has one (a dial timeout)
+// rather than the request timeout.
 func (s *DB) init(ctx context.Context) error {
-	ctx, cancel := context.WithTimeout(ctx, s.timeout)
-	defer cancel()
+	if _, ok := ctx.Deadline(); !ok {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(ctx, s.timeout)
+		defer cancel()
+	}
 	key := s.prefix + keySchema
 	resp, err := s.cli.Get(ctx, key)
 	if err != nil {
-		return fmt.Errorf("open state in etcd %s: %w", s.Location(), err)
+		return fmt.Errorf("etcd %s did not answer: %w", strings.Join(s.cli.Endpoints(), ","), err)
 	}
 	if len(resp.Kvs) == 1 {
 		v, err := strconv.Atoi(string(resp.Kvs[0].Value))

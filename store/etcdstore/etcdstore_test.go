@@ -22,7 +22,7 @@ import (
 // dial connects to c and closes the client when t ends.
 func dial(t testing.TB, c *etcdtest.Cluster) *clientv3.Client {
 	t.Helper()
-	cli, err := etcdstore.Dial(context.Background(), etcdstore.ClientOptions{Endpoints: c.Endpoints()})
+	cli, err := etcdstore.Dial(etcdstore.ClientOptions{Endpoints: c.Endpoints()})
 	if err != nil {
 		t.Fatal(err)
 	}
