@@ -117,3 +117,50 @@ func TestEtcd_UnreachableClusterFailsStartClearly(t *testing.T) {
 		}
 	}
 }
+
+// TestEtcd_TLSFromSystemdCredentials: etcd with client certificates
+// required, the certificate, key and CA handed over as systemd
+// credentials: check-config reads them, the daemon runs on them; without
+// the client certificate etcd refuses it and the daemon says so.
+func TestEtcd_TLSFromSystemdCredentials(t *testing.T) {
+	c, files := etcdtest.StartTLS(t, 1)
+	f := newFixture(t)
+	creds := t.TempDir()
+	for name, src := range map[string]string{"etcd-client.crt": files.ClientCert, "etcd-client.key": files.ClientKey, "etcd-ca.crt": files.CA} {
+		b, err := os.ReadFile(src)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(creds+"/"+name, b, 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	t.Setenv("CREDENTIALS_DIRECTORY", creds)
+	store := etcdConfig(c, "/kpay-tls/") + "cert_credential = \"etcd-client.crt\"\nkey_credential = \"etcd-client.key\"\nca_credential = \"etcd-ca.crt\"\n"
+	f.writeConfig(store)
+	if out, stderr, code := f.cli("check-config"); code != 0 {
+		t.Fatalf("check-config exit %d: %s%s", code, out, stderr)
+	}
+	p := f.start()
+	eventually(t, "start pass over TLS", func() bool { return slotOf(f.status(), "payments-live").Health == "healthy" })
+	p.signal(syscall.SIGTERM)
+	p.wait(10 * time.Second)
+
+	// A broken key file: check-config says which.
+	if err := os.WriteFile(creds+"/etcd-client.key", []byte("not a key"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if _, stderr, code := f.cli("check-config"); code == 0 || !strings.Contains(stderr, "etcd client certificate") {
+		t.Errorf("check-config with a broken key: exit %d, stderr %q; want it refused naming the certificate", code, stderr)
+	}
+
+	// No client certificate: the members refuse the connection.
+	f.writeConfig(etcdConfig(c, "/kpay-tls/") + "ca_credential = \"etcd-ca.crt\"\ndial_timeout = \"2s\"\n")
+	p = f.start()
+	if code := p.wait(30 * time.Second); code == 0 {
+		t.Fatal("daemon without a client certificate exited 0")
+	}
+	if !strings.Contains(p.log(), "did not answer") {
+		t.Errorf("start error does not say etcd did not answer:\n%s", p.log())
+	}
+}

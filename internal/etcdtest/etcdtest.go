@@ -63,6 +63,8 @@ type Cluster struct {
 	t       testing.TB
 	bin     string
 	members []*member
+	tls     *TLSFiles // nil: plain http
+	health  *http.Client
 }
 
 type member struct {
@@ -81,10 +83,34 @@ type member struct {
 // when t ends.
 func Start(t testing.TB, n int) *Cluster {
 	t.Helper()
+	return start(t, n, nil)
+}
+
+// StartTLS is Start with client URLs on https that require a client
+// certificate signed by a CA made for the test; files holds the CA and a
+// client certificate and key it signed.
+func StartTLS(t testing.TB, n int) (c *Cluster, files TLSFiles) {
+	t.Helper()
+	files, err := makeTLS(t.TempDir())
+	if err != nil {
+		t.Fatalf("etcdtest: make certificates: %v", err)
+	}
+	return start(t, n, &files), files
+}
+
+func start(t testing.TB, n int, tf *TLSFiles) *Cluster {
+	t.Helper()
 	if n < 1 {
 		t.Fatalf("etcdtest.Start: %d members; want at least 1", n)
 	}
-	c := &Cluster{t: t, bin: Require(t)}
+	c := &Cluster{t: t, bin: Require(t), tls: tf, health: &http.Client{Timeout: time.Second}}
+	if tf != nil {
+		tc, err := tf.clientConfig()
+		if err != nil {
+			t.Fatal(err)
+		}
+		c.health.Transport = &http.Transport{TLSClientConfig: tc}
+	}
 	// Ports are picked free and released before etcd binds them; another
 	// process may take one meanwhile, so a failed start is retried on new
 	// ports.
@@ -107,11 +133,15 @@ func (c *Cluster) start(n int) error {
 	root := c.t.TempDir()
 	c.members = make([]*member, n)
 	var initial []string
+	scheme := "http"
+	if c.tls != nil {
+		scheme = "https"
+	}
 	for i := range n {
 		m := &member{
 			name:      "m" + strconv.Itoa(i),
 			dir:       filepath.Join(root, "m"+strconv.Itoa(i)),
-			clientURL: "http://127.0.0.1:" + strconv.Itoa(ports[2*i]),
+			clientURL: scheme + "://127.0.0.1:" + strconv.Itoa(ports[2*i]),
 			peerURL:   "http://127.0.0.1:" + strconv.Itoa(ports[2*i+1]),
 			stderr:    &lockedBuffer{},
 		}
@@ -128,13 +158,17 @@ func (c *Cluster) start(n int) error {
 			"--initial-cluster-state", "new", "--initial-cluster-token", token,
 			"--logger", "zap", "--log-level", "error",
 		}
+		if c.tls != nil {
+			m.args = append(m.args, "--cert-file", c.tls.ServerCert, "--key-file", c.tls.ServerKey,
+				"--trusted-ca-file", c.tls.CA, "--client-cert-auth")
+		}
 		if err := c.run(m); err != nil {
 			return err
 		}
 	}
 	c.t.Cleanup(c.stopAll)
 	for _, m := range c.members {
-		if err := m.waitHealthy(30 * time.Second); err != nil {
+		if err := m.waitHealthy(c.health, 30*time.Second); err != nil {
 			return err
 		}
 	}
@@ -192,7 +226,7 @@ func (c *Cluster) Restart(i int) {
 	if err := c.run(m); err != nil {
 		c.t.Fatal(err)
 	}
-	if err := m.waitHealthy(30 * time.Second); err != nil {
+	if err := m.waitHealthy(c.health, 30*time.Second); err != nil {
 		c.t.Fatal(err)
 	}
 }
@@ -220,10 +254,9 @@ func (m *member) kill() {
 	<-done
 }
 
-func (m *member) waitHealthy(within time.Duration) error {
+func (m *member) waitHealthy(client *http.Client, within time.Duration) error {
 	ctx, cancel := context.WithTimeout(context.Background(), within)
 	defer cancel()
-	client := &http.Client{Timeout: time.Second}
 	for {
 		m.mu.Lock()
 		done := m.done
