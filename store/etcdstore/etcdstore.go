@@ -26,6 +26,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"math/rand/v2"
 	"strconv"
 	"strings"
 	"sync"
@@ -54,8 +55,8 @@ const (
 	DefaultMaxTxnOps   = 128
 	DefaultMaxTxnBytes = 1536*1024 - 64*1024
 	// maxAttempts bounds the re-runs of an Update that keeps conflicting
-	// with another process's commits.
-	maxAttempts = 8
+	// with another process's commits (each after a random back-off).
+	maxAttempts = 10
 )
 
 // FailWrites is the failpoint that makes every commit fail (test builds
@@ -299,6 +300,7 @@ func (s *DB) Update(fn func(store.Tx) error) error {
 			return nil
 		case errors.Is(err, errConflict) && retry:
 			t.undo()
+			s.backoff(attempt)
 			continue
 		case errors.Is(err, errConflict):
 			err = fmt.Errorf("%w (%d attempts); is another process writing under %s?", ErrConflict, attempt, s.prefix)
@@ -311,6 +313,17 @@ func (s *DB) Update(fn func(store.Tx) error) error {
 }
 
 var errConflict = errors.New("conflict")
+
+// backoff waits a random while, longer after each conflict: two processes
+// that keep re-running at once would keep colliding, and one could lose
+// every round.
+func (s *DB) backoff(attempt int) {
+	d := time.Duration(rand.Int64N(int64(min(100*time.Millisecond, time.Millisecond<<attempt))))
+	select {
+	case <-time.After(d):
+	case <-s.ctx.Done():
+	}
+}
 
 // commit sends t's writes as one transaction: the guard's comparisons
 // around a transaction that compares the commit key's revision with the
