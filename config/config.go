@@ -46,6 +46,7 @@ type Config struct {
 	// tell that nothing changed.
 	Checksum  string
 	Daemon    Daemon
+	Store     Store
 	Retention Retention
 	KPay      KPay
 	AWS       AWS

@@ -5,13 +5,26 @@ package config
 
 var (
 	topSchema = schema{section: "the top level", keys: []keySpec{
-		{"daemon", "{}"}, {"retention", "{}"}, {"kpay", "{}"}, {"aws", "{}"}, {"defaults", "{}"},
+		{"daemon", "{}"}, {"store", "{}"}, {"retention", "{}"}, {"kpay", "{}"}, {"aws", "{}"}, {"defaults", "{}"},
 		{"slot", "[]"}, {"notifier", "[]"},
 	}}
 	daemonSchema = schema{section: "[daemon]", keys: []keySpec{
 		{"state_dir", `"/var/lib/kpay-rotator"`},
 		{"inbox_dir", `"/run/kpay-rotator/inbox"`},
 		{"listen", `"127.0.0.1:9477"`},
+	}}
+	storeSchema = schema{section: "[store]", keys: []keySpec{
+		{"backend", `"bbolt"`},
+		{"endpoints", `["https://10.0.0.1:2379", "https://10.0.0.2:2379", "https://10.0.0.3:2379"]`},
+		{"prefix", `"/kpay-rotator/"`},
+		{"dial_timeout", `"5s"`},
+		{"request_timeout", `"5s"`},
+		{"cert_file", `"/etc/kpay-rotator/etcd-client.crt"`},
+		{"cert_credential", `"etcd-client.crt"`},
+		{"key_file", `"/etc/kpay-rotator/etcd-client.key"`},
+		{"key_credential", `"etcd-client.key"`},
+		{"ca_file", `"/etc/kpay-rotator/etcd-ca.crt"`},
+		{"ca_credential", `"etcd-ca.crt"`},
 	}}
 	retentionSchema = schema{section: "[retention]", keys: []keySpec{
 		{"max_events", "10000"},
@@ -84,5 +97,5 @@ var (
 		{"fallback", `"ops-telegram"`},
 	}}
 
-	allSchemas = []*schema{&topSchema, &daemonSchema, &retentionSchema, &kpaySchema, &awsSchema, &defaultsSchema, &slotSchema, &notifierSchema}
+	allSchemas = []*schema{&topSchema, &daemonSchema, &storeSchema, &retentionSchema, &kpaySchema, &awsSchema, &defaultsSchema, &slotSchema, &notifierSchema}
 )

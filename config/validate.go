@@ -26,14 +26,16 @@ func (p *parser) build(raw map[string]any, cfg *Config) {
 	root.unknown()
 
 	daemon := root.sub("daemon", &daemonSchema)
+	storeT := root.sub("store", &storeSchema)
 	retention := root.sub("retention", &retentionSchema)
 	kp := root.sub("kpay", &kpaySchema)
 	aws := root.sub("aws", &awsSchema)
 	defs := root.sub("defaults", &defaultsSchema)
-	for _, t := range []*table{daemon, retention, kp, aws, defs} {
+	for _, t := range []*table{daemon, storeT, retention, kp, aws, defs} {
 		t.unknown()
 	}
 	cfg.Daemon = p.daemon(daemon)
+	cfg.Store = p.store(storeT)
 	cfg.Retention = p.retention(retention)
 	cfg.KPay = p.kpay(kp)
 	cfg.AWS = p.aws(aws)

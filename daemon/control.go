@@ -61,27 +61,38 @@ const probeLock = time.Millisecond
 // database's lock, named by the pid file next to it. Holding the lock is
 // the proof; a pid file alone may be stale, and signalling a reused pid
 // would hit an unrelated process.
+//
+// With backend = "etcd" the state is not a local file: the daemon holds
+// LockFileName in state_dir instead.
 func Find(cfg *config.Config) (pid int, running bool, err error) {
 	dbPath := filepath.Join(cfg.Daemon.StateDir, bboltstore.FileName)
-	if _, err := os.Stat(dbPath); errors.Is(err, os.ErrNotExist) {
-		return 0, false, nil
+	if cfg.Store.Backend == config.BackendEtcd {
+		dbPath = filepath.Join(cfg.Daemon.StateDir, LockFileName)
+		held, err := hostLocked(cfg.Daemon.StateDir)
+		if err != nil || !held {
+			return 0, false, err
+		}
+	} else {
+		if _, err := os.Stat(dbPath); errors.Is(err, os.ErrNotExist) {
+			return 0, false, nil
+		}
+		st, err := bboltstore.Open(dbPath, bboltstore.Options{ReadOnly: true, LockTimeout: probeLock})
+		switch {
+		case err == nil:
+			st.Close()
+			return 0, false, nil
+		case !errors.Is(err, store.ErrLocked):
+			return 0, false, fmt.Errorf("check whether the daemon runs: %w", err)
+		}
 	}
-	st, err := bboltstore.Open(dbPath, bboltstore.Options{ReadOnly: true, LockTimeout: probeLock})
-	switch {
-	case err == nil:
-		st.Close()
-		return 0, false, nil
-	case !errors.Is(err, store.ErrLocked):
-		return 0, false, fmt.Errorf("check whether the daemon runs: %w", err)
-	}
-	pidFile := filepath.Join(cfg.Daemon.StateDir, bboltstore.PIDFileName)
-	b, err := os.ReadFile(pidFile)
+	pidPath := pidFile(cfg.Daemon.StateDir)
+	b, err := os.ReadFile(pidPath)
 	if err != nil {
 		return 0, true, fmt.Errorf("the daemon holds %s but its pid file is unreadable: %w", dbPath, err)
 	}
 	pid, err = strconv.Atoi(strings.TrimSpace(string(b)))
 	if err != nil || pid <= 1 {
-		return 0, true, fmt.Errorf("the daemon's pid file %s is corrupt", pidFile)
+		return 0, true, fmt.Errorf("the daemon's pid file %s is corrupt", pidPath)
 	}
 	return pid, true, nil
 }
@@ -153,7 +164,13 @@ const startWait = 5 * time.Second
 
 // ReadStatus reads the state database directly when no daemon holds it,
 // else asks the running daemon.
+//
+// With backend = "etcd" it reads the cluster directly when no daemon runs
+// on this host.
 func ReadStatus(cfg *config.Config, now time.Time) (rotator.Status, error) {
+	if cfg.Store.Backend == config.BackendEtcd {
+		return readEtcdStatus(cfg, now)
+	}
 	dbPath := filepath.Join(cfg.Daemon.StateDir, bboltstore.FileName)
 	if _, err := os.Stat(dbPath); errors.Is(err, os.ErrNotExist) {
 		doc := rotator.NewStatus(cfg, now)
@@ -166,21 +183,47 @@ func ReadStatus(cfg *config.Config, now time.Time) (rotator.Status, error) {
 	st, err := bboltstore.Open(dbPath, bboltstore.Options{ReadOnly: true, LockTimeout: probeLock})
 	switch {
 	case errors.Is(err, store.ErrLocked):
-		deadline := time.Now().Add(startWait)
-		for {
-			doc, err := FetchStatus(cfg)
-			if err == nil {
-				return doc, nil
-			}
-			if time.Now().After(deadline) {
-				return doc, fmt.Errorf("the daemon holds %s but its HTTP endpoint did not answer within %s (%v); it may still be starting: try again, or see journalctl -u kpay-rotator", dbPath, startWait, err)
-			}
-			time.Sleep(100 * time.Millisecond)
-		}
+		return fetchStatusWaiting(cfg, dbPath)
 	case err != nil:
 		return rotator.Status{}, fmt.Errorf("read state: %w", err)
 	}
 	defer st.Close()
+	doc, err := rotator.BuildStatus(st, cfg, now, nil)
+	doc.Source = "database"
+	return doc, err
+}
+
+// fetchStatusWaiting asks the daemon that holds what, waiting for one
+// that is starting.
+func fetchStatusWaiting(cfg *config.Config, what string) (rotator.Status, error) {
+	deadline := time.Now().Add(startWait)
+	for {
+		doc, err := FetchStatus(cfg)
+		if err == nil {
+			return doc, nil
+		}
+		if time.Now().After(deadline) {
+			return doc, fmt.Errorf("the daemon holds %s but its HTTP endpoint did not answer within %s (%v); it may still be starting: try again, or see journalctl -u kpay-rotator", what, startWait, err)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+}
+
+// readEtcdStatus asks this host's daemon, or reads the cluster when none
+// runs here.
+func readEtcdStatus(cfg *config.Config, now time.Time) (rotator.Status, error) {
+	if held, err := hostLocked(cfg.Daemon.StateDir); err != nil {
+		return rotator.Status{}, err
+	} else if held {
+		return fetchStatusWaiting(cfg, filepath.Join(cfg.Daemon.StateDir, LockFileName))
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), cfg.Store.DialTimeout+cfg.Store.RequestTimeout)
+	defer cancel()
+	st, closeStore, err := openStore(ctx, cfg, storeOptions{readOnly: true, now: time.Now})
+	if err != nil {
+		return rotator.Status{}, fmt.Errorf("read state: %w", err)
+	}
+	defer closeStore()
 	doc, err := rotator.BuildStatus(st, cfg, now, nil)
 	doc.Source = "database"
 	return doc, err

@@ -12,7 +12,7 @@ import (
 	"fmt"
 	"log/slog"
 	"os"
-	"path/filepath"
+	"reflect"
 	"slices"
 	"strings"
 	"sync"
@@ -27,7 +27,6 @@ import (
 	"kpay-rotator/notifier/outbox"
 	"kpay-rotator/rotator"
 	"kpay-rotator/store"
-	"kpay-rotator/store/bboltstore"
 )
 
 // Options configure Run.
@@ -162,12 +161,12 @@ func Run(ctx context.Context, o Options) (err error) {
 	if err != nil {
 		return err
 	}
-	st, err := bboltstore.Open(filepath.Join(cfg.Daemon.StateDir, bboltstore.FileName), bboltstore.Options{LockTimeout: 2 * time.Second, Now: o.Now, Retention: cfg.Retention.Store()})
+	st, closeStore, err := openStore(ctx, cfg, storeOptions{now: o.Now})
 	if err != nil {
 		return fmt.Errorf("open state: %w", err)
 	}
 	// The database closes last: every other step may still record.
-	down.add("close the state database", stepTimeout, func(context.Context) error { return st.Close() })
+	down.add("close the state database", stepTimeout, func(context.Context) error { return closeStore() })
 
 	d := &Daemon{
 		opts: o, log: log, now: o.Now, store: st,
@@ -400,6 +399,12 @@ func (d *Daemon) reload(ctx context.Context) {
 		d.log.Error("reload refused: state_dir and listen cannot change while running; restart the daemon to change them; still running the previous configuration",
 			"running_state_dir", old.cfg.Daemon.StateDir, "new_state_dir", cfg.Daemon.StateDir, "running_listen", old.cfg.Daemon.Listen, "new_listen", cfg.Daemon.Listen)
 		d.setReloadError("state_dir or listen changed; restart to apply")
+		return
+	}
+	if !reflect.DeepEqual(cfg.Store, old.cfg.Store) {
+		d.log.Error("reload refused: [store] cannot change while running; restart the daemon to change it; still running the previous configuration",
+			"running_backend", old.cfg.Store.Backend, "new_backend", cfg.Store.Backend)
+		d.setReloadError("[store] changed; restart to apply")
 		return
 	}
 	gen, err := d.build(ctx, cfg, old)

@@ -153,4 +153,9 @@ var (
 	ErrNotOurs = errors.New("file is not a kpay-rotator state database")
 	// ErrReadOnly: a write was attempted on a store opened read-only.
 	ErrReadOnly = errors.New("store is open read-only")
+	// ErrFenced: a write was refused, writing nothing, because this
+	// process no longer has the right to write (a backend shared by
+	// several daemons made the commit conditional on it, e.g. on still
+	// leading).
+	ErrFenced = errors.New("state write refused: this daemon no longer holds the right to write")
 )

@@ -33,6 +33,8 @@ from here is a warning. systemd runs it before starting the daemon
 		return err
 	}
 	warnings, errs := daemon.CheckCredentials(cfg)
+	sw, se := daemon.CheckStore(cfg)
+	warnings, errs = append(warnings, sw...), append(errs, se...)
 	for _, w := range warnings {
 		e.warnf("warning: %s", w)
 	}
