@@ -19,6 +19,7 @@ var (
 		{"prefix", `"/kpay-rotator/"`},
 		{"dial_timeout", `"5s"`},
 		{"request_timeout", `"5s"`},
+		{"lease_ttl", `"10s"`},
 		{"cert_file", `"/etc/kpay-rotator/etcd-client.crt"`},
 		{"cert_credential", `"etcd-client.crt"`},
 		{"key_file", `"/etc/kpay-rotator/etcd-client.key"`},

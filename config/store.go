@@ -27,6 +27,9 @@ type Store struct {
 	Prefix         string   // ends with "/"; default /kpay-rotator/
 	DialTimeout    time.Duration
 	RequestTimeout time.Duration
+	// LeaseTTL is the election lease: a leader that stops renewing it
+	// (crashed, frozen, cut off) loses leadership this long after.
+	LeaseTTL time.Duration
 	// TLS client certificate, its key, and the CA that signed the
 	// members' certificates: files or systemd credentials.
 	Cert, Key, CA FileSource
@@ -60,14 +63,20 @@ func (f FileSource) Path() (string, error) {
 const (
 	defaultDialTimeout    = 5 * time.Second
 	defaultRequestTimeout = etcdstore.DefaultRequestTimeout
+	defaultLeaseTTL       = 10 * time.Second
+	// A lease shorter than minLeaseTTL is lost to one slow fsync or GC
+	// pause on the etcd side; one longer than maxLeaseTTL leaves the slots
+	// unwatched for a minute after a crash.
+	minLeaseTTL = 2 * time.Second
+	maxLeaseTTL = 60 * time.Second
 )
 
 // etcdKeys are the [store] keys that only the etcd backend reads.
-var etcdKeys = []string{"endpoints", "prefix", "dial_timeout", "request_timeout",
+var etcdKeys = []string{"endpoints", "prefix", "dial_timeout", "request_timeout", "lease_ttl",
 	"cert_file", "cert_credential", "key_file", "key_credential", "ca_file", "ca_credential"}
 
 func (p *parser) store(t *table) Store {
-	s := Store{Backend: BackendBBolt, Prefix: etcdstore.DefaultPrefix, DialTimeout: defaultDialTimeout, RequestTimeout: defaultRequestTimeout}
+	s := Store{Backend: BackendBBolt, Prefix: etcdstore.DefaultPrefix, DialTimeout: defaultDialTimeout, RequestTimeout: defaultRequestTimeout, LeaseTTL: defaultLeaseTTL}
 	if b, ok := t.str("backend"); ok {
 		switch b {
 		case BackendBBolt, BackendEtcd:
@@ -109,6 +118,14 @@ func (p *parser) store(t *table) Store {
 			} else {
 				*c.v = d
 			}
+		}
+	}
+	if d, ok := t.duration("lease_ttl"); ok {
+		if d < minLeaseTTL || d > maxLeaseTTL {
+			t.problem("lease_ttl", "is %s; it must be from %s to %s (a leader that dies is replaced after about this long); e.g. lease_ttl = %s",
+				d, minLeaseTTL, maxLeaseTTL, t.schema.example("lease_ttl"))
+		} else {
+			s.LeaseTTL = d
 		}
 	}
 	s.Cert = p.fileSource(t, "cert")

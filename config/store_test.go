@@ -72,6 +72,22 @@ func TestParse_StoreRules(t *testing.T) {
 			`endpoints = ["https://etcd1:2379"]`,
 			`request_timeout = "0s"`,
 		), []want{{4, "store.request_timeout", "longer than zero"}}},
+		{"lease too short", src(
+			`[store]`,
+			`backend = "etcd"`,
+			`endpoints = ["https://etcd1:2379"]`,
+			`lease_ttl = "1s"`,
+		), []want{{4, "store.lease_ttl", "from 2s to 1m0s"}}},
+		{"lease too long", src(
+			`[store]`,
+			`backend = "etcd"`,
+			`endpoints = ["https://etcd1:2379"]`,
+			`lease_ttl = "2m"`,
+		), []want{{4, "store.lease_ttl", "from 2s to 1m0s"}}},
+		{"lease with bbolt", src(
+			`[store]`,
+			`lease_ttl = "10s"`,
+		), []want{{2, "store.lease_ttl", `set backend = "etcd"`}}},
 		{"certificate without key", src(
 			`[store]`,
 			`backend = "etcd"`,
@@ -141,8 +157,12 @@ func TestParse_StoreDefaultsAndEtcd(t *testing.T) {
 	}
 	s := cfg.Store
 	if s.Backend != BackendEtcd || !slices.Equal(s.Endpoints, []string{"https://etcd1:2379", "https://etcd2:2379"}) ||
-		s.Prefix != "/kpay-rotator/" || s.DialTimeout != 2*time.Second || s.RequestTimeout != 5*time.Second {
+		s.Prefix != "/kpay-rotator/" || s.DialTimeout != 2*time.Second || s.RequestTimeout != 5*time.Second || s.LeaseTTL != 10*time.Second {
 		t.Errorf("store = %+v", s)
+	}
+	cfg, err = Parse([]byte(src(`[store]`, `backend = "etcd"`, `endpoints = ["http://127.0.0.1:2379"]`, `lease_ttl = "3s"`)), "")
+	if err != nil || cfg.Store.LeaseTTL != 3*time.Second {
+		t.Errorf("lease_ttl = \"3s\": got %v, %v; want 3s", cfg.Store.LeaseTTL, err)
 	}
 	if s.Cert.File != filepath.Join(dir, "tls/client.crt") {
 		t.Errorf("cert_file = %q, want it resolved against the config's directory", s.Cert.File)

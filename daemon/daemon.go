@@ -19,6 +19,8 @@ import (
 	"sync/atomic"
 	"time"
 
+	clientv3 "go.etcd.io/etcd/client/v3"
+
 	"kpay-rotator/awssecrets"
 	"kpay-rotator/config"
 	"kpay-rotator/healthcheck"
@@ -27,6 +29,7 @@ import (
 	"kpay-rotator/notifier/outbox"
 	"kpay-rotator/rotator"
 	"kpay-rotator/store"
+	"kpay-rotator/store/etcdstore"
 )
 
 // Options configure Run.
@@ -71,6 +74,17 @@ type Daemon struct {
 	metrics   *metrics
 	httpAddr  string
 	reloadErr atomic.Pointer[string]
+
+	// id names this daemon in the election and in status (host/pid).
+	id string
+	// election is set with backend = "etcd": leadership decides whether
+	// this daemon acts; guard is its store's SetGuard.
+	election elector
+	guard    func(func() []clientv3.Cmp)
+	// actMu serializes starting and stopping the generation (elections,
+	// reloads, on-demand passes); acting says it runs.
+	actMu  sync.Mutex
+	acting atomic.Bool
 }
 
 func (d *Daemon) reloadError() string {
@@ -98,10 +112,14 @@ type generation struct {
 	inbox *inbox.Watcher
 
 	// stopOutbox ends the outbox's delivery loops; outboxDone closes when
-	// they have returned.
+	// they have returned. Both are nil until start.
 	stopOutbox context.CancelFunc
 	outboxDone chan struct{}
 }
+
+// used says the generation was started: a scheduler runs once, so acting
+// again needs a new generation.
+func (g *generation) used() bool { return g.stopOutbox != nil }
 
 // start runs the generation's scheduler and delivery loops.
 func (g *generation) start() {
@@ -118,6 +136,9 @@ func (g *generation) stop(ctx context.Context) error {
 	if g.inbox != nil {
 		g.inbox.Close()
 	}
+	if !g.used() {
+		return err
+	}
 	g.stopOutbox()
 	select {
 	case <-g.outboxDone:
@@ -128,6 +149,26 @@ func (g *generation) stop(ctx context.Context) error {
 	defer cancel()
 	if ferr := g.outbox.Flush(flushCtx, time.Now()); ferr != nil {
 		err = errors.Join(err, ferr)
+	}
+	return err
+}
+
+// abandon stops scheduling and delivery at once, without a last delivery
+// pass: leadership is gone, another daemon delivers. It waits for the
+// loops at most until ctx ends.
+func (g *generation) abandon(ctx context.Context) error {
+	err := g.sched.Stop(ctx)
+	if g.inbox != nil {
+		g.inbox.Close()
+	}
+	if !g.used() {
+		return err
+	}
+	g.stopOutbox()
+	select {
+	case <-g.outboxDone:
+	case <-ctx.Done():
+		err = errors.Join(err, fmt.Errorf("outbox: delivery loops still running: %w", context.Cause(ctx)))
 	}
 	return err
 }
@@ -174,6 +215,13 @@ func Run(ctx context.Context, o Options) (err error) {
 		dirty:  make(chan struct{}, 1),
 		notify: o.Notify,
 	}
+	d.id = identity()
+	if db, ok := st.(*etcdstore.DB); ok {
+		// Nothing is written before this daemon leads.
+		db.SetGuard(fenced)
+		d.guard = db.SetGuard
+		d.election = &etcdElector{cli: db.Client(), prefix: cfg.Store.Prefix + "leader", ttl: cfg.Store.LeaseTTL, id: d.id}
+	}
 	d.metrics = newMetrics(d, o.Version)
 	gen, err := d.build(ctx, cfg, nil)
 	if err != nil {
@@ -194,7 +242,20 @@ func Run(ctx context.Context, o Options) (err error) {
 		stopBackground()
 		return waitGroup(ctx, &bg)
 	})
-	gen.start()
+	// The lease is released last, once this daemon's passes and deliveries
+	// have stopped, so the next leader never overlaps them.
+	var held atomic.Pointer[term]
+	down.add("resign leadership", stepTimeout, func(ctx context.Context) error {
+		if t := held.Load(); t != nil {
+			return t.end(ctx)
+		}
+		return nil
+	})
+	if d.election == nil {
+		d.acting.Store(true)
+		d.metrics.leading(true)
+		gen.start()
+	}
 	// Whichever generation runs at the end is the one to stop.
 	down.add("stop scheduling, passes and alert delivery", passesTimeout, func(ctx context.Context) error {
 		log.Info("stopping: waiting for running passes")
@@ -211,9 +272,25 @@ func Run(ctx context.Context, o Options) (err error) {
 	bg.Add(2)
 	go func() { defer bg.Done(); d.statusLoop(bgCtx) }()
 	go func() { defer bg.Done(); d.watchdogLoop(bgCtx) }()
-	// Probe everything once at start rather than waiting up to a whole
-	// schedule period to say anything.
-	gen.sched.RotateNow()
+	if d.election == nil {
+		// Probe everything once at start rather than waiting up to a
+		// whole schedule period to say anything.
+		gen.sched.RotateNow()
+	} else {
+		log.Info("campaigning for leadership in etcd; following until elected", "id", d.id, "lease_ttl", cfg.Store.LeaseTTL)
+		electCtx, stopElection := context.WithCancel(context.Background())
+		elected := make(chan struct{})
+		go func() { defer close(elected); held.Store(elect(electCtx, d.election, d, log, sleepCtx)) }()
+		down.add("stop campaigning", stepTimeout, func(ctx context.Context) error {
+			stopElection()
+			select {
+			case <-elected:
+				return nil
+			case <-ctx.Done():
+				return fmt.Errorf("election: still campaigning: %w", context.Cause(ctx))
+			}
+		})
+	}
 	if o.Started != nil {
 		o.Started(d)
 	}
@@ -231,11 +308,15 @@ func Run(ctx context.Context, o Options) (err error) {
 				log.Warn("cannot tell systemd the reload finished", "err", err)
 			}
 		case <-o.Rotate:
-			log.Info("on-demand pass requested: probing every slot now")
-			d.current().sched.RotateNow()
+			d.whileActing(func(g *generation) {
+				log.Info("on-demand pass requested: probing every slot now")
+				g.sched.RotateNow()
+			})
 		case <-o.Handover:
-			log.Debug("hand-over requested: taking staged pairs")
-			d.current().sched.Handover()
+			d.whileActing(func(g *generation) {
+				log.Debug("hand-over requested: taking staged pairs")
+				g.sched.Handover()
+			})
 		}
 	}
 }
@@ -383,6 +464,8 @@ func (d *Daemon) current() *generation {
 // reload builds the new configuration completely and swaps it in only if
 // all of it worked; otherwise the running one stays and the log says why.
 func (d *Daemon) reload(ctx context.Context) {
+	d.actMu.Lock()
+	defer d.actMu.Unlock()
 	old := d.current()
 	cfg, err := LoadConfig(d.opts.ConfigPath)
 	if err != nil {
@@ -419,15 +502,17 @@ func (d *Daemon) reload(ctx context.Context) {
 		d.log.Warn("reload: previous generation did not stop cleanly", "err", err)
 	}
 	d.store.SetRetention(cfg.Retention.Store())
-	d.mu.Lock()
-	d.gen = gen
-	d.mu.Unlock()
+	d.swap(gen)
 	d.metrics.configure(cfg)
-	gen.start()
+	if d.acting.Load() {
+		gen.start()
+	}
 	d.setReloadError("")
 	d.log.Info("configuration reloaded", "config", cfg.Path, "slots", len(cfg.Slots))
 	d.markDirty()
-	gen.sched.RotateNow()
+	if d.acting.Load() {
+		gen.sched.RotateNow()
+	}
 }
 
 func (d *Daemon) markDirty() {
@@ -487,6 +572,7 @@ func (d *Daemon) status() (rotator.Status, error) {
 	}
 	doc, err := d.statusCache.Status(d.store, gen.cfg, d.now(), gen.sched.Next)
 	doc.Source, doc.PID = "daemon", os.Getpid()
+	doc.Role, doc.Leader = d.role(), d.leaderID()
 	doc.ReloadError = d.reloadError()
 	doc.StateError = d.writeFailure()
 	return doc, err

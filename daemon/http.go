@@ -69,8 +69,9 @@ func (d *Daemon) readiness() []string {
 	}
 	// The loop is asked, not ticking on its own: an idle daemon wakes
 	// for the watchdog and /readyz only.
+	// A follower's scheduler does not run: it has nothing to tick.
 	gen := d.current()
-	if !gen.sched.Alive(aliveWait) {
+	if d.acting.Load() && !gen.sched.Alive(aliveWait) {
 		if age := d.now().Sub(gen.sched.LastBeat()); age > beatStale {
 			problems = append(problems, fmt.Sprintf("scheduler: no tick for %s", age.Round(time.Second)))
 		}
@@ -94,13 +95,17 @@ func (d *Daemon) writeFailure() string {
 
 func (d *Daemon) handleReady(w http.ResponseWriter, _ *http.Request) {
 	problems := d.readiness()
-	if len(problems) == 0 {
+	if len(problems) > 0 {
+		w.WriteHeader(http.StatusServiceUnavailable)
+	} else {
 		fmt.Fprintln(w, "ready")
-		return
 	}
-	w.WriteHeader(http.StatusServiceUnavailable)
 	for _, p := range problems {
 		fmt.Fprintln(w, p)
+	}
+	// A follower is ready: a healthy standby, taking over when elected.
+	if d.election != nil {
+		fmt.Fprintf(w, "role: %s\nleader: %s\n", d.role(), d.leaderID())
 	}
 }
 

@@ -31,6 +31,8 @@ type metrics struct {
 	reloadOK      prometheus.Gauge
 	reloadTime    prometheus.Gauge
 	buildInfo     prometheus.Gauge
+	leader        prometheus.Gauge
+	leaderChanges prometheus.Counter
 }
 
 func newMetrics(d *Daemon, version string) *metrics {
@@ -68,8 +70,15 @@ func newMetrics(d *Daemon, version string) *metrics {
 			ConstLabels: prometheus.Labels{"version": version, "goversion": runtime.Version()},
 		}),
 	}
+	m.leader = prometheus.NewGauge(prometheus.GaugeOpts{
+		Name: "kpay_rotator_leader", Help: "1 while this daemon leads (probes, rotates, delivers alerts; always with backend = \"bbolt\"), 0 while it follows.",
+	})
+	m.leaderChanges = prometheus.NewCounter(prometheus.CounterOpts{
+		Name: "kpay_rotator_leader_changes_total", Help: "Times this daemon became leader or stopped leading.",
+	})
 	m.buildInfo.Set(1)
 	m.reg.MustRegister(m.probes, m.probeDuration, m.rotations, m.cutoverGap, m.notifications, m.reloadOK, m.reloadTime, m.buildInfo,
+		m.leader, m.leaderChanges,
 		&stateCollector{d: d},
 		collectors.NewGoCollector(),
 		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
@@ -195,4 +204,14 @@ func b2f(b bool) float64 {
 		return 1
 	}
 	return 0
+}
+
+// leading records a change of role.
+func (m *metrics) leading(on bool) {
+	if on {
+		m.leader.Set(1)
+	} else {
+		m.leader.Set(0)
+	}
+	m.leaderChanges.Inc()
 }

@@ -26,6 +26,12 @@ type Status struct {
 	// there is no database yet.
 	Source string `json:"source"`
 	PID    int    `json:"pid"`
+	// Role is the daemon's, with Source "daemon": "leader" (it probes,
+	// rotates and alerts; always with bbolt) or "follower"; else "".
+	Role string `json:"role"`
+	// Leader names the daemon that leads an etcd cluster (host/pid),
+	// when known; "" with bbolt.
+	Leader string `json:"leader"`
 	// ReloadError is why the last reload was refused (the daemon runs the
 	// previous configuration); empty when it worked.
 	ReloadError string `json:"reload_error"`

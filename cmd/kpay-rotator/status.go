@@ -1,6 +1,7 @@
 package main
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -47,6 +48,11 @@ func renderStatus(w io.Writer, doc rotator.Status, now time.Time) {
 	switch doc.Source {
 	case "daemon":
 		fmt.Fprintf(w, "daemon running (pid %d), status as of %s\n", doc.PID, ago(doc.GeneratedAt, now))
+		// With bbolt the one daemon always leads, unelected (no leader
+		// named): only several daemons (etcd) make the role worth a line.
+		if doc.Role == "follower" || doc.Leader != "" {
+			fmt.Fprintf(w, "role: %s; leader: %s\n", doc.Role, cmp.Or(doc.Leader, "none elected yet"))
+		}
 		if doc.ReloadError != "" {
 			fmt.Fprintf(w, "the last reload was refused, the previous configuration runs: %s\n", doc.ReloadError)
 		}

@@ -224,6 +224,10 @@ func (s *DB) SetRetention(r store.Retention) {
 // none).
 func (s *DB) SetGuard(g func() []clientv3.Cmp) { s.guard.Store(&g) }
 
+// Client is the store's etcd client, for the election whose key the
+// guard compares.
+func (s *DB) Client() *clientv3.Client { return s.cli }
+
 // Close ends the store's requests (and the client, with CloseClient).
 func (s *DB) Close() error {
 	s.cancel()
