@@ -144,7 +144,7 @@ func TestEtcdElector_FencesALeaderThatLostItsLease(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	dialStore := func() *etcdstore.DB {
-		cli, err := etcdstore.Dial(ctx, etcdstore.ClientOptions{Endpoints: c.Endpoints()})
+		cli, err := etcdstore.Dial(etcdstore.ClientOptions{Endpoints: c.Endpoints()})
 		if err != nil {
 			t.Fatal(err)
 		}
