@@ -132,18 +132,9 @@ func (g *generation) start() {
 // stop stops scheduling and delivery; queued alerts stay in the outbox.
 // Due alerts get one last delivery pass, bounded by ctx.
 func (g *generation) stop(ctx context.Context) error {
-	err := g.sched.Stop(ctx)
-	if g.inbox != nil {
-		g.inbox.Close()
-	}
-	if !g.used() {
+	done, err := g.halt(ctx)
+	if !done {
 		return err
-	}
-	g.stopOutbox()
-	select {
-	case <-g.outboxDone:
-	case <-ctx.Done():
-		return errors.Join(err, fmt.Errorf("outbox: delivery loops still running: %w", context.Cause(ctx)))
 	}
 	flushCtx, cancel := context.WithTimeout(ctx, 2*time.Second)
 	defer cancel()
@@ -157,20 +148,27 @@ func (g *generation) stop(ctx context.Context) error {
 // pass: leadership is gone, another daemon delivers. It waits for the
 // loops at most until ctx ends.
 func (g *generation) abandon(ctx context.Context) error {
-	err := g.sched.Stop(ctx)
+	_, err := g.halt(ctx)
+	return err
+}
+
+// halt stops scheduling and the delivery loops, waiting for them at most
+// until ctx ends; done says the loops of a started generation returned.
+func (g *generation) halt(ctx context.Context) (done bool, err error) {
+	err = g.sched.Stop(ctx)
 	if g.inbox != nil {
 		g.inbox.Close()
 	}
 	if !g.used() {
-		return err
+		return false, err
 	}
 	g.stopOutbox()
 	select {
 	case <-g.outboxDone:
+		return true, err
 	case <-ctx.Done():
-		err = errors.Join(err, fmt.Errorf("outbox: delivery loops still running: %w", context.Cause(ctx)))
+		return false, errors.Join(err, fmt.Errorf("outbox: delivery loops still running: %w", context.Cause(ctx)))
 	}
-	return err
 }
 
 // Run runs the daemon until ctx ends, then stops it within 10 s
